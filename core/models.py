@@ -1,0 +1,124 @@
+"""One recurrent sentiment classifier over three cell kinds: plain RNN, GRU and LSTM.
+
+The classifier is embedding -> dropout -> fused ``nn.RNN``/``nn.GRU``/``nn.LSTM`` over packed
+sequences (padding costs nothing and never leaks into a state) -> pooling -> dropout -> linear.
+Keeping the three kinds in one module with one config means any difference the app shows between
+them is the cell's, not a difference in the code around it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from core.errors import StudioError
+
+CellKind = Literal["rnn", "gru", "lstm"]
+Pooling = Literal["last", "mean", "max"]
+CELL_KINDS: tuple[CellKind, ...] = ("lstm", "gru", "rnn")
+POOLINGS: tuple[Pooling, ...] = ("max", "mean", "last")
+_CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+
+@dataclass
+class ModelConfig:
+    kind: CellKind = "lstm"
+    vocab_size: int = 30_000  # set from the trained tokenizer
+    num_classes: int = 2  # set from the dataset
+    embed_dim: int = 128  # randomly initialised word vectors (no pretrained vectors)
+    hidden_size: int = 128  # units per direction
+    num_layers: int = 1  # one layer is enough for sentence sentiment and twice as fast as two
+    bidirectional: bool = True  # reads the text both ways; the longrange demo turns it off
+    dropout: float = 0.5  # on embeddings, between layers and before the output layer
+    pooling: Pooling = "max"  # max over time: robust for long texts, where "last" forgets
+    pad_id: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in _CELLS:
+            raise StudioError(f"unknown model kind {self.kind!r}; choose one of lstm, gru, rnn")
+        if self.pooling not in POOLINGS:
+            raise StudioError(f"unknown pooling {self.pooling!r}; choose one of max, mean, last")
+        for name in ("vocab_size", "embed_dim", "hidden_size", "num_layers"):
+            if int(getattr(self, name)) < 1:
+                raise StudioError(f"{name.replace('_', ' ')} must be at least 1, not {getattr(self, name)}")
+        if self.num_classes < 2:
+            raise StudioError(f"a classifier needs at least 2 classes, not {self.num_classes}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise StudioError(f"dropout must be in [0, 1), not {self.dropout}")
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+class SentimentClassifier(nn.Module):
+    """``forward(ids, lengths) -> logits`` for a batch of right-padded token ids."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        self.embedding = nn.Embedding(c.vocab_size, c.embed_dim, padding_idx=c.pad_id)
+        self.embed_dropout = nn.Dropout(c.dropout)
+        extra = {"nonlinearity": "tanh"} if c.kind == "rnn" else {}
+        self.rnn = _CELLS[c.kind](
+            c.embed_dim,
+            c.hidden_size,
+            num_layers=c.num_layers,
+            batch_first=True,
+            bidirectional=c.bidirectional,
+            dropout=c.dropout if c.num_layers > 1 else 0.0,
+            **extra,
+        )
+        self.out_dropout = nn.Dropout(c.dropout)
+        self.head = nn.Linear(c.hidden_size * c.num_directions, c.num_classes)
+        if c.kind == "lstm":
+            # forget-gate bias 1: the cell starts out remembering (Jozefowicz et al. 2015)
+            for name, p in self.rnn.named_parameters():
+                if name.startswith("bias_ih"):
+                    with torch.no_grad():
+                        p[c.hidden_size : 2 * c.hidden_size].fill_(1.0)
+
+    def run_rnn(self, ids: torch.Tensor, lengths: torch.Tensor):
+        """Embed and run the fused module over the packed batch.
+
+        Returns (outputs (batch, time, dirs*hidden) zero-padded, h_n (layers*dirs, batch, hidden)).
+        """
+        x = self.embed_dropout(self.embedding(ids))  # (batch, time, embed)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, state = self.rnn(packed)
+        h_n = state[0] if isinstance(state, tuple) else state
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
+        return out, h_n
+
+    def pool(self, out: torch.Tensor, h_n: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(batch, time, features) -> (batch, features) by the configured pooling."""
+        c = self.config
+        if c.pooling == "last":
+            # the forward direction's final state and the backward direction's state after reading
+            # the whole text back to its first word: both are in h_n's last layer
+            last = h_n[-c.num_directions :]  # (dirs, batch, hidden)
+            return last.transpose(0, 1).reshape(out.shape[0], -1)
+        mask = torch.arange(out.shape[1], device=out.device)[None, :] < lengths.to(out.device)[:, None]
+        if c.pooling == "mean":
+            return (out * mask[..., None]).sum(1) / lengths.to(out.device)[:, None].to(out.dtype)
+        return out.masked_fill(~mask[..., None], float("-inf")).max(1).values
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """ids (batch, time) int64 right-padded with pad_id; lengths (batch,) >= 1 -> logits (batch, classes)."""
+        out, h_n = self.run_rnn(ids, lengths)
+        return self.head(self.out_dropout(self.pool(out, h_n, lengths)))
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,103 @@
+"""A trained model ready to use: the classifier, its tokenizer, class names and how it was made.
+
+This is what the tester, the comparison, the CLI and model files deal in. ``predict`` and
+``trace`` take raw text; tokenization and batching stay inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from core.batching import EncodedSplit
+from core.data import Split
+from core.metrics import EvalResult
+from core.models import ModelConfig, SentimentClassifier
+from core.tokenizer import TextTokenizer
+from core.trace import Trace, trace_ids
+from core.trainer import TrainConfig, Trainer
+
+
+def encode_split(tokenizer: TextTokenizer, split: Split) -> EncodedSplit:
+    """Token ids of a whole split, stored flat for batching."""
+    return EncodedSplit.from_ragged(tokenizer.encode_batch(split.texts, details=False).ids, split.labels)
+
+
+@dataclass
+class Prediction:
+    text: str
+    label: str
+    probabilities: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "label": self.label, "probabilities": self.probabilities}
+
+
+@dataclass
+class SentimentModel:
+    classifier: SentimentClassifier
+    tokenizer: TextTokenizer
+    label_names: list[str]
+    train_config: TrainConfig = field(default_factory=TrainConfig)
+    metrics: dict = field(default_factory=dict)  # test/validation results, history, timings
+    info: dict = field(default_factory=dict)  # dataset source, created time, versions, ...
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.classifier.config
+
+    @property
+    def kind(self) -> str:
+        return self.classifier.config.kind
+
+    @property
+    def name(self) -> str:
+        return self.info.get("name") or self.kind.upper()
+
+    def predict_proba(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+        """(n, classes) probabilities, batched by length."""
+        if not texts:
+            return np.zeros((0, len(self.label_names)), dtype=np.float32)
+        split = EncodedSplit.from_ragged(
+            self.tokenizer.encode_batch(texts, details=False).ids, np.zeros(len(texts), dtype=np.int64)
+        )
+        trainer = Trainer(self.classifier, TrainConfig(device=self._device_name(), eval_batch_size=batch_size))
+        probs, _ = trainer.predict(split)
+        return probs
+
+    def predict(self, texts: list[str]) -> list[Prediction]:
+        probs = self.predict_proba(list(texts))
+        names = self.label_names
+        return [
+            Prediction(t, names[int(p.argmax())], {n: float(v) for n, v in zip(names, p, strict=True)})
+            for t, p in zip(texts, probs, strict=True)
+        ]
+
+    def evaluate(self, split: Split) -> EvalResult:
+        trainer = Trainer(self.classifier, TrainConfig(device=self._device_name()))
+        return trainer.evaluate(encode_split(self.tokenizer, split), self.label_names)
+
+    def trace(self, text: str) -> Trace:
+        """Every gate and state per token of ``text``, and the prediction after each token."""
+        enc = self.tokenizer.encode(text)
+        cells, prefix, probs = trace_ids(self.classifier, enc.ids[0])
+        return Trace(
+            text=text,
+            kind=self.kind,
+            tokens=enc.tokens[0],
+            offsets=enc.offsets[0],
+            word_ids=enc.word_ids[0],
+            cells=cells,
+            prefix_probabilities=prefix,
+            probabilities=probs,
+            label_names=list(self.label_names),
+        )
+
+    def to(self, device: torch.device | str) -> SentimentModel:
+        self.classifier.to(device)
+        return self
+
+    def _device_name(self) -> str:
+        return str(next(self.classifier.parameters()).device)

@@ -1,0 +1,153 @@
+"""Text to token ids with the ``tokenizers`` library: word-level, BPE or WordPiece.
+
+The tokenizer is trained on the training split only and saved inside the model file as JSON, so a
+model file carries everything needed to read new text. Every encoding keeps each token's character
+offsets into the original text: views draw values over the very words a person typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import numpy as np
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+from core.errors import StudioError
+
+PAD, UNK = "[PAD]", "[UNK]"
+PAD_ID, UNK_ID = 0, 1  # fixed by the order of SPECIAL_TOKENS
+SPECIAL_TOKENS = [PAD, UNK]
+
+TokenizerKind = Literal["word", "bpe", "wordpiece"]
+
+
+@dataclass
+class TokenizerConfig:
+    kind: TokenizerKind = "word"  # whole words (and punctuation) are the most readable heatmap columns
+    vocab_size: int = 30_000  # upper bound; sentence datasets rarely reach it with min_frequency 1
+    min_frequency: int = 1  # keep rare words: most sentiment words are rare (Kim 2014 keeps all)
+    lowercase: bool = True
+    unicode_normalization: Literal["nfkc", "none"] = "nfkc"  # fold full-width forms, ligatures, ...
+    max_length: int = 400  # tokens kept per text; IMDB's median review is ~230 words
+    truncation_side: Literal["right", "left"] = "right"  # "right" keeps the beginning of the text
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TokenizerConfig:
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Encoded:
+    """A batch of encoded texts, unpadded: ragged arrays keep memory proportional to real tokens."""
+
+    ids: list[np.ndarray]  # per text (length,) int64 token ids, at least one each
+    lengths: np.ndarray  # (batch,) int64
+    offsets: list[np.ndarray] | None  # per text (length, 2) int64 [start, end) char offsets
+    tokens: list[list[str]] | None  # per text token strings
+    word_ids: list[list[int]] | None  # per text, the word index of each token (subwords share one)
+
+
+class TextTokenizer:
+    """A trained ``tokenizers.Tokenizer`` plus the config it was trained with."""
+
+    def __init__(self, tokenizer: Tokenizer, config: TokenizerConfig):
+        self._tok = tokenizer
+        self.config = config
+        self._tok.no_padding()
+        self._tok.enable_truncation(config.max_length, direction=config.truncation_side)
+
+    # construction -------------------------------------------------------------------------------
+    @classmethod
+    def train(cls, texts: Sequence[str], config: TokenizerConfig | None = None) -> TextTokenizer:
+        """Learn the vocabulary from ``texts`` (the training split only, to keep test data unseen)."""
+        config = config or TokenizerConfig()
+        if config.max_length < 1:
+            raise StudioError(f"max length must be at least 1 token, not {config.max_length}")
+        if config.kind == "word":
+            tok = Tokenizer(models.WordLevel(unk_token=UNK))
+            trainer = trainers.WordLevelTrainer(
+                vocab_size=config.vocab_size,
+                min_frequency=config.min_frequency,
+                special_tokens=SPECIAL_TOKENS,
+                show_progress=False,
+            )
+        elif config.kind == "bpe":
+            tok = Tokenizer(models.BPE(unk_token=UNK))
+            trainer = trainers.BpeTrainer(
+                vocab_size=config.vocab_size,
+                min_frequency=config.min_frequency,
+                special_tokens=SPECIAL_TOKENS,
+                show_progress=False,
+            )
+        elif config.kind == "wordpiece":
+            tok = Tokenizer(models.WordPiece(unk_token=UNK))
+            tok.decoder = decoders.WordPiece()
+            trainer = trainers.WordPieceTrainer(
+                vocab_size=config.vocab_size,
+                min_frequency=config.min_frequency,
+                special_tokens=SPECIAL_TOKENS,
+                show_progress=False,
+            )
+        else:
+            raise StudioError(f"unknown tokenizer kind {config.kind!r}; choose word, bpe or wordpiece")
+        steps = []
+        if config.unicode_normalization == "nfkc":
+            steps.append(normalizers.NFKC())
+        if config.lowercase:
+            steps.append(normalizers.Lowercase())
+        if steps:
+            tok.normalizer = normalizers.Sequence(steps)
+        tok.pre_tokenizer = pre_tokenizers.Whitespace()  # words and runs of punctuation
+        tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
+        if tok.token_to_id(PAD) != PAD_ID or tok.token_to_id(UNK) != UNK_ID:
+            raise AssertionError("special tokens must come first in the vocabulary")
+        return cls(tok, config)
+
+    def to_json(self) -> str:
+        return self._tok.to_str()
+
+    @classmethod
+    def from_json(cls, text: str, config: TokenizerConfig) -> TextTokenizer:
+        return cls(Tokenizer.from_str(text), config)
+
+    # use ----------------------------------------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        return self._tok.get_vocab_size()
+
+    def id_to_token(self, i: int) -> str:
+        return self._tok.id_to_token(i) or UNK
+
+    def encode_batch(self, texts: Sequence[str], *, details: bool = True) -> Encoded:
+        """Encode many texts at once (in parallel, in Rust).
+
+        ``details=False`` skips offsets, token strings and word ids: training needs ids only, and
+        building millions of Python tuples would cost more than the tokenization itself.
+        """
+        encs = self._tok.encode_batch_fast(list(texts)) if not details else self._tok.encode_batch(list(texts))
+        ids, offsets, tokens, word_ids = [], [], [], []
+        for enc in encs:
+            a = np.asarray(enc.ids, dtype=np.int64)
+            if a.size == 0:  # nothing left after normalization: one [UNK] keeps every sequence non-empty
+                a = np.array([UNK_ID], dtype=np.int64)
+                if details:
+                    offsets.append(np.zeros((1, 2), dtype=np.int64))
+                    tokens.append([UNK])
+                    word_ids.append([0])
+            elif details:
+                offsets.append(np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2))
+                tokens.append(list(enc.tokens))
+                word_ids.append([-1 if w is None else w for w in enc.word_ids])
+            ids.append(a)
+        lengths = np.fromiter((len(a) for a in ids), dtype=np.int64, count=len(ids))
+        if not details:
+            return Encoded(ids, lengths, None, None, None)
+        return Encoded(ids, lengths, offsets, tokens, word_ids)
+
+    def encode(self, text: str) -> Encoded:
+        return self.encode_batch([text])

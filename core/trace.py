@@ -1,0 +1,189 @@
+"""Step-by-step re-run of a trained classifier, exposing every gate and state per token.
+
+The fused cuDNN-style modules compute the recurrence out of sight. Here the same weights are run
+one time step at a time, following the textbook equations (for the LSTM:
+f_t = sigma(W_f.[h_{t-1}, x_t] + b_f), i_t, C~_t = tanh(...), C_t = f_t*C_{t-1} + i_t*C~_t, o_t,
+h_t = o_t*tanh(C_t)), so the app can show what the fused module does. A parity test proves the
+re-run equals the fused module to 1e-5. The loop runs in numpy: a sentence is a few dozen steps of
+small vectors, where numpy's per-call cost is several times below torch's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from core.models import SentimentClassifier
+
+# Names of the values traced per kind, in display order (gates first, then states).
+GATE_NAMES: dict[str, tuple[str, ...]] = {
+    "lstm": ("input", "forget", "candidate", "cell", "output", "hidden"),
+    "gru": ("reset", "update", "candidate", "hidden"),
+    "rnn": ("hidden",),
+}
+
+
+@dataclass
+class CellTrace:
+    """One layer and direction: each value as (time, hidden) in token order (also for backward)."""
+
+    layer: int
+    direction: int  # 0 reads left to right, 1 right to left
+    values: dict[str, np.ndarray]  # name in GATE_NAMES[kind] -> (time, hidden) float32
+
+
+@dataclass
+class Trace:
+    """Everything the app shows about one text: tokens, gates per step, prediction per prefix."""
+
+    text: str
+    kind: str
+    tokens: list[str]
+    offsets: np.ndarray  # (time, 2) char offsets of each token into ``text``
+    word_ids: list[int]
+    cells: list[CellTrace]  # ordered by (layer, direction)
+    prefix_probabilities: np.ndarray  # (time, classes): the prediction if the text ended at token t
+    probabilities: np.ndarray  # (classes,) the prediction for the whole text
+    label_names: list[str] = field(default_factory=list)
+
+    def cell(self, layer: int = -1, direction: int = 0) -> CellTrace:
+        """The trace of one layer (default: the top one) and direction."""
+        layers = sorted({c.layer for c in self.cells})
+        want = layers[layer]
+        for c in self.cells:
+            if c.layer == want and c.direction == direction:
+                return c
+        raise KeyError(f"no layer {layer} direction {direction}")
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # same as 1/(1+e^-x), without overflow warnings
+
+
+def _run_cell(kind: str, x: np.ndarray, w_ih, w_hh, b_ih, b_hh) -> dict[str, np.ndarray]:
+    """Run one direction of one layer over x (time, in) from a zero state; returns (time, hidden) arrays."""
+    T, H = x.shape[0], w_hh.shape[1]
+    xw = x @ w_ih.T + b_ih  # (time, gates*hidden): the input half of every gate at once
+    w_hh_t = np.ascontiguousarray(w_hh.T)
+    h = np.zeros(H, dtype=np.float32)
+    names = GATE_NAMES[kind]
+    out = {n: np.empty((T, H), dtype=np.float32) for n in names}
+    if kind == "lstm":
+        c = np.zeros(H, dtype=np.float32)
+        for t in range(T):
+            g = xw[t] + h @ w_hh_t + b_hh  # PyTorch's gate order: i, f, g (candidate), o
+            i, f, cand, o = _sigmoid(g[:H]), _sigmoid(g[H : 2 * H]), np.tanh(g[2 * H : 3 * H]), _sigmoid(g[3 * H :])
+            c = f * c + i * cand
+            h = o * np.tanh(c)
+            out["input"][t], out["forget"][t], out["candidate"][t] = i, f, cand
+            out["cell"][t], out["output"][t], out["hidden"][t] = c, o, h
+    elif kind == "gru":
+        for t in range(T):
+            gh = h @ w_hh_t + b_hh  # PyTorch's gate order: r (reset), z (update), n (candidate)
+            r = _sigmoid(xw[t, :H] + gh[:H])
+            z = _sigmoid(xw[t, H : 2 * H] + gh[H : 2 * H])
+            n = np.tanh(xw[t, 2 * H :] + r * gh[2 * H :])
+            h = (1.0 - z) * n + z * h
+            out["reset"][t], out["update"][t], out["candidate"][t], out["hidden"][t] = r, z, n, h
+    else:
+        for t in range(T):
+            h = np.tanh(xw[t] + h @ w_hh_t + b_hh)
+            out["hidden"][t] = h
+    return out
+
+
+def _weights(model: SentimentClassifier, layer: int, direction: int):
+    suffix = f"_l{layer}" + ("_reverse" if direction else "")
+    p = {n: getattr(model.rnn, n + suffix).detach().cpu().float().numpy() for n in ("weight_ih", "weight_hh")}
+    zeros = np.zeros(p["weight_ih"].shape[0], dtype=np.float32)
+    b_ih = getattr(model.rnn, "bias_ih" + suffix, None)
+    b_hh = getattr(model.rnn, "bias_hh" + suffix, None)
+    return (
+        p["weight_ih"],
+        p["weight_hh"],
+        zeros if b_ih is None else b_ih.detach().cpu().float().numpy(),
+        zeros if b_hh is None else b_hh.detach().cpu().float().numpy(),
+    )
+
+
+@torch.no_grad()
+def trace_ids(model: SentimentClassifier, ids: np.ndarray) -> tuple[list[CellTrace], np.ndarray, np.ndarray]:
+    """Trace one sequence of token ids (time,) through ``model`` in eval semantics (no dropout).
+
+    Returns (cells, prefix_probabilities (time, classes), probabilities (classes,)).
+    """
+    cfg = model.config
+    ids = np.asarray(ids, dtype=np.int64)
+    emb = model.embedding.weight.detach().cpu().float().numpy()
+    layer_in = emb[ids]  # (time, embed)
+    cells: list[CellTrace] = []
+    for layer in range(cfg.num_layers):
+        outs = []
+        for direction in range(cfg.num_directions):
+            x = layer_in if direction == 0 else layer_in[::-1]
+            values = _run_cell(cfg.kind, np.ascontiguousarray(x), *_weights(model, layer, direction))
+            if direction == 1:  # back to token order
+                values = {k: np.ascontiguousarray(v[::-1]) for k, v in values.items()}
+            cells.append(CellTrace(layer, direction, values))
+            outs.append(values["hidden"])
+        layer_in = np.concatenate(outs, axis=1)  # (time, dirs*hidden): the next layer's input
+    head_w = model.head.weight.detach().cpu().float().numpy()
+    head_b = model.head.bias.detach().cpu().float().numpy()
+    probabilities = _softmax(_pool(cfg, layer_in) @ head_w.T + head_b)
+    prefix = _prefix_probabilities(model, ids, layer_in, head_w, head_b)
+    return cells, prefix, probabilities
+
+
+def _pool(cfg, top: np.ndarray) -> np.ndarray:
+    """The classifier's pooling over a whole traced text: (time, dirs*hidden) -> (dirs*hidden,)."""
+    if cfg.pooling == "mean":
+        return top.mean(axis=0)
+    if cfg.pooling == "max":
+        return top.max(axis=0)
+    H = cfg.hidden_size  # "last": forward state after the last token, backward state after the first
+    return top[-1] if not cfg.bidirectional else np.concatenate([top[-1, :H], top[0, H:]])
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _prefix_probabilities(
+    model: SentimentClassifier, ids: np.ndarray, top: np.ndarray, w: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """Class probabilities as if the text ended after each token.
+
+    Left-to-right models get them from the trace itself (the state after t *is* the state of the
+    prefix). A backward direction sees the future, so each prefix is run again, all in one batch.
+    """
+    cfg = model.config
+    if not cfg.bidirectional:
+        T = top.shape[0]
+        if cfg.pooling == "last":
+            pooled = top
+        elif cfg.pooling == "mean":
+            pooled = np.cumsum(top, axis=0) / np.arange(1, T + 1, dtype=np.float32)[:, None]
+        else:
+            pooled = np.maximum.accumulate(top, axis=0)
+        return _softmax(pooled @ w.T + b)
+    T = len(ids)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        probs = []
+        chunk = max(1, 8192 // max(T, 1))  # bound memory for long texts: O(T^2) tokens in all
+        for start in range(0, T, chunk):
+            lens = np.arange(start + 1, min(T, start + chunk) + 1)
+            batch = np.zeros((len(lens), lens[-1]), dtype=np.int64)
+            for row, n in enumerate(lens):
+                batch[row, :n] = ids[:n]
+            logits = model(torch.from_numpy(batch).to(device), torch.from_numpy(lens))
+            probs.append(torch.softmax(logits.float(), -1).cpu().numpy())
+        return np.concatenate(probs)
+    finally:
+        model.train(was_training)

@@ -1,0 +1,25 @@
+"""Sentiment Studio. With no arguments it opens the desktop app; otherwise it is the command line:
+
+    python main.py train --data builtin:longrange --model lstm --out m.safetensors
+    python main.py evaluate m.safetensors --data builtin:longrange
+    python main.py predict m.safetensors --gates "the film was great"
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] == "gui":
+        from gui.app import run
+
+        return run(argv[1:])
+    from core.cli import main as cli_main
+
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

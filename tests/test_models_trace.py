@@ -1,0 +1,96 @@
+"""The classifier and the step-by-step trace: the trace must equal PyTorch's fused modules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.models import ModelConfig, SentimentClassifier
+from core.trace import GATE_NAMES, trace_ids
+
+
+def _model(kind, layers, bidirectional, pooling="max", seed=0):
+    torch.manual_seed(seed)
+    cfg = ModelConfig(kind=kind, vocab_size=40, num_classes=3, embed_dim=7, hidden_size=5,
+                      num_layers=layers, bidirectional=bidirectional, pooling=pooling, dropout=0.3)
+    return SentimentClassifier(cfg).eval()
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+def test_trace_equals_fused_module(kind, layers, bidirectional, pooling):
+    model = _model(kind, layers, bidirectional, pooling)
+    ids = np.random.default_rng(1).integers(2, 40, size=11)
+    cells, prefix, probs = trace_ids(model, ids)
+    dirs = 2 if bidirectional else 1
+    assert [(c.layer, c.direction) for c in cells] == [(layer, d) for layer in range(layers) for d in range(dirs)]
+    for c in cells:
+        assert set(c.values) == set(GATE_NAMES[kind])
+        assert all(v.shape == (11, 5) for v in c.values.values())
+
+    with torch.no_grad():
+        x = torch.from_numpy(ids)[None]
+        out, state = model.rnn(model.embedding(x))  # the fused module, unpacked: one full-length text
+        h_n = state[0] if kind == "lstm" else state
+        logits = model(x, torch.tensor([11]))
+    top = np.concatenate([c.values["hidden"] for c in cells if c.layer == layers - 1], axis=1)
+    np.testing.assert_allclose(top, out[0].numpy(), atol=1e-5)  # every step of the top layer
+    for c in cells:  # every layer's final state, both directions
+        last = c.values["hidden"][-1] if c.direction == 0 else c.values["hidden"][0]
+        np.testing.assert_allclose(last, h_n[c.layer * dirs + c.direction, 0].numpy(), atol=1e-5)
+        if kind == "lstm":
+            cell_last = c.values["cell"][-1] if c.direction == 0 else c.values["cell"][0]
+            np.testing.assert_allclose(cell_last, state[1][c.layer * dirs + c.direction, 0].numpy(), atol=1e-5)
+    expected = torch.softmax(logits, -1)[0].numpy()
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
+    np.testing.assert_allclose(prefix[-1], expected, atol=1e-5)
+    assert prefix.shape == (11, 3)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_prefix_probabilities_equal_model_on_each_prefix(kind, bidirectional):
+    model = _model(kind, 1, bidirectional, "mean")
+    ids = np.random.default_rng(2).integers(2, 40, size=9)
+    _, prefix, _ = trace_ids(model, ids)
+    with torch.no_grad():
+        for t in range(1, 10):
+            p = torch.softmax(model(torch.from_numpy(ids[:t])[None], torch.tensor([t])), -1)[0].numpy()
+            np.testing.assert_allclose(prefix[t - 1], p, atol=1e-5)
+
+
+def test_lstm_gates_follow_the_equations():
+    """C_t = f_t*C_{t-1} + i_t*C~_t and h_t = o_t*tanh(C_t), gates in (0, 1)."""
+    model = _model("lstm", 1, False)
+    cells, _, _ = trace_ids(model, np.arange(2, 14))
+    v = cells[0].values
+    prev = np.vstack([np.zeros((1, 5)), v["cell"][:-1]])
+    np.testing.assert_allclose(v["cell"], v["forget"] * prev + v["input"] * v["candidate"], atol=1e-6)
+    np.testing.assert_allclose(v["hidden"], v["output"] * np.tanh(v["cell"]), atol=1e-6)
+    for g in ("input", "forget", "output"):
+        assert ((v[g] > 0) & (v[g] < 1)).all()
+
+
+def test_padding_does_not_change_predictions():
+    """Packed sequences: a text's logits are the same alone or beside a longer text."""
+    model = _model("lstm", 2, True, "max")
+    a = torch.tensor([[5, 6, 7, 0, 0, 0]])
+    b = torch.tensor([[5, 6, 7, 0, 0, 0], [9, 8, 7, 6, 5, 4]])
+    with torch.no_grad():
+        alone = model(a[:, :3], torch.tensor([3]))
+        batched = model(b, torch.tensor([3, 6]))
+    torch.testing.assert_close(alone[0], batched[0], atol=1e-6, rtol=0)
+
+
+def test_bad_model_config_is_a_clear_error():
+    from core.errors import StudioError
+
+    with pytest.raises(StudioError, match="kind"):
+        ModelConfig(kind="transformer")
+    with pytest.raises(StudioError, match="dropout"):
+        ModelConfig(dropout=1.5)
+    with pytest.raises(StudioError, match="hidden size"):
+        ModelConfig(hidden_size=0)

@@ -1,0 +1,210 @@
+"""Trainer: plain-data events, pause and cancel from another thread, early stopping, reproducibility."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from core.batching import EncodedSplit, bucketed_order, collate
+from core.device import choose_device
+from core.errors import StudioError, TrainingError
+from core.models import ModelConfig
+from core.pipeline import build_classifier, train_model
+from core.trainer import (
+    EpochEvent,
+    FinishedEvent,
+    PhaseEvent,
+    StepEvent,
+    TrainConfig,
+    TrainControl,
+    Trainer,
+    run_to_end,
+)
+
+SMALL = ModelConfig(kind="lstm", embed_dim=16, hidden_size=16, dropout=0.1)
+
+
+def _events(gen):
+    events = []
+    model = run_to_end(gen, events.append)
+    return events, model
+
+
+def _plain(value) -> bool:
+    """Only plain Python data and numpy: no tensors, no modules."""
+    if isinstance(value, torch.Tensor | torch.nn.Module):
+        return False
+    if dataclasses.is_dataclass(value):
+        return all(_plain(getattr(value, f.name)) for f in dataclasses.fields(value))
+    if isinstance(value, dict):
+        return all(_plain(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, str | int | float | bool | np.ndarray | np.generic)
+
+
+def test_events_are_plain_data_and_complete(tiny_dataset):
+    events, model = _events(train_model(tiny_dataset, SMALL, TrainConfig(epochs=2, batch_size=16, device="cpu")))
+    assert all(_plain(e) for e in events)
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    epochs = [e for e in events if isinstance(e, EpochEvent)]
+    assert len(epochs) == 2 and len(steps) == 2 * math.ceil(200 / 16)
+    assert all(math.isfinite(s.loss) and s.grad_norm >= 0 and s.tokens_per_s > 0 and s.learning_rate > 0 for s in steps)
+    assert [s.global_step for s in steps] == list(range(1, len(steps) + 1))
+    fin = events[-1]
+    assert isinstance(fin, FinishedEvent) and not fin.cancelled
+    assert fin.test is not None and fin.test.count == 40
+    assert np.array(fin.test.confusion).sum() == 40
+    assert sum(b.count for b in fin.test.by_length) == 40
+    assert fin.num_parameters == model.classifier.num_parameters() > 0
+    assert any(isinstance(e, PhaseEvent) for e in events)
+
+
+def test_learns_the_tiny_task(tiny_model):
+    assert tiny_model.metrics["test"]["accuracy"] >= 0.9
+    preds = tiny_model.predict(["the film was great", "the film was awful"])
+    assert [p.label for p in preds] == ["positive", "negative"]
+
+
+def test_same_seed_same_loss_curve(tiny_dataset):
+    cfg = TrainConfig(epochs=1, batch_size=16, device="cpu", seed=3)
+    a = [e.loss for e in _events(train_model(tiny_dataset, SMALL, cfg))[0] if isinstance(e, StepEvent)]
+    b = [e.loss for e in _events(train_model(tiny_dataset, SMALL, cfg))[0] if isinstance(e, StepEvent)]
+    c = [e.loss for e in _events(train_model(tiny_dataset, SMALL, dataclasses.replace(cfg, seed=4)))[0]
+         if isinstance(e, StepEvent)]
+    assert a == b
+    assert a != c
+
+
+def test_cancel_from_another_thread_stops_within_one_batch(tiny_dataset):
+    control = TrainControl()
+    gen = train_model(tiny_dataset, SMALL, TrainConfig(epochs=50, batch_size=8, device="cpu"), control=control)
+    steps_after_cancel = []
+    events = []
+
+    def consume():
+        for e in gen:
+            events.append(e)
+            if control.cancelled and isinstance(e, StepEvent):
+                steps_after_cancel.append(e)
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    while not any(isinstance(e, StepEvent) for e in events):
+        time.sleep(0.005)
+    t0 = time.perf_counter()
+    control.cancel()
+    worker.join(5)
+    assert not worker.is_alive()
+    assert time.perf_counter() - t0 < 1.0
+    assert len(steps_after_cancel) <= 1  # at most the batch that was already running
+    fin = events[-1]
+    assert isinstance(fin, FinishedEvent) and fin.cancelled and fin.test is None
+
+
+def test_pause_blocks_and_resume_continues(tiny_dataset):
+    control = TrainControl()
+    gen = train_model(tiny_dataset, SMALL, TrainConfig(epochs=2, batch_size=16, device="cpu"), control=control)
+    steps = []
+    done = threading.Event()
+
+    def consume():
+        for e in gen:
+            if isinstance(e, StepEvent):
+                steps.append(e)
+                if len(steps) == 2:
+                    control.pause()
+        done.set()
+
+    threading.Thread(target=consume, daemon=True).start()
+    while len(steps) < 2:
+        time.sleep(0.005)
+    time.sleep(0.3)
+    assert len(steps) == 2 and control.paused  # no batch ran while paused
+    control.resume()
+    assert done.wait(30)
+    assert len(steps) == 2 * math.ceil(200 / 16)
+
+
+def test_cancel_while_paused_ends_the_run(tiny_dataset):
+    control = TrainControl()
+    control.pause()
+    events = []
+    t = threading.Thread(target=lambda: events.extend(train_model(
+        tiny_dataset, SMALL, TrainConfig(epochs=2, device="cpu"), control=control)))
+    t.start()
+    time.sleep(0.3)
+    control.cancel()
+    t.join(5)
+    assert not t.is_alive() and events[-1].cancelled
+
+
+def test_early_stopping_restores_the_best_weights(tiny_dataset):
+    # a huge learning rate makes validation get worse after the first epoch
+    cfg = TrainConfig(epochs=8, batch_size=16, device="cpu", patience=2, learning_rate=0.5, grad_clip=1e9)
+    events, model = _events(train_model(tiny_dataset, SMALL, cfg))
+    epochs = [e for e in events if isinstance(e, EpochEvent)]
+    fin = events[-1]
+    best = max(epochs, key=lambda e: (e.val_accuracy, -e.val_loss))
+    assert fin.best_epoch == best.epoch
+    if fin.stopped_early:
+        assert len(epochs) < 8
+    # the restored model scores exactly the best epoch's validation accuracy
+    assert model.evaluate(tiny_dataset["validation"]).accuracy == pytest.approx(best.val_accuracy)
+
+
+def test_gradient_clipping_bounds_the_update(tiny_dataset):
+    from core.sentiment_model import encode_split
+    from core.tokenizer import TextTokenizer
+
+    tok = TextTokenizer.train(tiny_dataset["train"].texts)
+    split = encode_split(tok, tiny_dataset["train"])
+    model = build_classifier(ModelConfig(kind="rnn", vocab_size=tok.vocab_size, embed_dim=8, hidden_size=8), 0)
+    trainer = Trainer(model, TrainConfig(grad_clip=1e-3, device="cpu", learning_rate=1e-3))
+    gen = trainer.fit(split, split)
+    step = next(e for e in gen if isinstance(e, StepEvent))
+    assert step.grad_norm > 1e-3  # reported before clipping
+    total = torch.sqrt(sum((p.grad.detach() ** 2).sum() for p in model.parameters() if p.grad is not None))
+    assert float(total) <= 1e-3 * 1.01
+
+
+def test_nan_loss_is_reported_with_its_step(tiny_dataset):
+    cfg = TrainConfig(epochs=1, batch_size=16, device="cpu")
+    gen = train_model(tiny_dataset, SMALL, cfg)
+    with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, step 1"):
+        for e in gen:
+            if isinstance(e, PhaseEvent) and e.phase == "training":
+                # poison the weights once the model exists
+                frame = gen.gi_frame.f_locals
+                with torch.no_grad():
+                    frame["classifier"].head.weight.fill_(float("nan"))
+
+
+def test_batches_are_bucketed_and_cover_every_text():
+    lengths = np.random.default_rng(0).integers(1, 200, size=1000)
+    batches = bucketed_order(lengths, 32, np.random.default_rng(1))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
+    padded = sum(len(b) * lengths[b].max() for b in batches)
+    assert padded / lengths.sum() < 1.1  # under 10% padding
+    split = EncodedSplit.from_ragged([np.arange(1, n + 1) for n in lengths], np.zeros(1000, np.int64))
+    batch = collate(split, batches[0], torch.device("cpu"))
+    assert (batch.lengths[:-1] >= batch.lengths[1:]).all()
+    row = batch.index[0]
+    assert batch.ids[0, : lengths[row]].tolist() == list(range(1, lengths[row] + 1))
+
+
+def test_device_choice():
+    assert choose_device("cpu").type == "cpu"
+    auto = choose_device("auto")
+    assert auto.type == ("cuda" if torch.cuda.is_available() else auto.type)
+    if not torch.cuda.is_available():
+        with pytest.raises(StudioError, match="CUDA"):
+            choose_device("cuda")
+    with pytest.raises(StudioError, match="unknown device"):
+        choose_device("tpu9")
