@@ -272,7 +272,12 @@ def cmd_info(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "predict" and rest and not any(r.startswith("-") for r in rest):
+        args.texts = [*args.texts, *rest]  # texts after an option: predict FILE --gates "text"
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     commands = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "info": cmd_info}
     try:
         return commands[args.command](args)

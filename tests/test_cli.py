@@ -1,0 +1,139 @@
+"""The command line, run as a user runs it: a subprocess of main.py, JSON on stdout, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LONGRANGE = "builtin:longrange?n=600&gap=2-8"
+FAST = ["--epochs", "2", "--embed-dim", "16", "--hidden-size", "16", "--quiet", "--device", "cpu"]
+
+
+def cli(*args: str, stdin: bytes | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, input=stdin,
+                          capture_output=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "m.safetensors"
+    r = cli("train", "--data", LONGRANGE, "--model", "lstm", "--out", str(out), *FAST)
+    assert r.returncode == 0, r.stderr.decode()
+    summary = json.loads(r.stdout)
+    assert summary["out"] == str(out) and 0 <= summary["test_accuracy"] <= 1
+    return out
+
+
+def test_train_writes_a_model_file(model_file):
+    assert model_file.stat().st_size > 1000
+
+
+def test_train_shows_progress_on_stderr(tmp_path):
+    out = tmp_path / "g.safetensors"
+    r = cli("train", "--data", "builtin:longrange?n=300&gap=2-4", "--model", "gru", "--out", str(out),
+            "--epochs", "1", "--hidden-size", "8", "--embed-dim", "8", "--no-bidirectional", "--pooling", "last",
+            "--tokenizer", "bpe", "--vocab-size", "200", "--device", "cpu")
+    assert r.returncode == 0, r.stderr.decode()
+    err = r.stderr.decode()
+    assert "epoch 1:" in err and "step" in err and "saved" in err
+
+
+def test_evaluate_prints_the_metrics_json(model_file):
+    r = cli("evaluate", str(model_file), "--data", LONGRANGE)
+    assert r.returncode == 0, r.stderr.decode()
+    out = json.loads(r.stdout)
+    assert {"accuracy", "macro_f1", "per_class", "confusion_matrix", "count"} <= set(out)
+    assert set(out["per_class"]) == {"negative", "positive"}
+    assert set(out["per_class"]["positive"]) == {"precision", "recall", "f1"}
+    assert sum(map(sum, out["confusion_matrix"])) == out["count"] == 60
+
+
+def test_predict_arguments_and_stdin(model_file):
+    r = cli("predict", str(model_file), "the movie was great", "the movie was awful")
+    assert r.returncode == 0, r.stderr.decode()
+    rows = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    assert [row["text"] for row in rows] == ["the movie was great", "the movie was awful"]
+    for row in rows:
+        assert row["label"] in ("negative", "positive")
+        assert sum(row["probabilities"].values()) == pytest.approx(1, abs=1e-5)
+    r = cli("predict", str(model_file), stdin="first line\n\nsecond line ünïcödé 🙂\n".encode())
+    assert r.returncode == 0, r.stderr.decode()
+    assert [json.loads(x)["text"] for x in r.stdout.decode().splitlines()] == ["first line", "second line ünïcödé 🙂"]
+
+
+def test_predict_with_gates(model_file):
+    r = cli("predict", str(model_file), "--gates", "the movie was great")
+    assert r.returncode == 0, r.stderr.decode()
+    row = json.loads(r.stdout)
+    assert row["tokens"] == ["the", "movie", "was", "great"]
+    assert len(row["prefix_probabilities"]) == 4
+    cell = row["cells"][0]
+    assert {"input", "forget", "candidate", "cell", "output", "hidden"} <= set(cell)
+    assert len(cell["forget"]) == 4 and len(cell["forget"][0]) == 16
+
+
+def test_info(model_file):
+    r = cli("info", str(model_file))
+    assert r.returncode == 0
+    assert json.loads(r.stdout)["model_config"]["kind"] == "lstm"
+
+
+def _one_line_error(r: subprocess.CompletedProcess, *needles: str) -> None:
+    err = r.stderr.decode().strip()
+    assert r.returncode != 0
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    for n in needles:
+        assert n.lower() in err.lower(), err
+
+
+def test_bad_inputs_end_with_one_clear_line(tmp_path, model_file):
+    out = tmp_path / "x.safetensors"
+    _one_line_error(cli("train", "--data", str(tmp_path / "missing.csv"), "--out", str(out), *FAST), "missing.csv")
+    (tmp_path / "empty.csv").write_text("")
+    _one_line_error(cli("train", "--data", str(tmp_path / "empty.csv"), "--out", str(out), *FAST), "empty")
+    (tmp_path / "one.csv").write_text("text,label\n" + "".join(f"t{i},pos\n" for i in range(20)))
+    _one_line_error(cli("train", "--data", str(tmp_path / "one.csv"), "--out", str(out), *FAST), "one class")
+    (tmp_path / "cols.csv").write_text("a,b,c\n" + "".join(f"x{i},{i},{i}\n" for i in range(20)))
+    _one_line_error(cli("train", "--data", str(tmp_path / "cols.csv"), "--out", str(out), *FAST), "column")
+    (tmp_path / "ok.csv").write_text("review,stars\n" + "".join(f"x{i},{i % 2}\n" for i in range(20)))
+    _one_line_error(cli("train", "--data", str(tmp_path / "ok.csv"), "--text-column", "body",
+                        "--out", str(out), *FAST), "body")
+    (tmp_path / "bytes.tsv").write_bytes(b"text\tlabel\n\x81\x8d\x8f\x90\x9d bad\t1\nok\t0\n")
+    _one_line_error(cli("train", "--data", str(tmp_path / "bytes.tsv"), "--out", str(out), *FAST), "utf-8")
+    assert not out.exists()
+
+    (tmp_path / "not_a_model.safetensors").write_bytes(b"hello world, not a model at all")
+    _one_line_error(cli("predict", str(tmp_path / "not_a_model.safetensors"), "hi"), "not a sentiment studio")
+    _one_line_error(cli("evaluate", str(tmp_path / "missing.safetensors"), "--data", LONGRANGE), "does not exist")
+    _one_line_error(cli("predict", str(model_file), stdin=b"\xff\xfe\xfa broken\n"), "utf-8")
+    _one_line_error(cli("train", "--data", LONGRANGE, "--out", str(tmp_path / "no" / "dir" / "m.safetensors"), *FAST),
+                    "does not exist")
+    _one_line_error(cli("train", "--data", LONGRANGE), "--out")  # usage error, still one line
+    _one_line_error(cli("train", "--data", "builtin:nosuchset", "--out", str(out), *FAST), "nosuchset")
+
+
+def test_a_model_file_from_a_newer_format(model_file, tmp_path):
+    import struct
+
+    data = model_file.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    header["__metadata__"]["format_version"] = "7"
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    newer = tmp_path / "newer.safetensors"
+    newer.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n :])
+    _one_line_error(cli("predict", str(newer), "hi"), "newer")
+
+
+def test_existing_output_is_untouched_when_input_is_bad(tmp_path):
+    out = tmp_path / "keep.safetensors"
+    out.write_bytes(b"precious")
+    _one_line_error(cli("train", "--data", str(tmp_path / "missing.tsv"), "--out", str(out), *FAST))
+    assert out.read_bytes() == b"precious"
