@@ -1,0 +1,64 @@
+"""What the open window is working with: the dataset, the models, and the running tasks.
+
+Panels take the session and listen to its signals instead of talking to each other, so each
+screen can be built, tested and replaced alone.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from core.data import TextDataset
+from core.sentiment_model import SentimentModel
+from gui.worker import Task
+
+
+class Session(QObject):
+    dataset_changed = Signal(object)  # TextDataset | None
+    models_changed = Signal()  # a model was added, renamed or removed
+    model_added = Signal(str)  # the new model's name
+    status = Signal(str)  # a short message for the status bar
+    open_in_tester = Signal(str)  # a text to try (e.g. a misclassified example)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.dataset: TextDataset | None = None
+        self.models: dict[str, SentimentModel] = {}  # display name -> model, in insertion order
+        self.tasks: list[Task] = []
+
+    # dataset -----------------------------------------------------------------------------------
+    def set_dataset(self, dataset: TextDataset | None) -> None:
+        self.dataset = dataset
+        self.dataset_changed.emit(dataset)
+
+    # models ------------------------------------------------------------------------------------
+    def unique_name(self, base: str) -> str:
+        name, i = base, 2
+        while name in self.models:
+            name, i = f"{base} ({i})", i + 1
+        return name
+
+    def add_model(self, model: SentimentModel, name: str | None = None) -> str:
+        name = self.unique_name(name or model.name)
+        model.info["name"] = name
+        self.models[name] = model
+        self.model_added.emit(name)
+        self.models_changed.emit()
+        return name
+
+    def remove_model(self, name: str) -> None:
+        if self.models.pop(name, None) is not None:
+            self.models_changed.emit()
+
+    # tasks -------------------------------------------------------------------------------------
+    def track(self, task: Task) -> Task:
+        """Remember a running task so closing the window can cancel and wait for it."""
+        self.tasks.append(task)
+        task.ended.connect(lambda: self.tasks.remove(task) if task in self.tasks else None)
+        return task
+
+    def shutdown(self, timeout_s: float = 2.5) -> bool:
+        """Cancel every task and wait for them; True when all stopped in time."""
+        for task in list(self.tasks):
+            task.cancel()
+        return all(task.wait(timeout_s) for task in list(self.tasks))
