@@ -173,29 +173,14 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _label_mapping(model_names: list[str], data_names: list[str]) -> list[int]:
-    """Data class id -> model class id, by name; by position when the names are plain numbers."""
-    lookup = {n.lower(): i for i, n in enumerate(model_names)}
-    if all(n.lower() in lookup for n in data_names):
-        return [lookup[n.lower()] for n in data_names]
-    if len(data_names) == len(model_names) and all(n.isdigit() for n in data_names):
-        return list(range(len(data_names)))
-    raise StudioError(
-        f"the dataset's classes ({', '.join(data_names)}) don't match the model's ({', '.join(model_names)})"
-    )
-
-
 def cmd_evaluate(args) -> int:
-    import numpy as np
-
     from core.data import Split
     from core.modelfile import load_model
 
     model = load_model(args.model_file)
     dataset = _load(args)
     split = dataset[args.split]
-    mapping = np.asarray(_label_mapping(model.label_names, dataset.label_names), dtype=np.int64)
-    split = Split(split.texts, mapping[split.labels], split.extra)
+    split = Split(split.texts, model.align_labels(dataset.label_names)[split.labels], split.extra)
     result = model.evaluate(split)
     summary = result.summary()
     summary.update(split=args.split, data=args.data, model_file=str(args.model_file))

@@ -35,7 +35,9 @@ class ModelConfig:
     bidirectional: bool = True  # reads the text both ways; the longrange demo turns it off
     dropout: float = 0.5  # on embeddings, between layers and before the output layer
     pooling: Pooling = "max"  # max over time: robust for long texts, where "last" forgets
+    word_dropout: float = 0.0  # while training, replace this fraction of tokens by [UNK]
     pad_id: int = 0
+    unk_id: int = 1
 
     def __post_init__(self) -> None:
         if self.kind not in _CELLS:
@@ -47,8 +49,9 @@ class ModelConfig:
                 raise StudioError(f"{name.replace('_', ' ')} must be at least 1, not {getattr(self, name)}")
         if self.num_classes < 2:
             raise StudioError(f"a classifier needs at least 2 classes, not {self.num_classes}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise StudioError(f"dropout must be in [0, 1), not {self.dropout}")
+        for name in ("dropout", "word_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise StudioError(f"{name.replace('_', ' ')} must be in [0, 1), not {getattr(self, name)}")
 
     @property
     def num_directions(self) -> int:
@@ -95,6 +98,10 @@ class SentimentClassifier(nn.Module):
 
         Returns (outputs (batch, time, dirs*hidden) zero-padded, h_n (layers*dirs, batch, hidden)).
         """
+        c = self.config
+        if self.training and c.word_dropout > 0:  # teaches the model to cope with unseen words
+            drop = torch.rand(ids.shape, device=ids.device) < c.word_dropout
+            ids = ids.masked_fill(drop & (ids != c.pad_id), c.unk_id)
         x = self.embed_dropout(self.embedding(ids))  # (batch, time, embed)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, state = self.rnn(packed)

@@ -13,7 +13,8 @@ import torch
 
 from core.batching import EncodedSplit
 from core.data import Split
-from core.metrics import EvalResult
+from core.errors import StudioError
+from core.metrics import EvalResult, evaluate_predictions
 from core.models import ModelConfig, SentimentClassifier
 from core.tokenizer import TextTokenizer
 from core.trace import Trace, trace_ids
@@ -76,8 +77,31 @@ class SentimentModel:
         ]
 
     def evaluate(self, split: Split) -> EvalResult:
-        trainer = Trainer(self.classifier, TrainConfig(device=self._device_name()))
-        return trainer.evaluate(encode_split(self.tokenizer, split), self.label_names)
+        return self.score(split)[0]
+
+    def score(self, split: Split) -> tuple[EvalResult, np.ndarray]:
+        """Metrics on ``split`` (labels already in this model's class ids) and the (n, classes) probabilities."""
+        encoded = encode_split(self.tokenizer, split)
+        probs, loss = Trainer(self.classifier, TrainConfig(device=self._device_name())).predict(encoded)
+        result = evaluate_predictions(
+            encoded.labels, probs.argmax(1), encoded.lengths, len(self.label_names), loss, self.label_names
+        )
+        return result, probs
+
+    def align_labels(self, data_label_names: list[str]) -> np.ndarray:
+        """Map a dataset's class ids to this model's: by name, or by position when names are plain numbers.
+
+        Raises ``StudioError`` when the classes don't correspond.
+        """
+        lookup = {n.lower(): i for i, n in enumerate(self.label_names)}
+        if all(n.lower() in lookup for n in data_label_names):
+            return np.array([lookup[n.lower()] for n in data_label_names], dtype=np.int64)
+        if len(data_label_names) == len(self.label_names) and all(n.isdigit() for n in data_label_names):
+            return np.arange(len(data_label_names), dtype=np.int64)
+        raise StudioError(
+            f"the dataset's classes ({', '.join(data_label_names)}) don't match "
+            f"the model's ({', '.join(self.label_names)})"
+        )
 
     def trace(self, text: str) -> Trace:
         """Every gate and state per token of ``text``, and the prediction after each token."""

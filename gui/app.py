@@ -1,11 +1,55 @@
-"""Application start-up: create the QApplication and the main window."""
+"""Application start-up: check the platform, create the QApplication and the main window."""
 
 from __future__ import annotations
 
+import ctypes.util
+import os
 import sys
+from pathlib import Path
+
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+
+# Libraries Qt 6's X11 (xcb) platform plugin loads that minimal Debian/Ubuntu machines lack.
+XCB_LIBRARIES = {
+    "xcb-cursor": "libxcb-cursor0",
+    "xcb-icccm": "libxcb-icccm4",
+    "xcb-keysyms": "libxcb-keysyms1",
+    "xcb-image": "libxcb-image0",
+    "xcb-render-util": "libxcb-render-util0",
+    "xkbcommon-x11": "libxkbcommon-x11-0",
+}
+
+
+def platform_problem() -> str | None:
+    """One line saying why Qt can't open a window here, or None. Qt itself would abort with a cryptic message."""
+    if not sys.platform.startswith("linux"):
+        return None
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform in ("offscreen", "minimal", "vnc") or platform.startswith("wayland"):
+        return None
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        return ("No display found (DISPLAY is not set). Run Sentiment Studio in a desktop session, "
+                "or use the command line: python main.py --help")
+    if os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("DISPLAY"):
+        return None
+    missing = [pkg for lib, pkg in XCB_LIBRARIES.items() if ctypes.util.find_library(lib) is None]
+    if missing:
+        return ("Qt needs system libraries that are missing for its X11 window: install them with "
+                f"'sudo apt-get install {' '.join(missing)}' and start again.")
+    return None
+
+
+def app_icon():
+    from PySide6.QtGui import QIcon
+
+    return QIcon(str(RESOURCES / "icon.svg"))
 
 
 def run(argv: list[str] | None = None) -> int:
+    problem = platform_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     from PySide6.QtWidgets import QApplication
 
     from gui.main_window import MainWindow
@@ -13,6 +57,7 @@ def run(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
     app.setApplicationName("Sentiment Studio")
     app.setOrganizationName("Sentiment Studio")
+    app.setWindowIcon(app_icon())
     window = MainWindow()
     window.show()
     return app.exec()

@@ -1,0 +1,420 @@
+"""The "Try" screen: type a sentence, see every model's prediction and look inside one of them.
+
+Tracing a sentence takes milliseconds, so it runs on the GUI thread after a short pause in typing
+(a single-shot timer restarted on every keystroke). A bidirectional model re-reads every prefix to
+get the prediction after each word (O(T²)), so the live trace is capped to the first tokens.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPalette
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.sentiment_model import SentimentModel
+from core.trace import GATE_NAMES, Trace
+from gui.equation_panel import EquationPanel
+from gui.gate_heatmap import ROW_TITLES, GateHeatmap
+from gui.probability_plot import ProbabilityPlot
+from gui.session import Session
+from gui.theme import model_color
+
+DEBOUNCE_MS = 150  # long enough to skip mid-word states, short enough to feel live
+TRACE_TOKENS = 200  # tokens traced live by a left-to-right model (linear cost)
+TRACE_TOKENS_BIDIRECTIONAL = 100  # a bidirectional one re-reads every prefix (quadratic): ~50 ms at 100
+DEFAULT_GATE = {"lstm": "forget", "gru": "update", "rnn": "hidden"}
+MODE_ITEMS = (("mean over units", "mean"), ("one unit", "unit"), ("all units of one gate", "gate"))
+
+
+def trace_limit(model: SentimentModel) -> int:
+    return TRACE_TOKENS_BIDIRECTIONAL if model.config.bidirectional else TRACE_TOKENS
+
+
+def model_colors(models: dict[str, SentimentModel]) -> dict[str, str]:
+    """Each model's colour: its kind's colour for the first of a kind, then distinct extras."""
+    seen: dict[str, int] = {}
+    colors = {}
+    for name, model in models.items():
+        colors[name] = model_color(model.kind, seen.get(model.kind, 0))
+        seen[model.kind] = seen.get(model.kind, 0) + 1
+    return colors
+
+
+class ProbabilityBar(QWidget):
+    """A horizontal bar for one probability, painted in the model's colour, with the % beside it."""
+
+    TEXT_WIDTH = 48
+
+    def __init__(self, color: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.color = QColor(color)
+        self._value: float | None = None
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def value(self) -> float | None:
+        return self._value
+
+    def set_value(self, value: float | None) -> None:
+        self._value = None if value is None else float(value)
+        self.setToolTip("" if value is None else f"{value:.4f}")
+        self.update()
+
+    def text(self) -> str:
+        return "—" if self._value is None else f"{100 * self._value:.1f}%"
+
+    def sizeHint(self) -> QSize:
+        return QSize(160, self.fontMetrics().height() + 4)
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        pal = self.palette()
+        track = QRectF(0, 2, max(0, self.width() - self.TEXT_WIDTH - 4), self.height() - 4)
+        painter.setPen(pal.color(QPalette.ColorRole.Mid))
+        painter.setBrush(pal.color(QPalette.ColorRole.Base))
+        painter.drawRect(track)
+        if self._value is not None:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(self.color)
+            filled = track.width() * min(max(self._value, 0.0), 1.0)
+            painter.drawRect(QRectF(track.x(), track.y(), filled, track.height()))
+        painter.setPen(pal.color(QPalette.ColorRole.WindowText))
+        text_rect = QRectF(self.width() - self.TEXT_WIDTH, 0, self.TEXT_WIDTH, self.height())
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.text())
+
+
+class ModelCard(QFrame):
+    """One model's prediction: its name in its colour, the predicted label, a bar per class."""
+
+    def __init__(self, name: str, model: SentimentModel, color: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.name = name
+        self.title = QLabel(f"<b style='color:{color}'>{html.escape(name)}</b>")
+        self.title.setToolTip(
+            f"{model.kind.upper()}, {model.config.hidden_size} units, "
+            f"{model.config.num_layers} layer(s), "
+            f"{'bidirectional' if model.config.bidirectional else 'left to right'}"
+        )
+        self.label = QLabel("—")
+        font = QFont(self.label.font())
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        font.setBold(True)
+        self.label.setFont(font)
+        self.class_names = list(model.label_names)
+        self.bars = [ProbabilityBar(color) for _ in self.class_names]
+        grid = QGridLayout(self)
+        grid.setContentsMargins(8, 6, 8, 6)
+        grid.setVerticalSpacing(2)
+        grid.addWidget(self.title, 0, 0)
+        grid.addWidget(self.label, 0, 1, Qt.AlignmentFlag.AlignRight)
+        for row, (cls, bar) in enumerate(zip(self.class_names, self.bars, strict=True), start=1):
+            grid.addWidget(QLabel(cls), row, 0)
+            grid.addWidget(bar, row, 1)
+        grid.setColumnStretch(1, 1)
+        self.setMinimumWidth(260)
+
+    def set_probabilities(self, probs: np.ndarray | None) -> None:
+        """Show one prediction, or dashes when there is nothing to predict."""
+        for k, bar in enumerate(self.bars):
+            bar.set_value(None if probs is None else float(probs[k]))
+        self.label.setText("—" if probs is None else self.class_names[int(np.argmax(probs))])
+
+    def predicted(self) -> str:
+        return self.label.text()
+
+
+class TryPanel(QWidget):
+    """``TryPanel(session)``: live predictions of every model in the session and the insides of one."""
+
+    updated = Signal()  # after every update (prediction, trace and plots)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.current_trace: Trace | None = None
+        self.cards: dict[str, ModelCard] = {}
+        self._trace_key: tuple | None = None  # (model name, id(model), text) of current_trace
+
+        self.editor = QPlainTextEdit()
+        self.editor.setPlaceholderText("Type a sentence, e.g. “the film was not bad at all”")
+        self.editor.setFixedHeight(self.editor.fontMetrics().lineSpacing() * 3 + 14)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.update_now)
+        self.editor.textChanged.connect(self._timer.start)
+
+        self.note = QLabel()  # "showing the first N tokens" and similar
+        self.note.setWordWrap(True)
+        self.note.hide()
+
+        # predictions: one card per model, side by side
+        self._cards_box = QWidget()
+        self._cards_layout = QHBoxLayout(self._cards_box)
+        self._cards_layout.setContentsMargins(0, 0, 0, 0)
+        self._cards_layout.addStretch(1)
+        cards_scroll = QScrollArea()
+        cards_scroll.setWidgetResizable(True)
+        cards_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        cards_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        cards_scroll.setWidget(self._cards_box)
+        self._cards_scroll = cards_scroll
+
+        # what to show of the chosen model
+        self.model_combo = QComboBox()
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.mode_combo = QComboBox()
+        for text, mode in MODE_ITEMS:
+            self.mode_combo.addItem(text, mode)
+        self.unit_spin = QSpinBox()
+        self.unit_spin.setPrefix("unit ")
+        self.gate_combo = QComboBox()
+        self.layer_label, self.layer_combo = QLabel("Layer"), QComboBox()
+        self.direction_label, self.direction_combo = QLabel("Direction"), QComboBox()
+        self.direction_combo.addItem("forward (left to right)", 0)
+        self.direction_combo.addItem("backward (right to left)", 1)
+        controls = QHBoxLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
+        for widget in (
+            QLabel("Look inside"),
+            self.model_combo,
+            QLabel("Show"),
+            self.mode_combo,
+            self.unit_spin,
+            self.gate_combo,
+            self.layer_label,
+            self.layer_combo,
+            self.direction_label,
+            self.direction_combo,
+        ):
+            controls.addWidget(widget)
+        controls.addStretch(1)
+
+        self.heatmap = GateHeatmap()
+        self.prob_plot = ProbabilityPlot()
+        self.prob_plot.setMinimumHeight(150)
+        self.equations = EquationPanel()
+        self.equations.setMinimumWidth(300)
+        plots = QWidget()
+        plots_layout = QVBoxLayout(plots)
+        plots_layout.setContentsMargins(0, 0, 0, 0)
+        plots_layout.addWidget(self.heatmap, 3)
+        plots_layout.addWidget(QLabel("Prediction after each word"))
+        plots_layout.addWidget(self.prob_plot, 2)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(plots)
+        splitter.addWidget(self.equations)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([900, 340])
+
+        content = QWidget()
+        content_layout = QVBoxLayout(content)
+        content_layout.setContentsMargins(0, 0, 0, 0)
+        content_layout.addWidget(cards_scroll)
+        content_layout.addLayout(controls)
+        content_layout.addWidget(splitter, 1)
+        self.hint = QLabel("Train or open a model to try it.")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.hint)
+        self.stack.addWidget(content)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.editor)
+        layout.addWidget(self.note)
+        layout.addWidget(self.stack, 1)
+
+        self.model_combo.currentIndexChanged.connect(self._on_model_chosen)
+        for signal in (
+            self.mode_combo.currentIndexChanged,
+            self.unit_spin.valueChanged,
+            self.gate_combo.currentIndexChanged,
+            self.layer_combo.currentIndexChanged,
+            self.direction_combo.currentIndexChanged,
+        ):
+            signal.connect(self._render)
+        self.heatmap.hovered.connect(self._on_hovered)
+        self.prob_plot.hovered.connect(self._on_hovered)
+        session.models_changed.connect(self._refresh_models)
+        session.open_in_tester.connect(self.set_text)
+        self._refresh_models()
+
+    # public ------------------------------------------------------------------------------------
+    def set_text(self, text: str) -> None:
+        """Put ``text`` in the editor and update at once (no debounce wait)."""
+        self.editor.setPlainText(text)
+        self.update_now()
+
+    def text(self) -> str:
+        return self.editor.toPlainText()
+
+    def chosen_model(self) -> SentimentModel | None:
+        return self.session.models.get(self.model_combo.currentData())
+
+    def update_now(self) -> None:
+        """Predict with every model, trace the chosen one and redraw; emits ``updated``."""
+        self._timer.stop()
+        text = self.text()
+        blank = not text.strip()
+        for name, card in self.cards.items():
+            model = self.session.models.get(name)
+            card.set_probabilities(None if blank or model is None else model.predict_proba([text])[0])
+        model = self.chosen_model()
+        if model is None or blank:
+            self.current_trace, self._trace_key = None, None
+            self.note.hide()
+        else:
+            key = (self.model_combo.currentData(), id(model), text)
+            if key != self._trace_key:
+                self.current_trace = self._trace(model, text)
+                self._trace_key = key
+        self._render()
+        self.updated.emit()
+
+    # internals ---------------------------------------------------------------------------------
+    def _trace(self, model: SentimentModel, text: str) -> Trace:
+        """Trace at most ``trace_limit(model)`` tokens, saying so when the text is longer."""
+        enc = model.tokenizer.encode(text)
+        n, limit = len(enc.tokens[0]), trace_limit(model)
+        if n <= limit:
+            self.note.hide()
+            return model.trace(text)
+        end = int(enc.offsets[0][limit - 1][1])
+        total = f"{n:,}+" if n >= model.tokenizer.config.max_length else f"{n:,}"
+        self.note.setText(
+            f"Showing the first {limit} of {total} tokens inside the model, so typing stays responsive"
+            f"{' (a bidirectional model re-reads every prefix)' if model.config.bidirectional else ''}. "
+            "The predictions above use the whole text."
+        )
+        self.note.show()
+        return model.trace(text[:end])
+
+    def _view_options(self) -> dict:
+        model = self.chosen_model()
+        bidirectional = model is not None and model.config.bidirectional
+        return {
+            "mode": self.mode_combo.currentData(),
+            "unit": self.unit_spin.value(),
+            "gate": self.gate_combo.currentData() or "forget",
+            "layer": self.layer_combo.currentData() if self.layer_combo.count() else -1,
+            "direction": self.direction_combo.currentData() if bidirectional else 0,
+        }
+
+    def _render(self, *_) -> None:
+        """Redraw the views from ``current_trace`` (no re-tracing: view controls only re-slice it)."""
+        options = self._view_options()
+        self.unit_spin.setVisible(options["mode"] == "unit")
+        self.gate_combo.setVisible(options["mode"] == "gate")
+        trace = self.current_trace
+        if trace is None:
+            message = (
+                "Type a sentence above to see inside the model."
+                if self.session.models
+                else "Train or open a model to try it."
+            )
+            self.heatmap.clear(message)
+            self.prob_plot.clear_trace()
+            self.equations.clear()
+            return
+        self.heatmap.set_trace(trace, **options)
+        color = model_colors(self.session.models).get(self.model_combo.currentData())
+        self.prob_plot.set_trace(trace, color)
+        self._on_hovered(len(trace.tokens) - 1)
+
+    def _on_hovered(self, index: int) -> None:
+        trace = self.current_trace
+        if trace is None:
+            return
+        options = self._view_options()
+        if options["mode"] == "unit":
+            unit = options["unit"]
+        elif options["mode"] == "gate" and self.heatmap.hovered_row >= 0:
+            unit = self.heatmap.hovered_row
+        else:
+            unit = None
+        self.equations.set_step(trace, index, options["layer"], options["direction"], unit)
+        self.prob_plot.set_marker(index)
+
+    def _refresh_models(self) -> None:
+        """Rebuild the cards and the model chooser after models were added, renamed or removed."""
+        models = self.session.models
+        for card in self.cards.values():
+            self._cards_layout.removeWidget(card)
+            card.deleteLater()
+        colors = model_colors(models)
+        self.cards = {name: ModelCard(name, m, colors[name]) for name, m in models.items()}
+        for i, card in enumerate(self.cards.values()):
+            self._cards_layout.insertWidget(i, card)
+        self._cards_scroll.setFixedHeight(self._cards_box.sizeHint().height() + 4)
+        previous = self.model_combo.currentData()
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for name, model in models.items():
+            kind = model.kind.upper()
+            self.model_combo.addItem(name if kind in name.upper() else f"{name} ({kind})", name)
+        index = self.model_combo.findData(previous)
+        self.model_combo.setCurrentIndex(max(index, 0) if models else -1)
+        self.model_combo.blockSignals(False)
+        self.stack.setCurrentIndex(1 if models else 0)
+        self._sync_controls()
+        self._trace_key = None
+        self.update_now()
+
+    def _on_model_chosen(self, *_) -> None:
+        self._sync_controls()
+        self.update_now()
+
+    def _sync_controls(self) -> None:
+        """Fit the gate, unit, layer and direction choosers to the chosen model (hide what it lacks)."""
+        model = self.chosen_model()
+        widgets = (self.unit_spin, self.gate_combo, self.layer_combo, self.direction_combo)
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            if model is None:
+                self.layer_combo.clear()
+                self.layer_label.hide()
+                self.layer_combo.hide()
+                self.direction_label.hide()
+                self.direction_combo.hide()
+                return
+            cfg = model.config
+            self.unit_spin.setRange(0, cfg.hidden_size - 1)
+            previous = self.gate_combo.currentData()
+            self.gate_combo.clear()
+            for name in GATE_NAMES[model.kind]:
+                self.gate_combo.addItem(ROW_TITLES[name], name)
+            index = self.gate_combo.findData(previous)
+            self.gate_combo.setCurrentIndex(index if index >= 0 else self.gate_combo.findData(DEFAULT_GATE[model.kind]))
+            self.layer_combo.clear()
+            for layer in range(cfg.num_layers):
+                top = " (top)" if layer == cfg.num_layers - 1 else " (bottom)" if layer == 0 else ""
+                self.layer_combo.addItem(f"{layer + 1}{top}", layer)
+            self.layer_combo.setCurrentIndex(cfg.num_layers - 1)
+            self.layer_label.setVisible(cfg.num_layers > 1)
+            self.layer_combo.setVisible(cfg.num_layers > 1)
+            self.direction_label.setVisible(cfg.bidirectional)
+            self.direction_combo.setVisible(cfg.bidirectional)
+            if not cfg.bidirectional:
+                self.direction_combo.setCurrentIndex(0)
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
