@@ -20,6 +20,14 @@ from superqt.utils import create_worker
 from core.trainer import TrainControl
 
 
+class TaskRuntimeError(Exception):
+    """A ``RuntimeError`` from a task (torch reports many failures so), carried past superqt intact."""
+
+    @property
+    def original(self) -> BaseException:
+        return self.args[0]
+
+
 class Task(QObject):
     event = Signal(object)  # a yielded core event
     succeeded = Signal(object)  # the generator's return value
@@ -47,6 +55,8 @@ class Task(QObject):
             try:
                 result = yield from self._factory(self.control)
                 return result
+            except RuntimeError as exc:  # superqt drops RuntimeErrors silently (and never emits finished)
+                raise TaskRuntimeError(exc) from exc
             finally:
                 self._done.set()
 
@@ -104,6 +114,8 @@ def error_message(exc: BaseException) -> str:
     """What to tell the user: our own errors as they are, anything else with its type."""
     from core.errors import StudioError
 
+    if isinstance(exc, TaskRuntimeError):
+        exc = exc.original
     if isinstance(exc, StudioError):
         return str(exc)
     if isinstance(exc, MemoryError):

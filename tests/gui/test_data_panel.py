@@ -1,0 +1,265 @@
+"""The Data screen: loading off the GUI thread, column mapping, errors, cancel, drag and drop, charts.
+
+No network: Hub failures are mocked at the panel's loader.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QMessageBox
+
+import gui.data_panel as data_panel
+from core.data import DataError, LoadCancelled, describe
+from gui.data_panel import DataPanel
+from gui.session import Session
+
+LOAD_TIMEOUT_MS = 10_000
+
+
+@pytest.fixture
+def warnings(monkeypatch) -> list[tuple]:
+    """Record QMessageBox.warning calls instead of opening a modal dialog."""
+    calls: list[tuple] = []
+
+    def fake_warning(*args, **kwargs):
+        calls.append(args)
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(fake_warning))
+    return calls
+
+
+@pytest.fixture
+def panel(qtbot, warnings):
+    session = Session()
+    widget = DataPanel(session)
+    qtbot.addWidget(widget)
+    widget.resize(1280, 800)
+    widget.show()
+    yield widget
+    assert session.shutdown(timeout_s=2.0)
+
+
+def load_ok(qtbot, panel: DataPanel, source: str, *columns: str | None):
+    with qtbot.waitSignal(panel.loaded, timeout=LOAD_TIMEOUT_MS) as blocker:
+        panel.load(source, *columns)
+    return blocker.args[0]
+
+
+def load_fail(qtbot, panel: DataPanel, source: str, *columns: str | None) -> str:
+    with qtbot.waitSignal(panel.load_failed, timeout=LOAD_TIMEOUT_MS) as blocker:
+        panel.load(source, *columns)
+    return blocker.args[0]
+
+
+def assert_idle(panel: DataPanel) -> None:
+    assert not panel.is_loading
+    assert panel.load_button.isVisible() and panel.load_button.isEnabled()
+    assert not panel.cancel_button.isVisible()
+    assert not panel.progress.isVisible()
+
+
+def test_builtin_fills_preview_splits_and_charts(qtbot, panel):
+    statuses: list[str] = []
+    panel.session.status.connect(statuses.append)
+    ds = load_ok(qtbot, panel, "builtin:longrange?n=400")
+
+    assert panel.session.dataset is ds
+    assert_idle(panel)
+    model = panel.preview_model
+    assert model.rowCount() == min(len(ds.splits["train"]), data_panel.PREVIEW_ROWS) > 0
+    headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    assert headers[:2] == ["text", "label"]
+    first = model.index(0, 0)
+    assert model.data(first) == " ".join(ds.splits["train"].texts[0].split())
+    assert ds.splits["train"].texts[0] in model.data(first, Qt.ItemDataRole.ToolTipRole)
+    assert model.data(model.index(0, 1)) in ds.label_names
+
+    sizes = panel.splits_label.text()
+    for split in ("train", "validation", "test"):
+        assert f"{len(ds.splits[split]):,}" in sizes
+    assert any(s.startswith("Loaded builtin:longrange") for s in statuses)
+
+    for split, bars in panel.balance_chart.bars.items():
+        heights = np.asarray(bars.opts["height"])
+        assert heights.sum() == len(ds.splits[split])
+        assert list(heights) == list(np.bincount(ds.splits[split].labels, minlength=ds.num_classes))
+    ticks = panel.balance_chart.getAxis("bottom")._tickLevels[0]
+    assert [name for _, name in ticks] == ds.label_names
+
+    _, counts = panel.length_chart.curve.getData()
+    assert counts.sum() == len(ds.splits["train"])
+    stats = describe(ds)["train"]["lengths"]
+    assert panel.length_chart.mean_line.value() == pytest.approx(stats["mean"])
+    assert panel.length_chart.p95_line.value() == stats["p95"]
+
+    panel.preview_split.setCurrentText("test")
+    assert model.rowCount() == len(ds.splits["test"])
+
+
+def test_undetected_columns_reveal_the_fields_then_load(qtbot, panel, warnings, tmp_path):
+    rows = [("a truly great and moving film", "yes"), ("dull and far too long", "no")] * 10
+    path = tmp_path / "odd.csv"
+    # Three columns, so core does not guess (it only guesses between exactly two).
+    path.write_text("id,body,verdict\n" + "".join(f"{i},{t},{v}\n" for i, (t, v) in enumerate(rows)), "utf-8")
+
+    message = load_fail(qtbot, panel, str(path))
+    assert "column" in message and "--" not in message  # no CLI flags in the GUI
+    assert panel.error_label.isVisible() and "verdict" in panel.error_label.text()
+    assert panel.column_row.isVisible()
+    assert [panel.label_column.itemText(i) for i in range(panel.label_column.count())] == ["id", "body", "verdict"]
+    assert panel.label_column.hasFocus() or not panel.isActiveWindow()
+    assert len(warnings) == 1 and warnings[0][1] == "Could not load the dataset"
+    assert_idle(panel)
+
+    panel.text_column.setEditText("body")
+    panel.label_column.setEditText("verdict")
+    with qtbot.waitSignal(panel.loaded, timeout=LOAD_TIMEOUT_MS) as blocker:
+        panel.load_button.click()
+    ds = blocker.args[0]
+    assert (ds.text_column, ds.label_column) == ("body", "verdict")
+    assert sorted(ds.label_names) == ["no", "yes"]
+    assert not panel.error_label.isVisible()
+    assert "<b>Validation</b> 2 <i>(carved from train, 10%)</i>" in panel.splits_label.text()
+
+
+def test_bad_file_warns_and_panel_stays_usable(qtbot, panel, warnings, tmp_path):
+    bad = tmp_path / "broken.parquet"
+    bad.write_bytes(b"this is not parquet at all")
+    message = load_fail(qtbot, panel, str(bad))
+    assert warnings and warnings[-1][2] == message
+    assert panel.error_label.isVisible()
+    assert panel.session.dataset is None
+    assert_idle(panel)
+
+    ds = load_ok(qtbot, panel, "builtin:reviews?n=200")
+    assert panel.session.dataset is ds
+
+
+def test_cancel_stops_a_slow_load_quickly(qtbot, panel, warnings, monkeypatch):
+    started, saw_cancel = threading.Event(), threading.Event()
+
+    def slow_load(source, *, should_cancel, **kwargs):
+        started.set()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if should_cancel():
+                saw_cancel.set()
+                raise LoadCancelled("cancelled")
+            time.sleep(0.01)
+        raise AssertionError("the load was never cancelled")
+
+    monkeypatch.setattr(data_panel, "load_dataset", slow_load)
+    failed: list[str] = []
+    panel.load_failed.connect(failed.append)
+    panel.load("imdb")
+    assert panel.is_loading and panel.cancel_button.isVisible() and panel.progress.isVisible()
+    assert "Hugging Face Hub" in panel.status_label.text()
+    assert started.wait(5)
+
+    begun = time.monotonic()
+    panel.cancel_button.click()
+    assert_idle(panel)  # at once, even before the worker notices
+    qtbot.waitUntil(lambda: not panel.session.tasks, timeout=1000)
+    assert saw_cancel.is_set() and time.monotonic() - begun < 1.0
+    assert "Cancelled" in panel.status_label.text()
+    assert not failed and not warnings
+    assert panel.session.dataset is None
+
+    monkeypatch.undo()  # the real loader again (the warnings fixture's patch goes too; no warning is expected)
+    load_ok(qtbot, panel, "builtin:reviews?n=200")
+
+
+def test_drop_a_tsv_file_loads_it(qtbot, panel, tmp_path):
+    path = tmp_path / "reviews.tsv"
+    rows = [("what a lovely warm film", "positive"), ("a boring mess", "negative")] * 10
+    path.write_text("text\tlabel\n" + "".join(f"{t}\t{v}\n" for t, v in rows), encoding="utf-8")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    pos = QPointF(200, 200)
+    buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+
+    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, buttons, mods)
+    panel.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    with qtbot.waitSignal(panel.loaded, timeout=LOAD_TIMEOUT_MS) as blocker:
+        panel.dropEvent(QDropEvent(pos, Qt.DropAction.CopyAction, mime, buttons, mods))
+    assert blocker.args[0].label_names == ["negative", "positive"]
+    assert panel.current_source() == str(path)
+
+    text_only = QMimeData()
+    text_only.setText("not a file")
+    ignored = QDragEnterEvent(pos, Qt.DropAction.CopyAction, text_only, buttons, mods)
+    panel.dragEnterEvent(ignored)
+    assert not ignored.isAccepted()
+
+
+def test_offline_hub_message_is_shown(qtbot, panel, warnings, monkeypatch):
+    offline = (
+        'Can\'t reach the Hugging Face Hub and "imdb" is not in the local cache. Use a local file '
+        "(CSV/TSV/JSON/Parquet) or a built-in set such as builtin:longrange."
+    )
+
+    def no_network(source, **kwargs):
+        raise DataError(offline)
+
+    monkeypatch.setattr(data_panel, "load_dataset", no_network)
+    panel.source.setEditText("imdb")
+    with qtbot.waitSignal(panel.load_failed, timeout=LOAD_TIMEOUT_MS) as blocker:
+        qtbot.keyClick(panel.source.lineEdit(), Qt.Key.Key_Return)
+    assert blocker.args[0] == offline
+    assert offline in panel.error_label.text()
+    assert warnings[-1][2] == offline
+    assert not panel.column_row.isVisible()  # not a column problem
+    assert_idle(panel)
+
+
+@pytest.mark.parametrize("error", [ValueError("boom"), RuntimeError("boom")])
+def test_unexpected_errors_are_reported_not_swallowed(qtbot, panel, warnings, monkeypatch, error):
+    def broken(source, **kwargs):
+        raise error
+
+    monkeypatch.setattr(data_panel, "load_dataset", broken)
+    message = load_fail(qtbot, panel, "builtin:reviews")
+    # RuntimeError matters: superqt drops it and never reports the end; the panel must still finish.
+    assert message == f"Unexpected error ({type(error).__name__}): boom"
+    assert len(warnings) == 1
+    assert_idle(panel)
+
+
+def test_settings_round_trip(qtbot, panel, tmp_path):
+    load_ok(qtbot, panel, "builtin:reviews?n=200", "text", "label")
+    saved = panel.settings_dict()
+    assert saved["source"] == "builtin:reviews?n=200"
+    assert (saved["text_column"], saved["label_column"]) == ("text", "label")
+    assert saved["recent"] == ["builtin:reviews?n=200"]
+
+    other = DataPanel(Session())
+    qtbot.addWidget(other)
+    other.apply_settings({**saved, "recent": "builtin:reviews?n=200"})  # QSettings gives a 1-item list as str
+    assert other.current_source() == "builtin:reviews?n=200"
+    assert other.columns_button.isChecked()
+    assert other.settings_dict() == saved
+
+
+def test_shows_a_dataset_set_elsewhere(panel, tiny_dataset):
+    panel.session.set_dataset(tiny_dataset)
+    assert panel.preview_model.rowCount() == len(tiny_dataset.splits["train"])
+    assert np.asarray(panel.balance_chart.bars["train"].opts["height"]).sum() == 200
+    panel.session.set_dataset(None)
+    assert panel.preview_model.rowCount() == 0
+
+
+@pytest.mark.shared_data
+def test_shared_sst2_folder(qtbot, panel):
+    from conftest import shared_dataset
+
+    ds = load_ok(qtbot, panel, str(shared_dataset("sst2")))
+    assert ds.carved == ()
+    assert panel.preview_model.rowCount() == data_panel.PREVIEW_ROWS
