@@ -185,7 +185,7 @@ def test_drop_a_tsv_file_loads_it(qtbot, panel, tmp_path):
     pos = QPointF(200, 200)
     buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
 
-    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, buttons, mods)
+    enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, buttons, mods)
     panel.dragEnterEvent(enter)
     assert enter.isAccepted()
     with qtbot.waitSignal(panel.loaded, timeout=LOAD_TIMEOUT_MS) as blocker:
@@ -195,7 +195,7 @@ def test_drop_a_tsv_file_loads_it(qtbot, panel, tmp_path):
 
     text_only = QMimeData()
     text_only.setText("not a file")
-    ignored = QDragEnterEvent(pos, Qt.DropAction.CopyAction, text_only, buttons, mods)
+    ignored = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, text_only, buttons, mods)
     panel.dragEnterEvent(ignored)
     assert not ignored.isAccepted()
 

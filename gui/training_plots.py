@@ -1,0 +1,205 @@
+"""Live training curves: loss and gradient norm per step, validation loss and accuracy per epoch.
+
+Every model gets its curves once (``start_model``), in its kind's colour, overlaid with the other
+models so LSTM against RNN reads at a glance. ``add_step``/``add_epoch`` only append to numpy
+buffers; a 100 ms timer pushes changed buffers into the curves with ``setData``. So a fast trainer
+sending hundreds of steps a second costs the GUI thread a few array appends, never a redraw each.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from core.trainer import EpochEvent, StepEvent
+from gui.theme import model_color
+
+# Curve names, for points() and curve_data(); also the keys of settings a test may check.
+CURVES = ("train_loss", "train_loss_smooth", "val_loss", "val_accuracy", "grad_norm")
+SMOOTHING = 0.9  # EMA weight of the past (TensorBoard-style, bias-corrected): readable with ~15 steps an epoch
+REFRESH_MS = 100  # redraw at most ten times a second: smooth to the eye, nearly free for the GUI thread
+
+
+class _Buffer:
+    """A growing (x, y) series: amortised O(1) appends, views for setData without copying."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._x = np.empty(capacity, dtype=np.float64)
+        self._y = np.empty(capacity, dtype=np.float64)
+        self.n = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self.n == len(self._x):
+            self._x = np.concatenate([self._x, np.empty_like(self._x)])
+            self._y = np.concatenate([self._y, np.empty_like(self._y)])
+        self._x[self.n] = x
+        self._y[self.n] = y
+        self.n += 1
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[: self.n]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[: self.n]
+
+
+class _EpochAxis(pg.AxisItem):
+    """Ticks on whole epochs only: "epoch 1.5" means nothing."""
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, float]]:
+        levels = [(spacing, offset) for spacing, offset in super().tickSpacing(minVal, maxVal, size) if spacing >= 1]
+        return levels or [(1.0, 0.0)]
+
+
+class _ModelCurves:
+    """One model's buffers and the curve items that show them."""
+
+    def __init__(self, kind: str, curves: dict[str, pg.PlotDataItem]) -> None:
+        self.kind = kind
+        self.curves = curves
+        self.buffers = {key: _Buffer() for key in curves}
+        self.dirty: set[str] = set()
+        self.ema = 0.0
+        self.ema_steps = 0
+
+
+class TrainingPlots(QWidget):
+    """A 2x2 grid of live training plots; see the module docstring.
+
+    It wraps a ``GraphicsLayoutWidget`` rather than being one: that class forwards ``clear`` and
+    friends to its layout per instance, which would shadow our own ``clear`` and drop the plots.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        palette = self.palette()
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground(palette.color(QPalette.ColorRole.Base))  # follow the app's light or dark theme
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+        self._fg = palette.color(QPalette.ColorRole.Text)
+        self._models: dict[str, _ModelCurves] = {}
+        # One legend above all four plots: inside a plot it would hide the very points that matter
+        # (a lagging RNN ends where a corner legend sits).
+        self.legend = pg.LegendItem(colCount=8, labelTextColor=self._fg, labelTextSize="9pt", frame=False)
+        self.view.addItem(self.legend, row=0, col=0, colspan=2)
+        self.loss_plot = self._make_plot(1, 0, "Training loss (per step; faint: raw, bold: smoothed)", "step", "loss")
+        self.val_loss_plot = self._make_plot(1, 1, "Validation loss (per epoch)", "epoch", "loss", epochs=True)
+        self.accuracy_plot = self._make_plot(2, 0, "Validation accuracy (per epoch)", "epoch", "accuracy", epochs=True)
+        self.grad_plot = self._make_plot(2, 1, "Gradient norm (per step, log scale)", "step", "norm")
+        self.grad_plot.setLogMode(y=True)  # norms span orders of magnitude, and RNN spikes would flatten the rest
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+
+    def _make_plot(self, row: int, col: int, title: str, x: str, y: str, *, epochs: bool = False) -> pg.PlotItem:
+        axes = {"bottom": _EpochAxis("bottom")} if epochs else None
+        plot = self.view.addPlot(row=row, col=col, axisItems=axes)
+        plot.setTitle(title, color=self._fg, size="10pt")
+        for side, label in (("bottom", x), ("left", y)):
+            axis = plot.getAxis(side)
+            axis.setLabel(label, color=self._fg.name())
+            axis.enableAutoSIPrefix(False)  # "loss (x0.001)" reads worse than 0.7
+            axis.setStyle(maxTickLevel=1)  # no second minor grid: a third of the repaint time, little lost
+            axis.setTextPen(self._fg)
+            axis.setPen(pg.mkPen(QColor(self._fg.red(), self._fg.green(), self._fg.blue(), 140)))
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        plot.setClipToView(True)
+        plot.setDownsampling(auto=True, mode="peak")
+        plot.setMenuEnabled(False)
+        return plot
+
+    # --- feeding ------------------------------------------------------------------------------------
+    @property
+    def model_names(self) -> list[str]:
+        return list(self._models)
+
+    def start_model(self, name: str, kind: str) -> None:
+        """Create ``name``'s curves once, in its kind's colour (a second model of a kind gets another)."""
+        if name in self._models:
+            return
+        index = sum(1 for m in self._models.values() if m.kind == kind)
+        color = QColor(model_color(kind, index))
+        faint = QColor(color)
+        faint.setAlpha(55)
+        bold = pg.mkPen(color, width=2)
+        symbol = {"symbol": "o", "symbolSize": 7, "symbolBrush": pg.mkBrush(color), "symbolPen": pg.mkPen(color)}
+        curves = {
+            "train_loss": self.loss_plot.plot(pen=pg.mkPen(faint, width=1)),  # raw, behind, not in the legend
+            "train_loss_smooth": self.loss_plot.plot(pen=bold),
+            "val_loss": self.val_loss_plot.plot(pen=bold, **symbol),
+            "val_accuracy": self.accuracy_plot.plot(pen=bold, **symbol),
+            "grad_norm": self.grad_plot.plot(pen=pg.mkPen(color, width=1)),
+        }
+        curves["train_loss"].setZValue(-1)
+        self.legend.addItem(curves["train_loss_smooth"], f"<b style='color:{color.name()}'>{name}</b>")
+        self._models[name] = _ModelCurves(kind, curves)
+
+    def add_step(self, name: str, event: StepEvent) -> None:
+        """Append one step; drawn at the next refresh."""
+        m = self._models[name]
+        x = float(event.global_step)
+        m.ema_steps += 1
+        m.ema = SMOOTHING * m.ema + (1.0 - SMOOTHING) * event.loss
+        m.buffers["train_loss"].append(x, event.loss)
+        m.buffers["train_loss_smooth"].append(x, m.ema / (1.0 - SMOOTHING**m.ema_steps))
+        m.buffers["grad_norm"].append(x, max(event.grad_norm, 1e-12))  # log axis: keep it positive
+        m.dirty.update(("train_loss", "train_loss_smooth", "grad_norm"))
+        self._schedule()
+
+    def add_epoch(self, name: str, event: EpochEvent) -> None:
+        """Append one epoch's validation results; drawn at the next refresh."""
+        m = self._models[name]
+        m.buffers["val_loss"].append(float(event.epoch), event.val_loss)
+        m.buffers["val_accuracy"].append(float(event.epoch), event.val_accuracy)
+        m.dirty.update(("val_loss", "val_accuracy"))
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def refresh(self) -> None:
+        """Push changed buffers into their curves; the timer stops itself once nothing changes."""
+        changed = False
+        for m in self._models.values():
+            for key in m.dirty:
+                buf = m.buffers[key]
+                m.curves[key].setData(buf.x, buf.y)
+                changed = True
+            m.dirty.clear()
+        if not changed:
+            self._timer.stop()
+
+    def clear(self) -> None:
+        """Remove every model's curves and legend entries."""
+        self._timer.stop()
+        for plot in (self.loss_plot, self.val_loss_plot, self.accuracy_plot, self.grad_plot):
+            plot.clear()
+            plot.enableAutoRange()
+        self.legend.clear()
+        self._models.clear()
+
+    # --- reading back (tests, export) ---------------------------------------------------------------
+    def points(self, name: str) -> dict[str, int]:
+        """How many points each of ``name``'s curves shows (after the last refresh)."""
+        curves = self._models[name].curves
+        return {key: 0 if curves[key].xData is None else len(curves[key].xData) for key in CURVES}
+
+    def curve_data(self, name: str, which: str) -> tuple[np.ndarray, np.ndarray]:
+        """The (x, y) arrays of one curve as last handed to ``setData``."""
+        x, y = self._models[name].curves[which].getOriginalDataset()
+        if x is None:
+            return np.zeros(0), np.zeros(0)
+        return np.asarray(x), np.asarray(y)
+
+    def export_png(self, path: str) -> bool:
+        """Save the four plots as they look now; True on success."""
+        self.refresh()
+        return self.grab().save(str(path), "PNG")

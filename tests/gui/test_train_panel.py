@@ -1,0 +1,270 @@
+"""The Train screen: defaults, settings, a real two-model run, cancel, pause/resume, and errors."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox, QComboBox, QMessageBox
+
+import gui.train_panel as train_panel_module
+from core.data import load_dataset
+from core.errors import StudioError
+from core.models import ModelConfig
+from core.tokenizer import TokenizerConfig
+from core.trainer import StepEvent, TrainConfig, TrainControl, run_to_end
+from gui.session import Session
+from gui.train_panel import (
+    ModelDone,
+    ModelEvent,
+    ScientificSpinBox,
+    TrainPanel,
+    estimate_left_s,
+    format_duration,
+    train_models,
+)
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return load_dataset("builtin:longrange?n=600&gap=2-8")
+
+
+@pytest.fixture
+def panel(qtbot):
+    panel = TrainPanel(Session())
+    qtbot.addWidget(panel)
+    yield panel
+    if panel.is_training:  # never leave a worker running behind a deleted widget
+        panel.cancel()
+        qtbot.waitUntil(lambda: not panel.is_training, timeout=5000)
+
+
+def small(panel: TrainPanel, epochs: int = 1, patience: int | None = None) -> None:
+    """Tiny models on the CPU: the tests exercise the screen, not the learning."""
+    values = {
+        ("model", "embed_dim"): 16,
+        ("model", "hidden_size"): 16,
+        ("train", "epochs"): epochs,
+        ("train", "patience"): patience or epochs,
+    }
+    for key, value in values.items():
+        panel.inputs[key].setValue(value)
+    panel.inputs[("train", "device")].setCurrentText("cpu")
+
+
+def steps_drawn(panel: TrainPanel, name: str) -> int:
+    panel.plots.refresh()
+    return panel.plots.points(name)["train_loss"]
+
+
+# --- form ------------------------------------------------------------------------------------------------
+def test_defaults_come_from_the_core_configs_and_every_input_has_a_tooltip(panel):
+    assert panel.kind_boxes["lstm"].isChecked() and panel.kind_boxes["rnn"].isChecked()
+    assert not panel.kind_boxes["gru"].isChecked()
+    settings = panel.settings_dict()
+    assert settings["models"] == ["lstm", "rnn"]
+    for section, config in (("model", ModelConfig()), ("tokenizer", TokenizerConfig()), ("train", TrainConfig())):
+        for key, value in settings[section].items():
+            assert value == pytest.approx(getattr(config, key)), (section, key)
+    inputs = [*panel.findChildren(QAbstractSpinBox), *panel.findChildren(QComboBox), *panel.findChildren(QCheckBox)]
+    assert len(inputs) >= 21
+    for w in inputs:
+        assert w.toolTip().strip(), w.objectName()
+    for button in (panel.train_button, panel.pause_button, panel.cancel_button, panel.reset_button):
+        assert button.toolTip().strip()
+
+
+def test_settings_round_trip_tolerate_strings_and_reset(panel):
+    # what QSettings (INI) hands back: strings, and a one-item list as a plain string
+    panel.apply_settings({
+        "models": "gru",
+        "model": {"hidden_size": "64", "bidirectional": "false", "pooling": "last"},
+        "train": {"learning_rate": "0.005", "epochs": "3", "device": "cpu", "no_such_field": 1},
+        "tokenizer": {"vocab_size": "not a number"},
+    })
+    s = panel.settings_dict()
+    assert s["models"] == ["gru"]
+    assert (s["model"]["hidden_size"], s["model"]["bidirectional"], s["model"]["pooling"]) == (64, False, "last")
+    assert (s["train"]["learning_rate"], s["train"]["epochs"], s["train"]["device"]) == (0.005, 3, "cpu")
+    assert s["tokenizer"]["vocab_size"] == TokenizerConfig().vocab_size
+    models, _, train = panel.configs()
+    assert [m.kind for m in models] == ["gru"] and models[0].hidden_size == 64 and train.epochs == 3
+    other = TrainPanel(Session())
+    other.apply_settings(s)
+    assert other.settings_dict() == s
+    other.deleteLater()
+    panel.reset_button.click()
+    assert panel.settings_dict() == panel.default_settings()
+
+
+def test_rate_spin_box_steps_one_two_five():
+    box = ScientificSpinBox(0.0, 1.0, floor=1e-6)
+    box.setValue(0.002)
+    assert box.text() == "0.002"
+    box.stepBy(1)
+    assert box.value() == pytest.approx(0.005)
+    box.stepBy(1)
+    assert box.value() == pytest.approx(0.01)
+    box.stepBy(-3)
+    assert box.value() == pytest.approx(0.001)
+    box.setValue(0.0)
+    box.stepBy(1)
+    assert box.value() == pytest.approx(1e-6)
+    box.stepBy(-1)
+    assert box.value() == 0.0
+
+
+def test_time_left_and_durations():
+    step = StepEvent(1, 50, 100, 50, 200, 0.5, 1.0, 1e-3, 1000.0, elapsed_s=10.0)
+    assert estimate_left_s(step, models_after=0) == pytest.approx(30.0)
+    assert estimate_left_s(step, models_after=1) == pytest.approx(70.0)
+    assert estimate_left_s(step, models_after=0, paused_s=5.0) == pytest.approx(15.0)
+    assert estimate_left_s(step, models_after=1, later_per_step=0.5) == pytest.approx(130.0)
+    assert [format_duration(s) for s in (0, 42, 725, 3723)] == ["0:00", "0:42", "12:05", "1:02:03"]
+
+
+def test_train_is_disabled_without_a_dataset_or_a_model(panel, dataset):
+    assert not panel.train_button.isEnabled()
+    assert "dataset" in panel.hint.text().lower()
+    assert panel.start_training() is False
+    panel.session.set_dataset(dataset)
+    assert panel.train_button.isEnabled()
+    for box in panel.kind_boxes.values():
+        box.setChecked(False)
+    assert not panel.train_button.isEnabled()
+    assert "model" in panel.hint.text().lower()
+
+
+# --- training --------------------------------------------------------------------------------------------
+def test_train_models_tags_events_and_shares_one_tokenizer(dataset):
+    plan = [(kind.upper(), ModelConfig(kind=kind, embed_dim=8, hidden_size=8)) for kind in ("lstm", "rnn")]
+    items = []
+    names = run_to_end(
+        train_models(dataset, plan, TrainConfig(epochs=1, device="cpu"), TokenizerConfig(), TrainControl()),
+        items.append,
+    )
+    assert names == ["LSTM", "RNN"]
+    done = [i for i in items if isinstance(i, ModelDone)]
+    assert [d.name for d in done] == ["LSTM", "RNN"]
+    assert done[0].model.tokenizer is done[1].model.tokenizer
+    steps = [i for i in items if isinstance(i, ModelEvent) and isinstance(i.event, StepEvent)]
+    assert {i.name for i in steps} == {"LSTM", "RNN"} and {i.kind for i in steps} == {"lstm", "rnn"}
+
+
+def test_trains_lstm_and_rnn_side_by_side_and_fills_every_curve(panel, dataset, qtbot):
+    panel.session.set_dataset(dataset)
+    panel.inputs[("train", "epochs")].setValue(2)  # default model sizes: a few seconds of real load on the CPU
+    panel.inputs[("train", "device")].setCurrentText("cpu")
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def beat() -> None:
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    heartbeat = QTimer()
+    heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
+    heartbeat.setInterval(10)
+    heartbeat.timeout.connect(beat)
+    with qtbot.waitSignal(panel.training_finished, timeout=60000) as finished:
+        last[0] = time.perf_counter()
+        heartbeat.start()
+        assert panel.start_training()
+        assert panel.is_training and not panel.train_button.isEnabled() and panel.cancel_button.isEnabled()
+    heartbeat.stop()
+
+    assert finished.args[0] == ["LSTM", "RNN"]
+    assert list(panel.session.models) == ["LSTM", "RNN"]
+    assert not panel.is_training and panel.train_button.isEnabled() and not panel.cancel_button.isEnabled()
+    assert panel.progress_bar.value() == 1000
+    assert panel.progress_label.text().startswith("Finished")
+    steps = -(-len(dataset["train"]) // TrainConfig().batch_size)
+    for name in ("LSTM", "RNN"):
+        points = panel.plots.points(name)
+        assert points == {"train_loss": 2 * steps, "train_loss_smooth": 2 * steps, "val_loss": 2, "val_accuracy": 2,
+                          "grad_norm": 2 * steps}, name
+        x, y = panel.plots.curve_data(name, "train_loss")
+        assert isinstance(x, np.ndarray) and np.array_equal(x, np.arange(1, 2 * steps + 1)) and np.all(y > 0)
+    for plot in (panel.plots.loss_plot, panel.plots.val_loss_plot, panel.plots.accuracy_plot, panel.plots.grad_plot):
+        assert plot.scene() is not None and len(plot.listDataItems()) >= 2  # clear() at start kept the plots
+    stall_ms = (np.array(gaps) - 0.010) * 1000
+    print(f"\nGUI heartbeat while training LSTM+RNN: {len(gaps)} beats, max stall {stall_ms.max():.1f} ms, "
+          f"p99 {np.percentile(stall_ms, 99):.1f} ms, median {np.median(stall_ms):.1f} ms")
+
+
+def test_cancel_stops_within_a_second_keeps_the_curves_and_allows_a_new_run(panel, dataset, qtbot):
+    panel.session.set_dataset(dataset)
+    small(panel, epochs=50)
+    with qtbot.waitSignal(panel.training_started, timeout=1000):
+        assert panel.start_training()
+    qtbot.waitUntil(lambda: "LSTM" in panel.plots.model_names and steps_drawn(panel, "LSTM") > 0, timeout=30000)
+    qtbot.waitUntil(lambda: "left" in panel.progress_label.text(), timeout=2000)
+    text = panel.progress_label.text()
+    assert text.startswith("LSTM (1/2) · epoch ") and "/50 · step " in text and "tok/s" in text
+    with qtbot.waitSignal(panel.training_cancelled, timeout=1000):
+        panel.cancel()
+    assert not panel.is_training and panel.train_button.isEnabled()
+    assert panel.session.models == {}  # the interrupted LSTM was half-trained: dropped
+    assert steps_drawn(panel, "LSTM") > 0  # its curves stay
+    assert "Cancelled" in panel.progress_label.text()
+
+    panel.inputs[("train", "epochs")].setValue(1)
+    with qtbot.waitSignal(panel.training_finished, timeout=60000):
+        assert panel.start_training()
+    assert list(panel.session.models) == ["LSTM", "RNN"]
+
+
+def test_pause_holds_the_trainer_and_resume_carries_on(panel, dataset, qtbot):
+    panel.session.set_dataset(dataset)
+    panel.kind_boxes["rnn"].setChecked(False)
+    small(panel, epochs=50)
+    assert panel.start_training()
+    qtbot.waitUntil(lambda: "LSTM" in panel.plots.model_names and steps_drawn(panel, "LSTM") > 0, timeout=30000)
+    panel.pause_button.click()
+    assert panel.is_paused and panel.pause_button.text() == "Resume"
+    assert panel.progress_label.text().startswith("Paused")
+    qtbot.wait(300)  # the batch in flight when Pause was pressed may still report
+    held = steps_drawn(panel, "LSTM")
+    qtbot.wait(300)
+    assert steps_drawn(panel, "LSTM") == held
+    panel.pause_button.click()
+    assert not panel.is_paused and panel.pause_button.text() == "Pause"
+    qtbot.waitUntil(lambda: steps_drawn(panel, "LSTM") > held, timeout=10000)
+    panel.pause()
+    with qtbot.waitSignal(panel.training_cancelled, timeout=2000):  # cancel also wakes a paused run
+        panel.cancel()
+    assert not panel.is_paused and panel.pause_button.text() == "Pause"
+
+
+def test_a_failure_shows_a_dialog_and_returns_to_idle(panel, dataset, qtbot, monkeypatch):
+    def broken(*args, **kwargs):
+        raise StudioError("the training data is haunted")
+
+    shown: list[tuple] = []
+    monkeypatch.setattr(train_panel_module, "train_model", broken)
+    monkeypatch.setattr(QMessageBox, "critical", staticmethod(lambda *args: shown.append(args)))
+    panel.session.set_dataset(dataset)
+    assert panel.start_training()
+    qtbot.waitUntil(lambda: bool(shown), timeout=10000)
+    assert shown[0][1:] == ("Training failed", "the training data is haunted")
+    assert not panel.is_training and panel.train_button.isEnabled()
+    assert "failed" in panel.progress_label.text()
+
+
+def test_ctrl_enter_trains_and_escape_cancels(panel, dataset, qtbot):
+    panel.session.set_dataset(dataset)
+    small(panel, epochs=50)
+    with qtbot.waitActive(panel):  # shortcuts only reach an active window
+        panel.show()
+        panel.activateWindow()
+    panel.inputs[("train", "epochs")].setFocus()
+    with qtbot.waitSignal(panel.training_started, timeout=1000):
+        qtbot.keyClick(panel.inputs[("train", "epochs")], Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: "LSTM" in panel.plots.model_names, timeout=30000)
+    with qtbot.waitSignal(panel.training_cancelled, timeout=2000):
+        qtbot.keyClick(panel.cancel_button, Qt.Key.Key_Escape)
+    assert not panel.is_training
