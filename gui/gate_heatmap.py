@@ -55,10 +55,12 @@ def clean_label(text: str, limit: int = MAX_LABEL_CHARS) -> str:
 
 
 def token_labels(trace: Trace) -> list[str]:
-    """One label per token; a token continuing the previous one's word gets a '##' prefix."""
+    """One label per token, as typed for unknown words; a token continuing its word gets a '##' prefix."""
     labels = []
     for i, token in enumerate(trace.tokens):
-        label = clean_label(token)
+        start, end = (int(x) for x in trace.offsets[i])
+        typed = trace.text[start:end] if token == UNK and end > start else ""
+        label = clean_label(typed or token)  # an unknown word shows as typed; hovering says it was [UNK]
         if i and trace.word_ids[i] == trace.word_ids[i - 1] and trace.word_ids[i] >= 0 and not label.startswith("##"):
             label = "##" + label
         labels.append(label)

@@ -80,7 +80,7 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         self._action(file, "&Export plot as PNG…", self.export_png, "Ctrl+E", "Save the current screen's plots")
         file.addSeparator()
-        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._action(file, "&Quit", self.close, "Ctrl+Q")
         view = bar.addMenu("&View")
         for i in range(self.tabs.count()):
             self._action(view, self.tabs.tabText(i), lambda _=False, i=i: self.tabs.setCurrentIndex(i), f"Ctrl+{i + 1}")

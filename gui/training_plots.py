@@ -188,7 +188,9 @@ class TrainingPlots(QWidget):
 
     # --- reading back (tests, export) ---------------------------------------------------------------
     def points(self, name: str) -> dict[str, int]:
-        """How many points each of ``name``'s curves shows (after the last refresh)."""
+        """How many points each of ``name``'s curves shows (after the last refresh); zeros before it starts."""
+        if name not in self._models:
+            return dict.fromkeys(CURVES, 0)
         curves = self._models[name].curves
         return {key: 0 if curves[key].xData is None else len(curves[key].xData) for key in CURVES}
 

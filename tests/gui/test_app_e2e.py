@@ -1,0 +1,143 @@
+"""End to end: drive the real main window as a user would, from a dataset to a saved and reopened model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings
+
+import gui.main_window as main_window_module
+from gui.main_window import MainWindow
+
+SOURCE = "builtin:longrange?n=600&gap=2-8"
+
+
+@pytest.fixture
+def settings_file(tmp_path, monkeypatch):
+    path = tmp_path / "studio.ini"
+    monkeypatch.setattr(main_window_module, "settings", lambda: QSettings(str(path), QSettings.Format.IniFormat))
+    return path
+
+
+@pytest.fixture
+def window(qtbot, settings_file):
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def small_training(win: MainWindow, epochs: int = 1) -> None:
+    panel = win.train_panel
+    for key, value in {("model", "embed_dim"): 16, ("model", "hidden_size"): 16,
+                       ("train", "epochs"): epochs, ("train", "patience"): epochs}.items():
+        panel.inputs[key].setValue(value)
+    panel.inputs[("train", "device")].setCurrentText("cpu")
+
+
+def load(qtbot, win: MainWindow, source: str = SOURCE) -> None:
+    with qtbot.waitSignal(win.data_panel.loaded, timeout=30_000):
+        win.data_panel.load(source)
+
+
+def test_title_icon_tabs_and_menus(window):
+    assert window.windowTitle().startswith("Sentiment Studio")
+    assert not window.windowIcon().isNull()
+    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Data", "Train", "Compare", "Try", "Models"]
+    menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
+    file_actions = [a.text().replace("&", "") for a in menus["File"].actions() if a.text()]
+    for wanted in ("Open dataset…", "Open model…", "Save model…", "Export plot as PNG…", "Quit"):
+        assert wanted in file_actions
+    shortcuts = {a.text().replace("&", ""): a.shortcut().toString() for a in menus["File"].actions()}
+    assert shortcuts["Open dataset…"] == "Ctrl+O" and shortcuts["Quit"] == "Ctrl+Q"
+
+
+def test_user_journey_from_dataset_to_reopened_model(qtbot, window, tmp_path):
+    win = window
+    # 1. data
+    load(qtbot, win)
+    assert win.session.dataset is not None and win.windowTitle().endswith(SOURCE)
+    # 2. train LSTM and RNN (ticked by default) for one short epoch
+    panel = win.train_panel
+    assert panel.selected_kinds() == ["lstm", "rnn"]
+    small_training(win)
+    win.tabs.setCurrentWidget(panel)
+    with qtbot.waitSignal(panel.training_finished, timeout=120_000) as done:
+        assert panel.start_training()
+    names = done.args[0]
+    assert names == ["LSTM", "RNN"] and list(win.session.models) == names
+    panel.plots.refresh()
+    for name in names:
+        points = panel.plots.points(name)
+        assert points["train_loss"] > 0 and points["val_accuracy"] == 1, points
+    # 3. compare
+    win.tabs.setCurrentWidget(win.compare_panel)
+    qtbot.waitUntil(lambda: win.compare_panel.view.table.rowCount() == 2, timeout=30_000)
+    # 4. try a sentence: one heatmap column per word
+    win.tabs.setCurrentWidget(win.try_panel)
+    sentence = "the movie was great and fun"
+    with qtbot.waitSignal(win.try_panel.updated, timeout=5000):
+        win.try_panel.set_text(sentence)
+    assert win.try_panel.heatmap.image_shape()[1] == len(sentence.split())
+    assert win.try_panel.heatmap.column_labels() == sentence.split()
+    # 5. save the LSTM and open it again: the same prediction
+    path = tmp_path / "lstm.safetensors"
+    with qtbot.waitSignal(win.models_panel.saved, timeout=10_000):
+        win.models_panel.save("LSTM", str(path))
+    with qtbot.waitSignal(win.models_panel.opened, timeout=10_000) as opened:
+        win.models_panel.open_files([str(path)])
+    (reopened,) = opened.args[0]
+    before = win.session.models["LSTM"].predict_proba([sentence])
+    after = win.session.models[reopened].predict_proba([sentence])
+    np.testing.assert_array_equal(before, after)
+    # 6. export the visible screen
+    png = tmp_path / "screen.png"
+    assert win.export_png(str(png)) == str(png) and png.stat().st_size > 1000
+
+
+def test_cancel_mid_training_then_train_again(qtbot, window):
+    win = window
+    load(qtbot, win)
+    small_training(win, epochs=50)
+    panel = win.train_panel
+    assert panel.start_training()
+    qtbot.waitUntil(lambda: (panel.plots.refresh() or panel.plots.points("LSTM")["train_loss"]) > 0, timeout=30_000)
+    with qtbot.waitSignal(panel.training_cancelled, timeout=1000):
+        panel.cancel()
+    assert not panel.is_training
+    qtbot.waitUntil(lambda: not win.session.tasks, timeout=1000)
+    small_training(win, epochs=1)
+    with qtbot.waitSignal(panel.training_finished, timeout=120_000):
+        assert panel.start_training()
+
+
+def test_closing_mid_training_stops_the_worker(qtbot, settings_file):
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    load(qtbot, win)
+    small_training(win, epochs=50)
+    assert win.train_panel.start_training()
+    qtbot.waitUntil(lambda: bool(win.session.tasks) and win.train_panel.plots.points("LSTM")["train_loss"] >= 0,
+                    timeout=10_000)
+    tasks = list(win.session.tasks)
+    win.close()
+    assert all(not t.running for t in tasks)
+
+
+def test_settings_are_kept_between_runs(qtbot, settings_file):
+    first = MainWindow()
+    qtbot.addWidget(first)
+    load(qtbot, first)
+    first.train_panel.inputs[("train", "epochs")].setValue(7)
+    first.train_panel.kind_boxes["gru"].setChecked(True)
+    first.tabs.setCurrentIndex(2)
+    first.close()
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert second.train_panel.inputs[("train", "epochs")].value() == 7
+    assert second.train_panel.selected_kinds() == ["lstm", "rnn", "gru"]
+    assert second.data_panel.current_source() == SOURCE
+    assert second.tabs.currentIndex() == 2
+    second.close()
