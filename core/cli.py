@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read the text in both directions (default: %(default)s)")
     g.add_argument("--dropout", type=float, default=m.dropout, help="default: %(default)s")
     g.add_argument("--pooling", choices=POOLINGS, default=m.pooling, help="default: %(default)s")
+    g.add_argument("--word-dropout", type=float, default=m.word_dropout,
+                   help="share of words replaced by [UNK] while training (default: %(default)s)")
     g = tr.add_argument_group("tokenizer")
     g.add_argument("--tokenizer", choices=("word", "bpe", "wordpiece"), default=k.kind, help="default: %(default)s")
     g.add_argument("--vocab-size", type=int, default=k.vocab_size, help="default: %(default)s")
@@ -110,7 +112,7 @@ def cmd_train(args) -> int:
     out = _check_out_path(args.out)
     model_config = ModelConfig(kind=args.model, embed_dim=args.embed_dim, hidden_size=args.hidden_size,
                                num_layers=args.layers, bidirectional=args.bidirectional, dropout=args.dropout,
-                               pooling=args.pooling)
+                               pooling=args.pooling, word_dropout=args.word_dropout)
     tok_config = TokenizerConfig(kind=args.tokenizer, vocab_size=args.vocab_size, min_frequency=args.min_frequency,
                                  max_length=args.max_length, lowercase=args.lowercase)
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,

@@ -1,0 +1,122 @@
+"""Take the README's screenshots from the real window after real training runs (1280x800 each).
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [--quick]
+
+Part one uses SST-2 from ../shared/datasets (builtin:reviews where that is absent) with the default
+settings: data, train, compare, try and models screens. Part two trains LSTM, GRU and RNN on
+builtin:longrange, reading left to right and classifying from the last state, to show the RNN
+losing the deciding word as the gap grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+import gui.main_window as main_window_module  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots"
+SST2 = ROOT.parent / "shared" / "datasets" / "sst2"
+
+
+def wait_for(signal, timeout_s: float) -> list:
+    loop = QEventLoop()
+    got: list = []
+    signal.connect(lambda *args: (got.extend(args), loop.quit()))
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    loop.exec()
+    return got
+
+
+def settle(ms: int = 400) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def shot(win, tab, name: str) -> None:
+    win.tabs.setCurrentWidget(tab)
+    settle()
+    path = OUT / f"{name}.png"
+    win.grab().save(str(path))
+    print("saved", path.relative_to(ROOT), flush=True)
+
+
+def make_window(tmp_settings: Path):
+    main_window_module.settings = lambda: QSettings(str(tmp_settings), QSettings.Format.IniFormat)
+    win = main_window_module.MainWindow()
+    win.resize(1280, 800)
+    win.show()
+    return win
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer epochs (for checking the script)")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication([])
+    settings_file = OUT / ".screenshots.ini"
+
+    # part one: real sentences, default settings
+    win = make_window(settings_file)
+    source = str(SST2) if (SST2 / "train.tsv").is_file() else "builtin:reviews"
+    win.data_panel.load(source)
+    wait_for(win.data_panel.loaded, 60)
+    shot(win, win.data_panel, "data")
+    panel = win.train_panel
+    panel.reset_to_defaults()
+    panel.kind_boxes["gru"].setChecked(True)
+    panel.inputs[("train", "epochs")].setValue(2 if args.quick else 6)
+    win.tabs.setCurrentWidget(panel)
+    panel.start_training()
+    wait_for(panel.training_finished, 1800)
+    shot(win, panel, "train")
+    win.tabs.setCurrentWidget(win.compare_panel)
+    wait_for(win.compare_panel.evaluated, 300)
+    shot(win, win.compare_panel, "compare")
+    win.tabs.setCurrentWidget(win.try_panel)
+    win.try_panel.set_text("a gorgeous , witty film , though the ending is not as good as it should be")
+    shot(win, win.try_panel, "try")
+    win.models_panel.list.setCurrentRow(0)
+    shot(win, win.models_panel, "models")
+    win.close()
+
+    # part two: the long-range story
+    win = make_window(settings_file)
+    win.data_panel.load("builtin:longrange?n=4000&gap=5-50")
+    wait_for(win.data_panel.loaded, 60)
+    panel = win.train_panel
+    panel.reset_to_defaults()
+    panel.kind_boxes["gru"].setChecked(True)
+    for key, value in {("model", "embed_dim"): 32, ("model", "hidden_size"): 32, ("model", "dropout"): 0.0,
+                       ("model", "word_dropout"): 0.0, ("train", "learning_rate"): 5e-3,
+                       ("train", "epochs"): 3 if args.quick else 8, ("train", "patience"): 8}.items():
+        if key in panel.inputs:
+            panel.inputs[key].setValue(value)
+    panel.inputs[("model", "bidirectional")].setChecked(False)
+    panel.inputs[("model", "pooling")].setCurrentText("last")
+    win.tabs.setCurrentWidget(panel)
+    panel.start_training()
+    wait_for(panel.training_finished, 1800)
+    shot(win, panel, "train-longrange")
+    win.tabs.setCurrentWidget(win.compare_panel)
+    wait_for(win.compare_panel.evaluated, 300)
+    shot(win, win.compare_panel, "compare-longrange")
+    win.close()
+    settings_file.unlink(missing_ok=True)
+    app.quit()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
