@@ -807,7 +807,7 @@ def _assemble(
             else ("text column" if t_col is None else "label column")
         )
         raise DataError(
-            f"Can't tell which are the {which} (columns: {listing}); name them with --text-column and "
+            f"Can't find the {which} (columns: {listing}); name them with --text-column and "
             "--label-column."
         )
 

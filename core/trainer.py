@@ -320,3 +320,18 @@ def run_to_end(gen: Generator, on_event=None):
             return stop.value
         if on_event is not None:
             on_event(event)
+
+
+def warm_up() -> None:
+    """One tiny training step per cell kind, so PyTorch's one-time set-up (lazy imports, kernel
+    selection: 100+ ms, holding the GIL) happens before a person presses Train, not during it."""
+    from core.models import ModelConfig, SentimentClassifier
+
+    with torch.random.fork_rng(devices=[]):
+        for kind in ("lstm", "gru", "rnn"):
+            model = SentimentClassifier(ModelConfig(kind=kind, vocab_size=8, embed_dim=4, hidden_size=4))
+            optimizer = torch.optim.AdamW(model.parameters())
+            logits = model(torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2]))
+            nn.functional.cross_entropy(logits, torch.tensor([0, 1])).backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -33,7 +33,7 @@ from core.errors import StudioError
 from core.metrics import EvalResult
 from core.trainer import PhaseEvent
 from gui.session import Session
-from gui.theme import model_color
+from gui.theme import model_color, style_plot
 from gui.worker import Task, error_message
 
 COLUMNS = [
@@ -103,6 +103,7 @@ class CompareView(QWidget):
         self.table.setMaximumHeight(150)
 
         self.confusion = pg.GraphicsLayoutWidget()
+        self.confusion.setBackground(self.palette().color(QPalette.ColorRole.Base))
         self.by_length = pg.PlotWidget(title="Accuracy by text length (tokens)")
         self.by_length.setLabel("left", "accuracy")
         self.by_length.setYRange(0, 1.02)
@@ -112,6 +113,8 @@ class CompareView(QWidget):
         self.grads.setLogMode(y=True)
         self.grads.addLegend(offset=(-10, 10))
         self.grads.setLabel("bottom", "step")
+        for widget in (self.by_length, self.grads):
+            style_plot(widget, widget.getPlotItem())
 
         self.wrong_model = QComboBox()
         self.wrong_model.currentTextChanged.connect(self._fill_wrong)
@@ -139,7 +142,7 @@ class CompareView(QWidget):
         lower = QSplitter(Qt.Orientation.Horizontal)
         lower.addWidget(self.confusion)
         lower.addWidget(wrong_box)
-        lower.setSizes([450, 750])
+        lower.setSizes([560, 640])
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(plots)
         body.addWidget(lower)
@@ -203,7 +206,8 @@ class CompareView(QWidget):
         self.confusion.clear()
         for i, (name, s) in enumerate(self.scores.items()):
             cm = np.asarray(s.result.confusion, dtype=np.float64)
-            plot = self.confusion.addPlot(row=0, col=i, title=f"{name}: confusion")
+            plot = self.confusion.addPlot(row=0, col=i, title=name)
+            style_plot(self.confusion, plot)
             rows = cm.sum(1, keepdims=True)
             frac = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
             img = pg.ImageItem(frac.T)  # ImageItem is (x, y): columns = predicted
@@ -215,9 +219,10 @@ class CompareView(QWidget):
             names = s.result.label_names or [str(k) for k in range(len(cm))]
             ticks = [(k + 0.5, n[:10]) for k, n in enumerate(names)]
             plot.getAxis("bottom").setTicks([ticks])
-            plot.getAxis("left").setTicks([ticks])
+            plot.getAxis("left").setTicks([ticks] if i == 0 else [[]])  # one set of row labels for the row
             plot.setLabel("bottom", "predicted")
-            plot.setLabel("left", "true")
+            if i == 0:
+                plot.setLabel("left", "true")
             plot.setMouseEnabled(False, False)
             plot.hideButtons()
             for (t, p), count in np.ndenumerate(cm):

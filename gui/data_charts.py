@@ -13,6 +13,8 @@ import pyqtgraph as pg
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QWidget
 
+from gui.theme import style_plot
+
 # Okabe-Ito colours not used for model kinds in gui.theme, so a split never looks like a model.
 SPLIT_COLORS = {"train": "#56B4E9", "validation": "#E69F00", "test": "#CC79A7"}
 HISTOGRAM_COLOR = "#56B4E9"
@@ -23,13 +25,7 @@ MAX_BAR_LABELS = 10  # classes beyond this get no percentage labels (they would 
 
 def _style(plot: pg.PlotWidget, left: str, bottom: str) -> None:
     """Follow the Qt palette (light or dark) instead of pyqtgraph's black default."""
-    palette = plot.palette()
-    plot.setBackground(palette.color(QPalette.ColorRole.Base))
-    text = palette.color(QPalette.ColorRole.Text)
-    for name in ("left", "bottom"):
-        axis = plot.getAxis(name)
-        axis.setPen(pg.mkPen(text))
-        axis.setTextPen(pg.mkPen(text))
+    style_plot(plot, plot.getPlotItem())
     plot.setLabel("left", left)
     plot.setLabel("bottom", bottom)
     plot.setMenuEnabled(False)

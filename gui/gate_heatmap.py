@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QToolTip, QVBoxLayout, 
 
 from core.tokenizer import UNK
 from core.trace import GATE_NAMES, Trace
+from gui.theme import style_plot
 
 # Rows shown in "mean" and "unit" modes, top to bottom (the issue's order: gates, then states).
 HEATMAP_ROWS: dict[str, tuple[str, ...]] = {
@@ -89,16 +90,6 @@ def fit_column_ticks(axis: pg.AxisItem, labels: list[str], space_px: float, metr
     """Label as many token columns as fit side by side on a bottom axis."""
     widest = max((metrics.horizontalAdvance(s) for s in labels), default=0)
     axis.setTicks(axis_ticks(labels, space_px, widest + 10) if labels else [[]])
-
-
-def style_plot(view: pg.GraphicsView, plot: pg.PlotItem, palette: QPalette) -> None:
-    """Plot colours from the Qt palette, so the plot reads in light and dark themes alike."""
-    view.setBackground(palette.color(QPalette.ColorRole.Base))
-    fg = palette.color(QPalette.ColorRole.Text)
-    for name in ("left", "bottom", "right", "top"):
-        axis = plot.getAxis(name)
-        axis.setPen(fg)
-        axis.setTextPen(fg)
 
 
 class GateHeatmap(QWidget):

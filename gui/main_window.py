@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QSettings, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
 
@@ -14,6 +14,7 @@ from gui.models_panel import ModelsPanel
 from gui.session import Session
 from gui.train_panel import TrainPanel
 from gui.try_panel import TryPanel
+from gui.worker import Task
 
 TITLE = "Sentiment Studio"
 DATA_FILTER = "Datasets (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)"
@@ -56,6 +57,18 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Ready: pick a dataset on the Data screen (Ctrl+O opens a file)")
         self.resize(1280, 800)
         self._restore_settings()
+        QTimer.singleShot(500, self._warm_up)
+
+    def _warm_up(self) -> None:
+        """PyTorch's first training step sets up for 100+ ms holding the GIL: do it now, in the background."""
+        from core.trainer import warm_up
+
+        def steps(_control):
+            warm_up()
+            return None
+            yield  # a generator, as Task expects
+
+        self.session.track(Task(steps, name="warm-up")).start()
 
     # menus ---------------------------------------------------------------------------------------
     def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -27,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from core.trainer import PhaseEvent
 from gui.session import Session
-from gui.theme import model_color
+from gui.theme import model_color, style_plot
 from gui.worker import Task, error_message
 
 MODEL_FILTER = "Sentiment Studio models (*.safetensors);;All files (*)"
@@ -66,7 +68,7 @@ def describe_model(name: str, model) -> str:
         ("Classes", ", ".join(model.label_names)),
         ("Embedding / hidden", f"{cfg.embed_dim} / {cfg.hidden_size} × {cfg.num_layers} layer(s)"
          + (", bidirectional" if cfg.bidirectional else "")),
-        ("Pooling / dropout", f"{cfg.pooling} / {cfg.dropout}"),
+        ("Pooling / dropout", f"{cfg.pooling} / {cfg.dropout}, word dropout {cfg.word_dropout}"),
         ("Parameters", f"{model.classifier.num_parameters():,}"),
         ("Tokenizer", f"{tok.kind}, {model.tokenizer.vocab_size:,} tokens, max length {tok.max_length}"
          + (", lowercase" if tok.lowercase else "")),
@@ -101,6 +103,21 @@ class ModelsPanel(QWidget):
         self.list.currentTextChanged.connect(self._show_details)
         self.details = QTextBrowser()
         self.details.setOpenExternalLinks(False)
+        self.history = pg.PlotWidget(title="Training history (per epoch)")
+        self.history.addLegend(offset=(-10, -10))
+        self.history.setLabel("bottom", "epoch")
+        self.history.showGrid(y=True, alpha=0.3)
+        style_plot(self.history, self.history.getPlotItem())
+        self._curves = {
+            key: self.history.plot(
+                pen=pg.mkPen(color, width=2), symbol="o", symbolSize=6, symbolBrush=color, name=label
+            )
+            for key, label, color in (
+                ("train_accuracy", "training accuracy", "#999999"),
+                ("val_accuracy", "validation accuracy", "#0072B2"),
+                ("val_loss", "validation loss", "#D55E00"),
+            )
+        }
         self.open_button = QPushButton("Open model files…")
         self.open_button.setToolTip(
             "Open .safetensors model files (Ctrl+Shift+O); you can also drop them on the window"
@@ -126,9 +143,13 @@ class ModelsPanel(QWidget):
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(QLabel("<b>Models in this session</b>"))
         ll.addWidget(self.list, 1)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.details)
+        right.addWidget(self.history)
+        right.setSizes([380, 320])
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
-        split.addWidget(self.details)
+        split.addWidget(right)
         split.setSizes([300, 900])
         layout = QVBoxLayout(self)
         layout.addWidget(self.hint)
@@ -154,11 +175,19 @@ class ModelsPanel(QWidget):
         self.remove_button.setEnabled(has)
         if not has:
             self.details.setHtml("<p>No models yet: train some on the Train screen, or open model files.</p>")
+            self._show_history(None)
 
     def _show_details(self, name: str) -> None:
         model = self.session.models.get(name)
         if model is not None:
             self.details.setHtml(describe_model(name, model))
+        self._show_history(model)
+
+    def _show_history(self, model) -> None:
+        epochs = ((model.metrics.get("history") or {}).get("epochs") or []) if model is not None else []
+        x = np.array([e["epoch"] for e in epochs], dtype=float)
+        for key, curve in self._curves.items():
+            curve.setData(x, np.array([e[key] for e in epochs], dtype=float))
 
     def selected_name(self) -> str | None:
         item = self.list.currentItem()

@@ -16,8 +16,8 @@ from PySide6.QtGui import QPalette, QResizeEvent
 from PySide6.QtWidgets import QWidget
 
 from core.trace import Trace
-from gui.gate_heatmap import LEFT_AXIS_WIDTH, fit_column_ticks, style_plot, token_labels
-from gui.theme import EXTRA_COLORS, KIND_COLORS
+from gui.gate_heatmap import LEFT_AXIS_WIDTH, fit_column_ticks, token_labels
+from gui.theme import EXTRA_COLORS, KIND_COLORS, style_plot
 
 CLASS_COLORS = [KIND_COLORS["lstm"], KIND_COLORS["rnn"], KIND_COLORS["gru"], *EXTRA_COLORS]
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pyqtgraph as pg
+from PySide6.QtGui import QPalette
+
 # Colour-blind-safe (Okabe-Ito), readable on light and dark backgrounds.
 KIND_COLORS = {"lstm": "#0072B2", "gru": "#009E73", "rnn": "#D55E00"}
 EXTRA_COLORS = ["#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#999999"]
@@ -12,3 +15,16 @@ def model_color(kind: str, index: int = 0) -> str:
     if index == 0 and kind in KIND_COLORS:
         return KIND_COLORS[kind]
     return EXTRA_COLORS[index % len(EXTRA_COLORS)]
+
+
+def style_plot(view: pg.GraphicsView, plot: pg.PlotItem, palette: QPalette | None = None) -> None:
+    """Plot colours from the Qt palette instead of pyqtgraph's black, so plots read in light and dark themes."""
+    palette = palette or view.palette()
+    view.setBackground(palette.color(QPalette.ColorRole.Base))
+    fg = palette.color(QPalette.ColorRole.Text)
+    for name in ("left", "bottom", "right", "top"):
+        axis = plot.getAxis(name)
+        axis.setPen(fg)
+        axis.setTextPen(fg)
+    plot.titleLabel.setAttr("color", fg.name())
+    plot.titleLabel.setText(plot.titleLabel.text)
