@@ -324,14 +324,24 @@ def run_to_end(gen: Generator, on_event=None):
 
 def warm_up() -> None:
     """One tiny training step per cell kind, so PyTorch's one-time set-up (lazy imports, kernel
-    selection: 100+ ms, holding the GIL) happens before a person presses Train, not during it."""
+    selection: 100+ ms, holding the GIL) happens before a person presses Train, not during it.
+
+    It never draws from torch's global random generator (weights are built on the meta device and
+    set to constants, no dropout), so a training running meanwhile in another thread keeps its
+    seeded, reproducible stream.
+    """
     from core.models import ModelConfig, SentimentClassifier
 
-    with torch.random.fork_rng(devices=[]):
-        for kind in ("lstm", "gru", "rnn"):
-            model = SentimentClassifier(ModelConfig(kind=kind, vocab_size=8, embed_dim=4, hidden_size=4))
-            optimizer = torch.optim.AdamW(model.parameters())
-            logits = model(torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2]))
-            nn.functional.cross_entropy(logits, torch.tensor([0, 1])).backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
+    for kind in ("lstm", "gru", "rnn"):
+        config = ModelConfig(kind=kind, vocab_size=8, embed_dim=4, hidden_size=4, dropout=0.0, word_dropout=0.0)
+        with torch.device("meta"):
+            model = SentimentClassifier(config)
+        model = model.to_empty(device="cpu")
+        with torch.no_grad():
+            for p in model.parameters():
+                p.fill_(0.1)
+        optimizer = torch.optim.AdamW(model.parameters())
+        logits = model(torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2]))
+        nn.functional.cross_entropy(logits, torch.tensor([0, 1])).backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()

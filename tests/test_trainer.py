@@ -208,3 +208,12 @@ def test_device_choice():
             choose_device("cuda")
     with pytest.raises(StudioError, match="unknown device"):
         choose_device("tpu9")
+
+
+def test_warm_up_leaves_the_global_random_stream_alone():
+    """The app warms PyTorch up in the background; a training running meanwhile must stay reproducible."""
+    from core.trainer import warm_up
+
+    before = torch.random.get_rng_state().clone()
+    warm_up()
+    assert torch.equal(before, torch.random.get_rng_state())
