@@ -7,7 +7,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
+
+# numpy's OpenBLAS threads spin after each small matmul (the gate trace makes many) and then fight
+# PyTorch's own threads for the cores: on 2 cores that made a trace 3x slower. PyTorch does the
+# heavy lifting here, so numpy gets one thread. Must be set before numpy is imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -103,10 +103,11 @@ class SentimentModel:
             f"the model's ({', '.join(self.label_names)})"
         )
 
-    def trace(self, text: str) -> Trace:
-        """Every gate and state per token of ``text``, and the prediction after each token."""
+    def trace(self, text: str, prefixes: bool = True) -> Trace:
+        """Every gate and state per token of ``text``, the prediction, and (``prefixes``) the
+        prediction after each token."""
         enc = self.tokenizer.encode(text)
-        cells, prefix, probs = trace_ids(self.classifier, enc.ids[0])
+        cells, prefix, probs = trace_ids(self.classifier, enc.ids[0], prefixes=prefixes)
         return Trace(
             text=text,
             kind=self.kind,

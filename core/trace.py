@@ -44,7 +44,7 @@ class Trace:
     offsets: np.ndarray  # (time, 2) char offsets of each token into ``text``
     word_ids: list[int]
     cells: list[CellTrace]  # ordered by (layer, direction)
-    prefix_probabilities: np.ndarray  # (time, classes): the prediction if the text ended at token t
+    prefix_probabilities: np.ndarray | None  # (time, classes): the prediction if the text ended at token t
     probabilities: np.ndarray  # (classes,) the prediction for the whole text
     label_names: list[str] = field(default_factory=list)
 
@@ -109,10 +109,13 @@ def _weights(model: SentimentClassifier, layer: int, direction: int):
 
 
 @torch.no_grad()
-def trace_ids(model: SentimentClassifier, ids: np.ndarray) -> tuple[list[CellTrace], np.ndarray, np.ndarray]:
+def trace_ids(
+    model: SentimentClassifier, ids: np.ndarray, prefixes: bool = True
+) -> tuple[list[CellTrace], np.ndarray | None, np.ndarray]:
     """Trace one sequence of token ids (time,) through ``model`` in eval semantics (no dropout).
 
-    Returns (cells, prefix_probabilities (time, classes), probabilities (classes,)).
+    Returns (cells, prefix_probabilities (time, classes) or None when ``prefixes`` is False,
+    probabilities (classes,)). The prefix curve is the costly part for bidirectional models.
     """
     cfg = model.config
     ids = np.asarray(ids, dtype=np.int64)
@@ -132,7 +135,7 @@ def trace_ids(model: SentimentClassifier, ids: np.ndarray) -> tuple[list[CellTra
     head_w = model.head.weight.detach().cpu().float().numpy()
     head_b = model.head.bias.detach().cpu().float().numpy()
     probabilities = _softmax(_pool(cfg, layer_in) @ head_w.T + head_b)
-    prefix = _prefix_probabilities(model, ids, layer_in, head_w, head_b)
+    prefix = _prefix_probabilities(model, ids, layer_in, head_w, head_b) if prefixes else None
     return cells, prefix, probabilities
 
 
@@ -158,19 +161,27 @@ def _prefix_probabilities(
     """Class probabilities as if the text ended after each token.
 
     Left-to-right models get them from the trace itself (the state after t *is* the state of the
-    prefix). A backward direction sees the future, so each prefix is run again, all in one batch.
+    prefix). A backward direction sees the future, so each prefix must be read again from its end:
+    with one layer only the backward direction is re-run, for all prefixes at once; deeper models
+    re-run whole prefixes in one batch.
     """
     cfg = model.config
+    T = top.shape[0]
     if not cfg.bidirectional:
-        T = top.shape[0]
+        return _softmax(_running_pool(cfg.pooling, top) @ w.T + b)
+    if cfg.num_layers == 1:
+        H = cfg.hidden_size
+        backward = _backward_over_prefixes(model, ids)  # (T prefixes, T positions, H), prefix n in row n-1
+        n = np.arange(1, T + 1)
+        real = np.arange(T)[None, :] < n[:, None]  # (T, T) positions inside each prefix
         if cfg.pooling == "last":
-            pooled = top
+            back = backward[:, 0]  # after reading each prefix back to its first token
         elif cfg.pooling == "mean":
-            pooled = np.cumsum(top, axis=0) / np.arange(1, T + 1, dtype=np.float32)[:, None]
+            back = np.where(real[..., None], backward, 0.0).sum(1) / n[:, None].astype(np.float32)
         else:
-            pooled = np.maximum.accumulate(top, axis=0)
-        return _softmax(pooled @ w.T + b)
-    T = len(ids)
+            back = np.where(real[..., None], backward, -np.inf).max(1)
+        fwd = _running_pool(cfg.pooling, top[:, :H])
+        return _softmax(np.concatenate([fwd, back], axis=1) @ w.T + b)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -180,10 +191,53 @@ def _prefix_probabilities(
         for start in range(0, T, chunk):
             lens = np.arange(start + 1, min(T, start + chunk) + 1)
             batch = np.zeros((len(lens), lens[-1]), dtype=np.int64)
-            for row, n in enumerate(lens):
-                batch[row, :n] = ids[:n]
+            for row, k in enumerate(lens):
+                batch[row, :k] = ids[:k]
             logits = model(torch.from_numpy(batch).to(device), torch.from_numpy(lens))
             probs.append(torch.softmax(logits.float(), -1).cpu().numpy())
         return np.concatenate(probs)
     finally:
         model.train(was_training)
+
+
+def _running_pool(pooling: str, states: np.ndarray) -> np.ndarray:
+    """Pooling of every prefix of left-to-right states (time, features): row t pools states[:t+1]."""
+    if pooling == "last":
+        return states
+    if pooling == "mean":
+        return np.cumsum(states, axis=0) / np.arange(1, len(states) + 1, dtype=np.float32)[:, None]
+    return np.maximum.accumulate(states, axis=0)
+
+
+def _backward_over_prefixes(model: SentimentClassifier, ids: np.ndarray) -> np.ndarray:
+    """The first layer's backward direction run over every prefix, as one packed batch.
+
+    Row n-1 holds prefix n read from its last token back to its first, in token order (position j is
+    the state after reading tokens n-1..j). Packing makes it T(T+1)/2 steps, not T^2; inference only.
+    """
+    from torch import _VF
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    cfg = model.config
+    T, H = len(ids), cfg.hidden_size
+    device = model.embedding.weight.device
+    n = np.arange(1, T + 1)
+    steps = np.arange(T)[None, :]
+    reversed_ids = np.where(steps < n[:, None], ids[np.clip(n[:, None] - 1 - steps, 0, None)], cfg.pad_id)
+    x = model.embedding(torch.from_numpy(reversed_ids).to(device))  # (T, T, embed)
+    packed = pack_padded_sequence(x, torch.from_numpy(n), batch_first=True, enforce_sorted=False)
+    params = [getattr(model.rnn, f"{p}_l0_reverse") for p in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    h0 = x.new_zeros(1, T, H)
+    data, sizes = packed.data, packed.batch_sizes
+    if cfg.kind == "lstm":
+        out = _VF.lstm(data, sizes, (h0, h0), params, True, 1, 0.0, False, False)[0]
+    elif cfg.kind == "gru":
+        out = _VF.gru(data, sizes, h0, params, True, 1, 0.0, False, False)[0]
+    else:
+        out = _VF.rnn_tanh(data, sizes, h0, params, True, 1, 0.0, False, False)[0]
+    out = packed._replace(data=out)
+    padded, _ = pad_packed_sequence(out, batch_first=True, total_length=T)  # (T, T, H), reversed order
+    padded = padded.float().cpu().numpy()
+    # back to token order within each prefix: position j of prefix n is reversed step n-1-j
+    index = np.clip(n[:, None] - 1 - steps, 0, None)
+    return np.take_along_axis(padded, index[..., None], axis=1)

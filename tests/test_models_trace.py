@@ -94,3 +94,47 @@ def test_bad_model_config_is_a_clear_error():
         ModelConfig(dropout=1.5)
     with pytest.raises(StudioError, match="hidden size"):
         ModelConfig(hidden_size=0)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_padded_batches_match_packed_sequences(kind, layers, bidirectional):
+    """The model runs padded, bucketed batches; it must equal PyTorch's packed-sequence semantics exactly."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    model = _model(kind, layers, bidirectional, "mean")
+    lengths = torch.tensor([9, 7, 7, 3, 1])
+    ids = torch.randint(2, 40, (5, 9), generator=torch.Generator().manual_seed(0))
+    ids[torch.arange(9)[None, :] >= lengths[:, None]] = 0
+    with torch.no_grad():
+        out, h_n = model.run_rnn(ids, lengths)
+        packed = pack_padded_sequence(model.embedding(ids), lengths, batch_first=True, enforce_sorted=False)
+        ref_out, ref_state = model.rnn(packed)
+        ref_out, _ = pad_packed_sequence(ref_out, batch_first=True, total_length=9)
+    ref_h = ref_state[0] if kind == "lstm" else ref_state
+    torch.testing.assert_close(out, ref_out, atol=1e-6, rtol=0)
+    torch.testing.assert_close(h_n, ref_h, atol=1e-6, rtol=0)
+
+
+def test_gradients_match_packed_sequences():
+    """Training sees the same gradients as with packed sequences (padding contributes nothing)."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    lengths = torch.tensor([6, 4, 2])
+    ids = torch.tensor([[3, 4, 5, 6, 7, 8], [9, 10, 11, 12, 0, 0], [13, 14, 0, 0, 0, 0]])
+    grads = []
+    for packed in (False, True):
+        model = _model("lstm", 2, True, "mean", seed=3)
+        model.config.dropout = 0.0
+        if packed:
+            emb = model.embedding(ids)
+            p = pack_padded_sequence(emb, lengths, batch_first=True, enforce_sorted=False)
+            out, _ = pad_packed_sequence(model.rnn(p)[0], batch_first=True)
+        else:
+            out, _ = model.run_rnn(ids, lengths)
+        out.sum().backward()
+        grads.append({n: q.grad.clone() for n, q in model.named_parameters() if q.grad is not None})
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        torch.testing.assert_close(grads[0][name], grads[1][name], atol=1e-5, rtol=1e-4)

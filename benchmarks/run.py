@@ -1,0 +1,388 @@
+"""Sentiment Studio's benchmark suite: measures side by side, in one run, and prints a table.
+
+    .venv/bin/python benchmarks/run.py [--quick] [--json FILE]
+
+1. training throughput (useful tokens/s, padding excluded) of the real pipeline for LSTM, GRU and RNN at
+   the default sizes, against (a) the ceiling: the same fused modules' forward+backward+step on
+   pre-built, padding-free batches of the same shapes, and (b) a naive pipeline as tutorials write it;
+2. tokenization vs a naive Python tokenizer; 3. the interactive trace of a 40-word sentence and
+   evaluation throughput; 4. GUI event-loop stalls while two models train; 5. start-up time;
+   6. peak memory while training on 25,000 long reviews.
+Ratios alternate the two sides with warm-up and take the median of repeats (the machine is shared).
+Texts: ../shared/datasets/imdb when present, else generated texts with IMDB's length distribution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as main.py does: measure what the app runs
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from core.batching import EncodedSplit, bucketed_order  # noqa: E402
+from core.data import Split, TextDataset  # noqa: E402
+from core.models import CELL_KINDS, ModelConfig  # noqa: E402
+from core.pipeline import build_classifier, train_model  # noqa: E402
+from core.sentiment_model import SentimentModel  # noqa: E402
+from core.tokenizer import TextTokenizer, TokenizerConfig  # noqa: E402
+from core.trainer import StepEvent, TrainConfig  # noqa: E402
+
+IMDB = ROOT.parent / "shared" / "datasets" / "imdb"
+TARGETS = {
+    "train_vs_ceiling": 0.85,
+    "train_vs_naive": 3.0,
+    "tokenize_vs_naive": 10.0,
+    "trace_ms_p95": 5.0,
+    "gui_stall_ms_max": 100.0,
+    "gui_stall_ms_p99": 30.0,
+    "startup_s": 2.0,
+    "train_peak_rss_mb": 2048.0,
+}
+
+
+# --- data ---------------------------------------------------------------------------------------------
+def imdb_like_texts(n: int, seed: int = 0) -> tuple[list[str], np.ndarray, str]:
+    """IMDB reviews when present, else generated ones with IMDB's long-tailed length distribution."""
+    if (IMDB / "train.tsv").is_file():
+        rows = [line.rstrip("\n").rsplit("\t", 1) for line in (IMDB / "train.tsv").open(encoding="utf-8")][1:]
+        rows = rows[:n]
+        return [r[0] for r in rows], np.array([int(r[1]) for r in rows]), "../shared/datasets/imdb (train)"
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(20000)]
+    p = 1 / np.arange(1, 20001)
+    p /= p.sum()
+    lengths = np.clip(rng.lognormal(mean=5.2, sigma=0.7, size=n), 10, 2500).astype(int)  # mean ~230, long tail
+    texts = [" ".join(rng.choice(words, size=k, p=p)) for k in lengths]
+    return texts, rng.integers(0, 2, size=n), "generated (IMDB-like lengths)"
+
+
+def median_of(fn: Callable[[], float], repeats: int) -> float:
+    return statistics.median(fn() for _ in range(repeats))
+
+
+# --- 1. training throughput -----------------------------------------------------------------------------
+def ours_train(texts: list[str], labels: np.ndarray, kind: str, batches: int, batch_size: int) -> float:
+    """The app's pipeline end to end: tokenizer training and encoding, bucketed batches, packed model,
+    AdamW, clipping; useful tokens per second over the training steps and the encoding."""
+    n = batches * batch_size
+    ds = TextDataset("bench", {
+        "train": Split(texts[:n], labels[:n]),
+        "validation": Split(texts[:8], labels[:8]),
+        "test": Split(texts[:8], labels[:8]),
+    }, ["negative", "positive"])
+    t0 = time.perf_counter()
+    gen = train_model(ds, ModelConfig(kind=kind), TrainConfig(epochs=1, batch_size=batch_size, device="cpu"))
+    tokens, end = 0, t0
+    for event in gen:
+        if isinstance(event, StepEvent):
+            end = time.perf_counter()
+    # useful tokens = the real (truncated) tokens the steps consumed
+    tok = TextTokenizer.train(texts[:n])
+    tokens = int(tok.encode_batch(texts[:n], details=False).lengths.sum())
+    return tokens / (end - t0)
+
+
+def ceiling_train(split: EncodedSplit, kind: str, batches: int, batch_size: int, vocab_size: int) -> float:
+    """The fused module alone on padding-free batches of our batches' shapes: embedding, nn.LSTM/GRU/RNN
+    (no packing), mean pooling, linear, AdamW. Every token is useful."""
+    cfg = ModelConfig(kind=kind, vocab_size=vocab_size)
+    model = build_classifier(cfg, 0)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    order = bucketed_order(split.lengths, batch_size, np.random.default_rng(0))[:batches]
+    shapes = [(len(b), int(split.lengths[b].max())) for b in order]
+    data = [(torch.randint(2, vocab_size, s), torch.randint(0, 2, (s[0],))) for s in shapes]
+    model.train()
+    start = time.perf_counter()
+    tokens = 0
+    for ids, y in data:
+        out, _ = model.rnn(model.embed_dropout(model.embedding(ids)))
+        logits = model.head(model.out_dropout(out.mean(1)))
+        loss = nn.functional.cross_entropy(logits, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        tokens += ids.numel()
+    return tokens / (time.perf_counter() - start)
+
+
+def naive_train(texts: list[str], labels: np.ndarray, kind: str, batches: int, batch_size: int, max_len: int) -> float:
+    """A tutorial pipeline: str.split + a Python dict vocabulary, a Dataset returning one item at a time,
+    a per-item collate padding every batch to the maximum length, no packing, the last time step."""
+    n = batches * batch_size
+    vocab: dict[str, int] = {"<pad>": 0, "<unk>": 1}
+    for t in texts[:n]:
+        for w in t.lower().split():
+            vocab.setdefault(w, len(vocab))
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            cfg = ModelConfig(kind=kind)
+            self.emb = nn.Embedding(len(vocab), cfg.embed_dim)
+            cell = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[kind]
+            self.rnn = cell(cfg.embed_dim, cfg.hidden_size, batch_first=True, bidirectional=cfg.bidirectional)
+            self.fc = nn.Linear(cfg.hidden_size * 2, 2)
+
+        def forward(self, x):
+            out, _ = self.rnn(self.emb(x))
+            return self.fc(out[:, -1])
+
+    torch.manual_seed(0)
+    net = Net()
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    perm = np.random.default_rng(0).permutation(n)
+    useful = 0
+    start = time.perf_counter()
+    for b in range(batches):
+        items = []
+        for i in perm[b * batch_size : (b + 1) * batch_size]:  # per-item __getitem__
+            ids = [vocab.get(w, 1) for w in texts[i].lower().split()][:max_len]
+            useful += len(ids)
+            items.append(torch.tensor(ids + [0] * (max_len - len(ids))))
+        x = torch.stack(items)
+        y = torch.tensor(labels[perm[b * batch_size : (b + 1) * batch_size]])
+        loss = nn.functional.cross_entropy(net(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return useful / (time.perf_counter() - start)
+
+
+def bench_training(quick: bool, results: dict, table: list) -> None:
+    texts, labels, source = imdb_like_texts(4000)
+    results["train_data"] = source
+    batch_size = TrainConfig().batch_size
+    # ours runs long enough that its one-off costs (tokenizer training, encoding, model set-up, which
+    # belong to the real pipeline) weigh as in a short epoch; the other two are steady-state rates
+    batches, side_batches = (12, 6) if quick else (60, 20)
+    repeats = 1 if quick else 3
+    n = batches * batch_size
+    tok = TextTokenizer.train(texts[:n])  # the vocabulary ours_train builds: same embedding size on both sides
+    split = EncodedSplit.from_ragged(tok.encode_batch(texts[:n], details=False).ids, labels[:n])
+    max_len = TokenizerConfig().max_length
+    for key in ("train_tokens_per_s", "ceiling_tokens_per_s", "naive_tokens_per_s", "train_vs_ceiling",
+                "train_vs_naive"):
+        results.setdefault(key, {})
+    for kind in CELL_KINDS:
+        ours, ceil, naive = [], [], []
+        ours_train(texts, labels, kind, 2, batch_size)  # warm-up
+        for _ in range(repeats):  # alternate the sides, so a noisy neighbour hits all of them alike
+            ours.append(ours_train(texts, labels, kind, batches, batch_size))
+            ceil.append(ceiling_train(split, kind, side_batches, batch_size, tok.vocab_size))
+            naive.append(naive_train(texts, labels, kind, side_batches, batch_size, max_len))
+        o, c, v = statistics.median(ours), statistics.median(ceil), statistics.median(naive)
+        results["train_tokens_per_s"][kind] = round(o)
+        results["ceiling_tokens_per_s"][kind] = round(c)
+        results["naive_tokens_per_s"][kind] = round(v)
+        results["train_vs_ceiling"][kind] = round(o / c, 3)
+        results["train_vs_naive"][kind] = round(o / v, 2)
+        table.append((f"train {kind}: ours / ceiling", f"{o:,.0f} / {c:,.0f} tok/s", f"{o / c:.2f}x",
+                      f">= {TARGETS['train_vs_ceiling']}x"))
+        table.append((f"train {kind}: ours / naive", f"{o:,.0f} / {v:,.0f} tok/s", f"{o / v:.2f}x",
+                      f">= {TARGETS['train_vs_naive']}x"))
+
+
+# --- 2. tokenization ------------------------------------------------------------------------------------
+def bench_tokenize(quick: bool, results: dict, table: list) -> None:
+    """Batch encoding (Rust, parallel) vs the naive tokenizer of item 1b (str.split + dict), and vs a
+    naive tokenizer doing our job (NFKC, lowercase, words and punctuation apart, dict lookup)."""
+    import re
+    import unicodedata
+
+    texts, _, _ = imdb_like_texts(2000 if quick else 12500)
+    tok = TextTokenizer.train(texts, TokenizerConfig(max_length=10**6))  # no truncation: count every token
+    split_vocab = {w: i for i, w in enumerate({w for t in texts for w in t.lower().split()})}
+    words = re.compile(r"\w+|[^\w\s]+")  # the same split as our pre-tokenizer
+    same_vocab = {w: i for i, w in enumerate({w for t in texts for w in words.findall(t.lower())})}
+
+    def ours() -> float:
+        t0 = time.perf_counter()
+        n = int(tok.encode_batch(texts, details=False).lengths.sum())
+        return n / (time.perf_counter() - t0)
+
+    def naive() -> float:
+        t0 = time.perf_counter()
+        n = sum(len([split_vocab.get(w, 1) for w in t.lower().split()]) for t in texts)
+        return n / (time.perf_counter() - t0)
+
+    def same_job() -> float:
+        t0 = time.perf_counter()
+        n = sum(len([same_vocab.get(w, 1) for w in words.findall(unicodedata.normalize("NFKC", t).lower())])
+                for t in texts)
+        return n / (time.perf_counter() - t0)
+
+    ours(), naive(), same_job()
+    o, v, j = [], [], []
+    for _ in range(3):
+        o.append(ours())
+        v.append(naive())
+        j.append(same_job())
+    o_m, v_m, j_m = statistics.median(o), statistics.median(v), statistics.median(j)
+    results["tokenize_tokens_per_s"] = round(o_m)
+    results["tokenize_naive_tokens_per_s"] = round(v_m)
+    results["tokenize_vs_naive"] = round(o_m / v_m, 2)
+    results["tokenize_vs_naive_same_job"] = round(o_m / j_m, 2)
+    table.append(("tokenize: ours / naive (str.split)", f"{o_m:,.0f} / {v_m:,.0f} tok/s", f"{o_m / v_m:.2f}x",
+                  f">= {TARGETS['tokenize_vs_naive']}x"))
+    table.append(("tokenize: ours / naive doing our job", f"{o_m:,.0f} / {j_m:,.0f} tok/s", f"{o_m / j_m:.2f}x", ""))
+
+
+# --- 3. interactive trace and evaluation ----------------------------------------------------------------
+def bench_trace(quick: bool, results: dict, table: list) -> None:
+    texts, _, _ = imdb_like_texts(2000)
+    tok = TextTokenizer.train(texts)
+    model = SentimentModel(build_classifier(ModelConfig(vocab_size=tok.vocab_size), 0).eval(), tok,
+                           ["negative", "positive"])
+    sentence = " ".join(texts[0].split()[:40])  # 40 words
+
+    def timed(prefixes: bool) -> list[float]:
+        for _ in range(20):
+            model.trace(sentence, prefixes=prefixes)
+        times = []
+        for _ in range(100 if quick else 500):
+            t0 = time.perf_counter()
+            model.trace(sentence, prefixes=prefixes)  # tokenize, predict, every gate of both directions
+            times.append((time.perf_counter() - t0) * 1000)
+        return times
+
+    gates, curve = timed(False), timed(True)
+    p50, p95 = float(np.percentile(gates, 50)), float(np.percentile(gates, 95))
+    c50, c95 = float(np.percentile(curve, 50)), float(np.percentile(curve, 95))
+    results["trace_ms_p50"], results["trace_ms_p95"] = round(p50, 2), round(p95, 2)
+    results["trace_with_prefix_curve_ms_p50"], results["trace_with_prefix_curve_ms_p95"] = round(c50, 2), round(c95, 2)
+    table.append(("trace 40 words (tokenize+predict+gates)", f"p50 {p50:.2f} ms", f"p95 {p95:.2f} ms",
+                  f"p95 <= {TARGETS['trace_ms_p95']} ms"))
+    table.append(("  + prediction after every word (BiLSTM)", f"p50 {c50:.2f} ms", f"p95 {c95:.2f} ms", ""))
+    sample = texts[: 500 if quick else 2000]
+    model.predict_proba(sample[:50])
+    t0 = time.perf_counter()
+    model.predict_proba(sample)
+    rate = len(sample) / (time.perf_counter() - t0)
+    results["eval_sentences_per_s"] = round(rate, 1)
+    table.append(("evaluation (IMDB-like reviews)", f"{rate:,.0f} texts/s", "", ""))
+
+
+# --- 4-6. subprocess measurements -----------------------------------------------------------------------
+def bench_gui(quick: bool, results: dict, table: list) -> None:
+    data = "builtin:reviews?n=1500" if quick else str(ROOT.parent / "shared" / "datasets" / "sst2")
+    if not quick and not Path(data).is_dir():
+        data = "builtin:reviews"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    script = str(ROOT / "benchmarks" / "gui_responsiveness.py")
+    cmd = [sys.executable, script, "--data", data, "--one", "warm"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    row = json.loads(r.stdout.strip().splitlines()[-1])
+    results["gui_stall_ms_max"], results["gui_stall_ms_p99"] = row["stall_ms_max"], row["stall_ms_p99"]
+    table.append(("GUI stall while LSTM+RNN train", f"max {row['stall_ms_max']} ms", f"p99 {row['stall_ms_p99']} ms",
+                  "max <= 100, p99 <= 30 ms"))
+
+
+def bench_startup(quick: bool, results: dict, table: list) -> None:
+    times = []
+    for _ in range(2 if quick else 5):
+        t0 = time.time()
+        r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "startup_probe.py")], capture_output=True,
+                           text=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+        shown = [line for line in r.stdout.splitlines() if line.startswith("shown")]
+        times.append(float(shown[0].split()[1]) - t0)
+    s = statistics.median(times)
+    results["startup_s"] = round(s, 3)
+    table.append(("start-up to main window shown", f"{s:.2f} s", "", f"<= {TARGETS['startup_s']} s"))
+
+
+MEMORY_CHILD = r"""
+import resource, sys, time
+sys.path.insert(0, sys.argv[1])
+from core.data import load_dataset, Split, TextDataset
+from core.pipeline import train_model
+from core.trainer import StepEvent, TrainConfig
+import numpy as np
+steps = int(sys.argv[2])
+imdb = sys.argv[3]
+if imdb:
+    ds = load_dataset(imdb)
+    train = ds["train"]; test = ds["test"]
+    texts = train.texts + test.texts; labels = np.concatenate([train.labels, test.labels])
+    ds = TextDataset("imdb 25k", {"train": Split(texts, labels), "validation": ds["validation"],
+                     "test": Split(test.texts[:64], test.labels[:64])}, ds.label_names)
+else:
+    from benchmarks.run import imdb_like_texts
+    texts, labels, _ = imdb_like_texts(25000)
+    ds = TextDataset("gen", {"train": Split(texts, labels), "validation": Split(texts[:64], labels[:64]),
+                     "test": Split(texts[:64], labels[:64])}, ["negative", "positive"])
+n = 0
+for e in train_model(ds, train_config=TrainConfig(epochs=1, device="cpu")):
+    if isinstance(e, StepEvent):
+        n += 1
+        if n >= steps:
+            break
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def bench_memory(quick: bool, results: dict, table: list) -> None:
+    imdb = str(IMDB) if (IMDB / "train.tsv").is_file() else ""
+    r = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(ROOT), "10" if quick else "60", imdb],
+                       capture_output=True, text=True, cwd=ROOT)
+    mb = float(r.stdout.strip().splitlines()[-1])
+    results["train_peak_rss_mb"] = round(mb)
+    table.append(("peak RSS training on 25,000 reviews", f"{mb:,.0f} MB", "",
+                  f"<= {TARGETS['train_peak_rss_mb']:.0f} MB"))
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} cores ({cpu}), torch {torch.__version__}, {torch.get_num_threads()} threads, "
+            f"Python {platform.python_version()}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="finish in under 60 seconds")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--only", help="comma-separated parts: train,tokenize,trace,gui,startup,memory")
+    args = parser.parse_args()
+    parts = {"train": bench_training, "tokenize": bench_tokenize, "trace": bench_trace, "gui": bench_gui,
+             "startup": bench_startup, "memory": bench_memory}
+    chosen = args.only.split(",") if args.only else list(parts)
+    results: dict = {"machine": machine(), "quick": args.quick}
+    table: list[tuple[str, str, str, str]] = []
+    start = time.perf_counter()
+    for name in chosen:
+        t0 = time.perf_counter()
+        parts[name](args.quick, results, table)
+        print(f"  [{name}: {time.perf_counter() - t0:.1f} s]", file=sys.stderr, flush=True)
+    results["seconds"] = round(time.perf_counter() - start, 1)
+    print(f"Sentiment Studio benchmarks{' (quick)' if args.quick else ''}: {results['machine']}")
+    widths = [max(len(r[i]) for r in [("measure", "value", "ratio / p95", "target"), *table]) for i in range(4)]
+    for row in [("measure", "value", "ratio / p95", "target"), *table]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+    print(f"({results['seconds']} s)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
