@@ -72,7 +72,7 @@ class SentimentClassifier(nn.Module):
         self.config = config
         c = config
         self.embedding = nn.Embedding(c.vocab_size, c.embed_dim, padding_idx=c.pad_id)
-        self.embed_dropout = nn.Dropout(c.dropout)
+        self.embed_dropout = FastDropout(c.dropout)
         extra = {"nonlinearity": "tanh"} if c.kind == "rnn" else {}
         self.rnn = _CELLS[c.kind](
             c.embed_dim,
@@ -175,3 +175,24 @@ class SentimentClassifier(nn.Module):
 def _gather_time(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """x (batch, time, features) reordered along time by index (batch, time)."""
     return torch.gather(x, 1, index[..., None].expand(-1, -1, x.shape[2]))
+
+
+class FastDropout(nn.Module):
+    """Inverted dropout, as ``nn.Dropout``, with its mask drawn by ``torch.rand``.
+
+    On the CPU ``nn.Dropout``'s ``bernoulli_`` costs 10 ms for the (32, 250, 128) embeddings of one
+    IMDB batch, an eighth of a whole RNN training step; a uniform draw and a compare cost 3.5 ms.
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        mask = torch.rand_like(x).ge_(self.p).mul_(1.0 / (1.0 - self.p))
+        return x * mask
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

@@ -138,3 +138,14 @@ def test_gradients_match_packed_sequences():
     assert grads[0].keys() == grads[1].keys()
     for name in grads[0]:
         torch.testing.assert_close(grads[0][name], grads[1][name], atol=1e-5, rtol=1e-4)
+
+
+def test_fast_dropout_keeps_the_expected_value():
+    from core.models import FastDropout
+
+    drop = FastDropout(0.5).train()
+    x = torch.ones(200_000)
+    y = drop(x)
+    assert set(torch.unique(y).tolist()) <= {0.0, 2.0}
+    assert abs(float(y.mean()) - 1.0) < 0.02
+    assert torch.equal(drop.eval()(x), x)
