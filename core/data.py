@@ -394,6 +394,8 @@ def _parse_json(text: str, path: Path, *, lines_only: bool) -> Any:
             data = json.loads(text)
         except json.JSONDecodeError as err:
             whole_err = err  # maybe JSON lines: try that next
+        except RecursionError:  # e.g. "[[[[..." 100,000 deep: the parser runs out of stack
+            raise DataError(f"File {path.name} is nested too deeply to be a JSON table.") from None
         else:
             return _json_frame(data, path)
     records = []
@@ -403,6 +405,8 @@ def _parse_json(text: str, path: Path, *, lines_only: bool) -> Any:
             continue
         try:
             obj = json.loads(line)
+        except RecursionError:
+            raise DataError(f"Line {lineno} of {path.name} is nested too deeply to be a JSON object.") from None
         except json.JSONDecodeError as err:
             if whole_err is not None and first:
                 e = whole_err
@@ -692,7 +696,7 @@ def _class_names(
     strs = {v for v in values if isinstance(v, str)}
     if ints and strs:
         raise DataError(
-            f'Label column "{column}" mixes numbers and words (e.g. {min(ints)} and "{min(strs)}"); '
+            f'Label column "{column}" mixes numbers and words (e.g. {min(ints)} and "{_one_line(min(strs), 40)}"); '
             "use one kind of label."
         )
     if classlabel_names is not None and not strs:
@@ -862,18 +866,20 @@ def _assemble(
             f'Label column "{l_col}" has {len(names)} different values for {n_train} training rows; is it '
             "really the label? Name the right one with --label-column."
         )
-    if len(train_values) < 2:
+    # Count classes, not raw values: "Positive" and "positive" are one class (merged by case above).
+    train_classes = {mapping[v] for v in train_values}
+    if len(train_classes) < 2:
         only = names[mapping[next(iter(train_values))]]
         raise DataError(
-            f'Only one class ("{only}") found in the training data; a classifier needs at least two.'
+            f'Only one class ("{_one_line(only, 40)}") found in the training data; a classifier needs at least two.'
         )
     for split, (_, labs) in raw.items():
-        unseen = set(labs) - train_values
+        unseen = {v for v in labs if mapping[v] not in train_classes}
         if unseen:
             example = names[mapping[min(unseen, key=str)]]
             raise DataError(
-                f'The {split} data has label "{example}", which never appears in the training data; every '
-                "class needs training examples."
+                f'The {split} data has label "{_one_line(example, 40)}", which never appears in the training data; '
+                "every class needs training examples."
             )
 
     splits: dict[str, Split] = {

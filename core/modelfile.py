@@ -87,7 +87,8 @@ def _header_metadata(data: bytes, name: str) -> dict[str, str]:
         raise ModelFileError(f"{name} is not a Sentiment Studio model file (no safetensors header)")
     try:
         header = json.loads(data[8 : 8 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    # RecursionError: a header of deeply nested brackets ("[[[[...") exhausts the JSON parser's stack.
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ModelFileError(f"{name} is not a Sentiment Studio model file (unreadable header)") from e
     meta = header.get("__metadata__") if isinstance(header, dict) else None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
@@ -99,7 +100,7 @@ def from_bytes(data: bytes, name: str = "the model file") -> SentimentModel:
     meta = _header_metadata(data, name)
     try:
         version = int(meta["format_version"])
-    except (KeyError, ValueError) as e:
+    except (KeyError, ValueError, TypeError) as e:  # TypeError: a list or object instead of a string
         raise ModelFileError(f"{name} has no valid format version") from e
     if version > FORMAT_VERSION:
         raise ModelFileError(
@@ -131,10 +132,26 @@ def from_bytes(data: bytes, name: str = "the model file") -> SentimentModel:
         raise ModelFileError(f"{name} is inconsistent: {len(label_names)} class names for {config.num_classes} classes")
     if tokenizer.vocab_size != config.vocab_size:
         raise ModelFileError(f"{name} is inconsistent: tokenizer and model disagree on the vocabulary size")
-    classifier = SentimentClassifier(config)
+    # Build the network on the "meta" device first (shapes only, no memory) and check the file's
+    # tensors against it: otherwise a config edited to say hidden_size=10**9 would make us allocate
+    # terabytes before load_state_dict could notice, and a value of the wrong type (a string size)
+    # would escape as a TypeError from torch.
+    # (On "meta" it also draws nothing from torch's global random generator, so opening a model never
+    # disturbs a seeded training running in another thread.)
     try:
+        with torch.device("meta"):
+            classifier = SentimentClassifier(config)
+        expected = {k: tuple(v.shape) for k, v in classifier.state_dict().items()}
+    except Exception as e:
+        raise ModelFileError(f"{name} has a damaged model config ({type(e).__name__}: {e})") from e
+    got = {k: tuple(v.shape) for k, v in tensors.items()}
+    if expected != got:
+        diff = sorted(set(expected) ^ set(got)) or sorted(k for k in expected if expected[k] != got[k])
+        raise ModelFileError(f"{name}: its weights do not fit its model config (e.g. {diff[0]})")
+    try:
+        classifier = classifier.to_empty(device="cpu")
         classifier.load_state_dict(tensors, strict=True)
-    except RuntimeError as e:
+    except Exception as e:
         raise ModelFileError(f"{name}: its weights do not fit its model config ({str(e).splitlines()[0]})") from e
     classifier.eval()
     return SentimentModel(classifier, tokenizer, label_names, train_config, metrics, info)
@@ -168,6 +185,6 @@ def read_info(path: str | os.PathLike) -> dict:
             continue
         try:
             out[k] = json.loads(v)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, TypeError, RecursionError):  # not JSON, not a string, too deep
             out[k] = v
     return out

@@ -7,6 +7,8 @@ offsets into the original text: views draw values over the very words a person t
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -15,6 +17,17 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from core.errors import StudioError
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _utf8_ok(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
 
 PAD, UNK = "[PAD]", "[UNK]"
 PAD_ID, UNK_ID = 0, 1  # fixed by the order of SPECIAL_TOKENS
@@ -129,7 +142,10 @@ class TextTokenizer:
         ``details=False`` skips offsets, token strings and word ids: training needs ids only, and
         building millions of Python tuples would cost more than the tokenization itself.
         """
-        encs = self._tok.encode_batch_fast(list(texts)) if not details else self._tok.encode_batch(list(texts))
+        # A lone surrogate (e.g. from a file name or argv decoded with surrogateescape) makes the Rust
+        # side raise a bare TypeError; U+FFFD keeps the length, so offsets still index the given text.
+        texts = [t if t.isascii() or _utf8_ok(t) else _SURROGATES.sub("\ufffd", t) for t in texts]
+        encs = self._tok.encode_batch_fast(texts) if not details else self._tok.encode_batch(texts)
         ids, offsets, tokens, word_ids = [], [], [], []
         for enc in encs:
             a = np.asarray(enc.ids, dtype=np.int64)
@@ -140,7 +156,10 @@ class TextTokenizer:
                     tokens.append([UNK])
                     word_ids.append([0])
             elif details:
-                offsets.append(np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2))
+                offs = np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)
+                if self.config.unicode_normalization == "nfkc":
+                    offs = _widen_over_composed(texts[len(offsets)], offs)
+                offsets.append(offs)
                 tokens.append(list(enc.tokens))
                 word_ids.append([-1 if w is None else w for w in enc.word_ids])
             ids.append(a)
@@ -151,3 +170,30 @@ class TextTokenizer:
 
     def encode(self, text: str) -> Encoded:
         return self.encode_batch([text])
+
+
+def _widen_over_composed(text: str, offsets: np.ndarray) -> np.ndarray:
+    """Extend each token's end over the characters NFKC composed into its last character.
+
+    ``tokenizers`` aligns a composed character with the first original character only: "A" + U+0300
+    (combining grave) becomes "à" with offsets [0, 1), and three Hangul jamo become one syllable at
+    [0, 1), so a heatmap would leave the accent or the jamo uncovered. A following character is taken
+    in when it lies before the next token, is not whitespace, and adding it does not lengthen the NFKC
+    form of the token's last few characters, i.e. it really merged into them.
+    """
+    if text.isascii() or len(offsets) == 0:
+        return offsets
+    out = offsets.copy()
+    n = len(text)
+    for k in range(len(out)):
+        start, end = int(out[k, 0]), int(out[k, 1])
+        if end <= start:
+            continue
+        limit = int(out[k + 1, 0]) if k + 1 < len(out) and out[k + 1, 0] >= end else n
+        while end < limit and not text[end].isspace():
+            tail = text[max(start, end - 4) : end]
+            if len(unicodedata.normalize("NFKC", tail + text[end])) > len(unicodedata.normalize("NFKC", tail)):
+                break
+            end += 1
+        out[k, 1] = end
+    return out

@@ -58,6 +58,9 @@ def run(argv: list[str] | None = None) -> int:
     app.setApplicationName("Sentiment Studio")
     app.setOrganizationName("Sentiment Studio")
     app.setWindowIcon(app_icon())
+    from PySide6.QtCore import QTimer
+
     window = MainWindow()
     window.show()
+    QTimer.singleShot(0, window.offer_checkpoints)  # after a crash: reopen the best epochs kept on disk
     return app.exec()

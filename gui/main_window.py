@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QSettings, QTimer
+from contextlib import suppress
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
 
@@ -24,6 +27,12 @@ def settings() -> QSettings:
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "SentimentStudio", "studio")
 
 
+def checkpoint_dir() -> Path:
+    """Where training keeps each model's best epoch while it runs (per user; created when first needed)."""
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base) / "checkpoints"
+
+
 class MainWindow(QMainWindow):
     def __init__(self, session: Session | None = None) -> None:
         super().__init__()
@@ -37,6 +46,7 @@ class MainWindow(QMainWindow):
         self.compare_panel = ComparePanel(self.session)
         self.try_panel = TryPanel(self.session)
         self.models_panel = ModelsPanel(self.session)
+        self.train_panel.checkpoint_dir = checkpoint_dir()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for panel, name, tip in (
@@ -135,6 +145,59 @@ class MainWindow(QMainWindow):
             "plain RNN sentiment classifiers.</p><p>Models are saved as safetensors files and work from "
             "the command line too: <code>python main.py --help</code>.</p>",
         )
+
+    def leftover_checkpoints(self) -> list[Path]:
+        """Checkpoints of runs that never finished (a finished or cancelled run removes its own)."""
+        folder = self.train_panel.checkpoint_dir
+        if folder is None or not folder.is_dir():
+            return []
+        return sorted(folder.glob("*.safetensors"))
+
+    def offer_checkpoints(self) -> list[str]:
+        """At start-up: offer to reopen the best epochs of trainings a crash interrupted.
+
+        Yes opens them into the session (and removes the files: save a model to keep it), Discard
+        removes them, No leaves them for next time. Returns the session names of the models opened.
+        """
+        from core.errors import StudioError
+        from core.modelfile import load_model
+
+        paths = self.leftover_checkpoints()
+        if not paths:
+            return []
+        names = ", ".join(p.stem for p in paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        Button = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self, "Reopen unfinished training?",
+            f"{len(paths)} training run(s) did not finish last time (the app closed unexpectedly). "
+            f"Their best epochs were kept: {names}.\n\nOpen them as models now?",
+            Button.Yes | Button.No | Button.Discard, Button.Yes,
+        )
+        if answer == Button.Discard:
+            for path in paths:
+                with suppress(OSError):
+                    path.unlink(missing_ok=True)
+            return []
+        if answer != Button.Yes:
+            return []
+        opened, problems = [], []
+        for path in paths:
+            try:
+                model = load_model(path)
+            except StudioError as e:
+                problems.append(str(e))
+                continue
+            epoch = (model.metrics.get("checkpoint") or {}).get("epoch")
+            suffix = f" (recovered, epoch {epoch})" if epoch else " (recovered)"
+            opened.append(self.session.add_model(model, model.name + suffix))
+            with suppress(OSError):
+                path.unlink(missing_ok=True)  # in the session now; saving it is the user's choice
+        if problems:
+            QMessageBox.warning(self, "Some checkpoints could not be opened", "\n".join(problems))
+        if opened:
+            self.tabs.setCurrentWidget(self.models_panel)
+            self.statusBar().showMessage(f"Reopened {', '.join(opened)}: save them to keep them", 8000)
+        return opened
 
     def _dataset_changed(self, dataset) -> None:
         if dataset is not None:

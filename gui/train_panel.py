@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -73,26 +74,38 @@ class ModelDone:
     model: SentimentModel
 
 
+def checkpoint_file(folder: Path, name: str, stamp: str) -> Path:
+    """``<folder>/<name>-<stamp>.safetensors`` with the name made safe for any file system."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "model"
+    return folder / f"{safe}-{stamp}.safetensors"
+
+
 def train_models(
     dataset: TextDataset,
     plan: list[tuple[str, ModelConfig]],
     train_config: TrainConfig,
     tokenizer_config: TokenizerConfig,
     control: TrainControl,
+    checkpoint_dir: Path | None = None,
 ) -> Generator[ModelEvent | ModelDone, None, list[str]]:
     """Train each ``(name, config)`` in turn on one shared tokenizer; returns the names finished.
 
     One vocabulary for all models means any difference between them is the cell's. A model that a
     cancel interrupted is dropped (it is half-trained); the ones finished before it are kept.
+    With ``checkpoint_dir``, each model keeps its best epoch there while it trains (see
+    ``core.pipeline``); a crash leaves the file for the app to offer on its next start.
     """
     yield ModelEvent("", "", PhaseEvent("tokenizer", f"learning a vocabulary from {len(dataset['train']):,} texts"))
     tokenizer = TextTokenizer.train(dataset["train"].texts, tokenizer_config)
     done: list[str] = []
+    stamp = time.strftime("%Y%m%d-%H%M%S")
     for name, config in plan:
         if control.cancelled:
             break
+        checkpoint = checkpoint_file(checkpoint_dir, name, stamp) if checkpoint_dir is not None else None
         events = train_model(
-            dataset, config, train_config, tokenizer_config, tokenizer=tokenizer, control=control, name=name
+            dataset, config, train_config, tokenizer_config, tokenizer=tokenizer, control=control, name=name,
+            checkpoint_path=checkpoint,
         )
         while True:
             try:
@@ -375,6 +388,7 @@ class TrainPanel(QWidget):
         self.session = session
         self._task: Task | None = None
         self._run: _Run | None = None
+        self.checkpoint_dir: Path | None = None  # where runs keep their best epoch; None: no checkpoints
         self.kind_boxes: dict[str, QCheckBox] = {}
         self.inputs: dict[tuple[str, str], QWidget] = {}
         self.plots = TrainingPlots(self)
@@ -590,8 +604,10 @@ class TrainPanel(QWidget):
         plan = list(zip(names, model_configs, strict=True))
         self._run = _Run([(n, c.kind) for n, c in plan])
         self.plots.clear()
+        checkpoints = self.checkpoint_dir
         task = Task(
-            lambda control: train_models(dataset, plan, train_config, tokenizer_config, control), name="training"
+            lambda control: train_models(dataset, plan, train_config, tokenizer_config, control, checkpoints),
+            name="training",
         )
         # Each handler checks that the signal is from the task in hand: a cancelled task's late
         # ``ended`` must not touch the training started right after it.

@@ -59,3 +59,13 @@ def tiny_model(tiny_dataset):
         TrainConfig(epochs=8, batch_size=16, learning_rate=1e-2, device="cpu", seed=0),
     )
     return run_to_end(gen)
+
+
+@pytest.fixture(autouse=True)
+def _checkpoints_in_tmp(tmp_path, monkeypatch):
+    """Windows made by tests keep their training checkpoints in the test's folder, not the user's."""
+    try:
+        import gui.main_window as main_window_module
+    except ImportError:  # a core-only environment without Qt
+        return
+    monkeypatch.setattr(main_window_module, "checkpoint_dir", lambda: tmp_path / "checkpoints")

@@ -136,3 +136,12 @@ def test_interrupted_save_leaves_the_old_file(tiny_model, tmp_path, monkeypatch)
         save_model(tiny_model, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temporary left behind
+
+
+def test_loading_draws_nothing_from_the_global_random_stream(tiny_model, tmp_path):
+    import torch
+
+    path = save_model(tiny_model, tmp_path / "m.safetensors")
+    before = torch.random.get_rng_state().clone()
+    load_model(path)
+    assert torch.equal(before, torch.random.get_rng_state())
