@@ -238,7 +238,10 @@ class Trainer:
                     loss.backward()
                     grad_norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                     optimizer.step()
-                except torch.OutOfMemoryError as e:
+                except (torch.OutOfMemoryError, MemoryError, RuntimeError) as e:
+                    # GPUs raise OutOfMemoryError; the CPU allocator a RuntimeError ("can't allocate memory")
+                    if not isinstance(e, torch.OutOfMemoryError | MemoryError) and not _is_oom(e):
+                        raise
                     raise TrainingError(
                         f"out of memory at epoch {epoch}, step {step}: lower the batch size, "
                         "the maximum length or the model size"
@@ -309,6 +312,11 @@ class Trainer:
         )
         yield finished
         return finished
+
+
+def _is_oom(error: BaseException) -> bool:
+    text = str(error).lower()
+    return "out of memory" in text or "can't allocate memory" in text or "cannot allocate memory" in text
 
 
 def run_to_end(gen: Generator, on_event=None):

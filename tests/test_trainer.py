@@ -217,3 +217,30 @@ def test_warm_up_leaves_the_global_random_stream_alone():
     before = torch.random.get_rng_state().clone()
     warm_up()
     assert torch.equal(before, torch.random.get_rng_state())
+
+
+@pytest.mark.parametrize(
+    "error",
+    [torch.OutOfMemoryError("CUDA out of memory"), RuntimeError("DefaultCPUAllocator: can't allocate memory"),
+     MemoryError()],
+)
+def test_out_of_memory_suggests_a_smaller_setting(tiny_dataset, monkeypatch, error):
+    from core.models import SentimentClassifier
+
+    def explode(self, ids, lengths):
+        raise error
+
+    monkeypatch.setattr(SentimentClassifier, "forward", explode)
+    with pytest.raises(TrainingError, match=r"out of memory at epoch 1, step 1: lower the batch size"):
+        run_to_end(train_model(tiny_dataset, SMALL, TrainConfig(epochs=1, device="cpu")))
+
+
+def test_other_runtime_errors_are_not_called_out_of_memory(tiny_dataset, monkeypatch):
+    from core.models import SentimentClassifier
+
+    def broken(self, ids, lengths):
+        raise RuntimeError("shape mismatch")
+
+    monkeypatch.setattr(SentimentClassifier, "forward", broken)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        run_to_end(train_model(tiny_dataset, SMALL, TrainConfig(epochs=1, device="cpu")))
