@@ -157,28 +157,27 @@ def from_bytes(data: bytes, name: str = "the model file") -> SentimentModel:
     return SentimentModel(classifier, tokenizer, label_names, train_config, metrics, info)
 
 
-def load_model(path: str | os.PathLike) -> SentimentModel:
-    """Load a model file; any problem raises ``ModelFileError`` with a message for the user."""
-    path = Path(path).expanduser()
+def _read(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError as e:
         raise ModelFileError(f"model file {path} does not exist") from e
     except IsADirectoryError as e:
         raise ModelFileError(f"{path} is a folder, not a model file") from e
     except OSError as e:
         raise ModelFileError(f"can't read model file {path}: {e.strerror or e}") from e
-    return from_bytes(data, name=str(path))
+
+
+def load_model(path: str | os.PathLike) -> SentimentModel:
+    """Load a model file; any problem raises ``ModelFileError`` with a message for the user."""
+    path = Path(path).expanduser()
+    return from_bytes(_read(path), name=str(path))
 
 
 def read_info(path: str | os.PathLike) -> dict:
     """The metadata of a model file (configs, metrics, versions) without building the model."""
     path = Path(path).expanduser()
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ModelFileError(f"can't read model file {path}: {e.strerror or e}") from e
-    meta = _header_metadata(data, str(path))
+    meta = _header_metadata(_read(path), str(path))
     out = {}
     for k, v in meta.items():
         if k == "tokenizer":

@@ -81,33 +81,23 @@ class TextTokenizer:
         config = config or TokenizerConfig()
         if config.max_length < 1:
             raise StudioError(f"max length must be at least 1 token, not {config.max_length}")
-        if config.kind == "word":
-            tok = Tokenizer(models.WordLevel(unk_token=UNK))
-            trainer = trainers.WordLevelTrainer(
-                vocab_size=config.vocab_size,
-                min_frequency=config.min_frequency,
-                special_tokens=SPECIAL_TOKENS,
-                show_progress=False,
-            )
-        elif config.kind == "bpe":
-            tok = Tokenizer(models.BPE(unk_token=UNK))
-            trainer = trainers.BpeTrainer(
-                vocab_size=config.vocab_size,
-                min_frequency=config.min_frequency,
-                special_tokens=SPECIAL_TOKENS,
-                show_progress=False,
-            )
-        elif config.kind == "wordpiece":
-            tok = Tokenizer(models.WordPiece(unk_token=UNK))
-            tok.decoder = decoders.WordPiece()
-            trainer = trainers.WordPieceTrainer(
-                vocab_size=config.vocab_size,
-                min_frequency=config.min_frequency,
-                special_tokens=SPECIAL_TOKENS,
-                show_progress=False,
-            )
-        else:
+        kinds = {
+            "word": (models.WordLevel, trainers.WordLevelTrainer),
+            "bpe": (models.BPE, trainers.BpeTrainer),
+            "wordpiece": (models.WordPiece, trainers.WordPieceTrainer),
+        }
+        if config.kind not in kinds:
             raise StudioError(f"unknown tokenizer kind {config.kind!r}; choose word, bpe or wordpiece")
+        model_cls, trainer_cls = kinds[config.kind]
+        tok = Tokenizer(model_cls(unk_token=UNK))
+        if config.kind == "wordpiece":
+            tok.decoder = decoders.WordPiece()
+        trainer = trainer_cls(
+            vocab_size=config.vocab_size,
+            min_frequency=config.min_frequency,
+            special_tokens=SPECIAL_TOKENS,
+            show_progress=False,
+        )
         steps = []
         if config.unicode_normalization == "nfkc":
             steps.append(normalizers.NFKC())
