@@ -40,7 +40,7 @@ KIM_CNN_RAND = {"sst2": 82.7, "mr": 76.1, "subj": 89.6, "mpqa": 83.4}
 HARVARD_RAND = {"sst2": 83.5, "mr": 75.9, "subj": 89.2, "mpqa": 84.6}
 TARGETS = {"sst2": 83.5, "mr": 76.1, "subj": 89.6, "mpqa": 84.6, "imdb": 87.0}
 STORY = ModelConfig(embed_dim=32, hidden_size=32, bidirectional=False, pooling="last", dropout=0.0, word_dropout=0.0)
-GAP_EDGES = [5, 10, 20, 50, 100, 200, 201]
+GAP_EDGES = [5, 10, 20, 50, 100, 201]  # the last bucket holds gaps 100-200
 
 
 def subset(ds: TextDataset, n: int) -> TextDataset:
