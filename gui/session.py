@@ -6,7 +6,9 @@ screen can be built, tested and replaced alone.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+import time
+
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from core.data import TextDataset
 from core.sentiment_model import SentimentModel
@@ -58,7 +60,14 @@ class Session(QObject):
         return task
 
     def shutdown(self, timeout_s: float = 2.5) -> bool:
-        """Cancel every task and wait for them; True when all stopped in time."""
+        """Cancel every task and wait for them; True when all stopped in time.
+
+        Waits for the thread pool too: a task's generator ends before its worker has emitted its
+        last signals, and an emit on signals deleted with the window would print a traceback.
+        """
+        deadline = time.monotonic() + timeout_s
         for task in list(self.tasks):
             task.cancel()
-        return all(task.wait(timeout_s) for task in list(self.tasks))
+        stopped = all(task.wait(max(0.0, deadline - time.monotonic())) for task in list(self.tasks))
+        QThreadPool.globalInstance().waitForDone(max(1, int((deadline - time.monotonic()) * 1000)))
+        return stopped
