@@ -38,27 +38,46 @@ def accuracy_by_value(correct: np.ndarray, values: np.ndarray, edges: list[float
     return out
 
 
-def gradient_through_time(classifier: SentimentClassifier, ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Mean over the batch of ||dLoss/dh_t|| for every time step t, for a one-way, one-layer model
-    classifying from its last state: how much the loss still "reaches" each earlier state.
+@dataclass
+class GradientCurve:
+    norms: np.ndarray  # (time,) mean over the batch of ||d objective / d h_t||, float64
+    exact_loss: bool  # True: the real loss through the model's read-out; False: the recurrence alone
+    objective: str  # what was differentiated, in words, for a plot's title
+
+
+def reads_last_state(classifier: SentimentClassifier) -> bool:
+    """One-way, one layer, classifying from the last state: the loss reaches h_t only through time."""
+    c = classifier.config
+    return not c.bidirectional and c.num_layers == 1 and c.pooling == "last"
+
+
+def gradient_through_time(
+    classifier: SentimentClassifier, ids: np.ndarray, labels: np.ndarray | None = None
+) -> GradientCurve:
+    """Mean over the batch of ||dObjective/dh_t|| for every time step t of the first layer's
+    forward direction: how much of a signal at the end still reaches each earlier state.
+
+    For a model that reads its last state (``reads_last_state``) with ``labels``, the objective is the
+    real loss through the real read-out. Any other model (pooling or a backward direction would hand
+    every h_t a direct path to the loss) gets the recurrence alone: the objective is u . h_T for the
+    fixed unit vector u = 1/sqrt(H), so the curve still shows how fast gradients fade through time.
 
     ``ids`` (batch, time) holds texts of equal length (no padding), e.g. long texts cut to one length.
-    The recurrence is unrolled in autograd with the model's own weights, following the same equations
-    as ``core.trace`` (proven equal to the fused modules there).
+    The recurrence is unrolled in float64 autograd with the model's own weights (float32 would
+    underflow to 0 within a few hundred RNN steps and hide the decay), following ``core.trace``'s
+    equations (proven equal to the fused modules there).
     """
     c = classifier.config
-    if c.bidirectional or c.num_layers != 1 or c.pooling != "last":
-        raise StudioError("the gradient-through-time view needs a one-way, one-layer model reading to its last state")
-    was_training = classifier.training
-    classifier.eval()  # no dropout: measure the recurrence, not the noise
-    try:
-        x = classifier.embedding(torch.as_tensor(ids, dtype=torch.long))  # (batch, time, embed)
-        w_ih, w_hh = classifier.rnn.weight_ih_l0, classifier.rnn.weight_hh_l0
-        b_ih, b_hh = classifier.rnn.bias_ih_l0, classifier.rnn.bias_hh_l0
-        batch, steps = x.shape[0], x.shape[1]
-        h = x.new_zeros(batch, c.hidden_size)
-        cell = x.new_zeros(batch, c.hidden_size)
-        states = []
+    exact = labels is not None and reads_last_state(classifier)
+    with torch.no_grad():
+        x = classifier.embedding(torch.as_tensor(ids, dtype=torch.long)).double()  # (batch, time, embed)
+        w_ih, w_hh, b_ih, b_hh = (getattr(classifier.rnn, f"{n}_l0").detach().double()
+                                  for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    batch, steps = x.shape[0], x.shape[1]
+    h = x.new_zeros(batch, c.hidden_size)
+    cell = x.new_zeros(batch, c.hidden_size)
+    states = []
+    with torch.enable_grad():
         for t in range(steps):
             gi = x[:, t] @ w_ih.T + b_ih
             gh = h @ w_hh.T + b_hh
@@ -73,16 +92,33 @@ def gradient_through_time(classifier: SentimentClassifier, ids: np.ndarray, labe
                 h = (1 - z) * torch.tanh(ni + r * nh) + z * h
             else:
                 h = torch.tanh(gi + gh)
+            if t == 0:
+                h.requires_grad_(True)  # the first state depends on no weight that needs a gradient
             h.retain_grad()
             states.append(h)
-        loss = nn.functional.cross_entropy(classifier.head(h), torch.as_tensor(labels, dtype=torch.long))
-        classifier.zero_grad(set_to_none=True)
-        loss.backward()
-        norms = np.array([float(s.grad.norm(dim=1).mean()) for s in states])
-        classifier.zero_grad(set_to_none=True)
-        return norms
-    finally:
-        classifier.train(was_training)
+        if exact:
+            logits = h @ classifier.head.weight.detach().double().T + classifier.head.bias.detach().double()
+            objective = nn.functional.cross_entropy(logits, torch.as_tensor(labels, dtype=torch.long))
+            what = "the loss"
+        else:
+            objective = h.sum() / c.hidden_size**0.5  # each text's gradient at h_T has norm 1
+            what = "u·h_T, forward direction of layer 1"
+        objective.backward()
+    norms = np.array([float(s.grad.norm(dim=1).mean()) for s in states])
+    return GradientCurve(norms, exact, what)
+
+
+def long_text_ids(
+    model: SentimentModel, texts: list[str], max_steps: int = 200, batch: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
+    """(batch, time) token ids of the longest ``texts`` cut to the shortest of them (at most
+    ``max_steps``), so no padding enters a gradient-through-time measurement, and their indices."""
+    ids = model.tokenizer.encode_batch(texts, details=False).ids if texts else []
+    if not ids:
+        raise StudioError("no texts to measure gradients on")
+    order = np.argsort([-len(a) for a in ids], kind="stable")[:batch]
+    steps = min(max_steps, min(len(ids[i]) for i in order))
+    return np.stack([ids[i][:steps] for i in order]), order
 
 
 @dataclass

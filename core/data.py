@@ -76,7 +76,7 @@ class LoadCancelled(Exception):
 BUILTIN_SETS: dict[str, str] = {
     "longrange": (
         "Synthetic long-range memory test: neutral filler words with one deciding sentiment word "
-        "followed by `gap` more words (options: n, gap=MIN-MAX, seed)."
+        "followed by `gap` more words (options: n, gap=MIN-MAX, spread=uniform|log, seed)."
     ),
     "reviews": (
         "Small offline demo: short template movie reviews with negation and 'but' clauses (options: n, seed)."
@@ -968,7 +968,7 @@ def _load_builtin(
 ) -> TextDataset:
     where = f"builtin:{name}"
     if name == "longrange":
-        _check_options(options, ("n", "gap", "seed"), where)
+        _check_options(options, ("n", "gap", "spread", "seed"), where)
         n = _option_int(options, "n", 4000, 20, 2_000_000, where)
         gap_raw = options.get("gap", "5-50")
         m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", gap_raw)
@@ -979,9 +979,14 @@ def _load_builtin(
             raise DataError(
                 f"Option gap={gap_raw} for {where} must be MIN-MAX with 0 <= MIN <= MAX <= 100000."
             )
+        spread = options.get("spread", "uniform").strip().lower()
+        if spread not in ("uniform", "log"):
+            raise DataError(f'Option spread="{spread}" for {where} must be uniform or log.')
         s = _option_int(options, "seed", seed, 0, 2**63 - 1, where)
-        generate: Callable[[np.random.Generator, int], Split] = partial(_gen_longrange, gmin=gmin, gmax=gmax)
-        notes = [f"builtin:longrange with n={n}, gap={gmin}-{gmax}, seed={s}."]
+        generate: Callable[[np.random.Generator, int], Split] = partial(
+            _gen_longrange, gmin=gmin, gmax=gmax, log_spread=spread == "log"
+        )
+        notes = [f"builtin:longrange with n={n}, gap={gmin}-{gmax}, spread={spread}, seed={s}."]
     else:
         _check_options(options, ("n", "seed"), where)
         n = _option_int(options, "n", 3000, 20, 2_000_000, where)
@@ -996,11 +1001,19 @@ def _load_builtin(
     return TextDataset(source=source, splits=splits, label_names=["negative", "positive"], notes=notes)
 
 
-def _gen_longrange(rng: np.random.Generator, m: int, gmin: int, gmax: int) -> Split:
-    """Filler, one deciding word, then exactly ``gap`` filler words: the label must be remembered."""
+def _gen_longrange(rng: np.random.Generator, m: int, gmin: int, gmax: int, log_spread: bool = False) -> Split:
+    """Filler, one deciding word, then exactly ``gap`` filler words: the label must be remembered.
+
+    ``log_spread`` draws gaps log-uniformly, so short gaps are as common as long ones per octave: a
+    model that cannot bridge long gaps still sees enough short ones to learn the task at all.
+    """
     labels = _balanced_labels(rng, m)
     prefix = rng.integers(0, 11, m)
-    gaps = rng.integers(gmin, gmax + 1, m)
+    if log_spread:
+        lo, hi = np.log(gmin + 1), np.log(gmax + 2)  # +1: gap 0 is allowed; gmax + 2 keeps gmax reachable
+        gaps = np.minimum(np.floor(np.exp(rng.uniform(lo, hi, m))).astype(np.int64) - 1, gmax)
+    else:
+        gaps = rng.integers(gmin, gmax + 1, m)
     which = rng.integers(0, 10, m)
     fill_idx = rng.integers(0, len(_FILLER), int(prefix.sum() + gaps.sum()))
     filler = np.array(_FILLER, dtype=object)[fill_idx].tolist()

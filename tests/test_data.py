@@ -320,6 +320,17 @@ def test_longrange_fixed_gap_defaults_and_determinism():
     )
 
 
+def test_longrange_log_spread_covers_every_octave_evenly():
+    gaps = load_dataset("builtin:longrange?n=20000&gap=0-200&spread=log")["train"].extra["gap"]
+    assert gaps.min() == 0 and gaps.max() == 200
+    octaves = np.histogram(gaps + 1, bins=[1, 4, 16, 64, 202])[0] / len(gaps)  # log-uniform: ~even shares
+    assert octaves.min() > 0.2, octaves
+    uniform = load_dataset("builtin:longrange?n=20000&gap=0-200")["train"].extra["gap"]
+    assert (uniform < 15).mean() < 0.1 < (gaps < 15).mean()
+    with pytest.raises(DataError, match="spread"):
+        load_dataset("builtin:longrange?spread=cubic")
+
+
 def test_reviews_builtin():
     ds = load_dataset("builtin:reviews?n=200", seed=1)
     assert ds.label_names == ["negative", "positive"]
@@ -331,7 +342,7 @@ def test_reviews_builtin():
     ("source", "needle"),
     [
         ("builtin:nope", "builtin:longrange"),
-        ("builtin:longrange?size=3", "valid options are: n, gap, seed"),
+        ("builtin:longrange?size=3", "valid options are: n, gap, spread, seed"),
         ("builtin:longrange?gap=9-3", "MIN-MAX"),
         ("builtin:longrange?gap=abc", "range such as 5-50"),
         ("builtin:longrange?n=x", "whole number"),
