@@ -1,5 +1,9 @@
 """The Compare screen: every model scored on the same split, side by side.
 
+Besides the metrics it shows the LSTM-vs-RNN story for whatever models are loaded: accuracy by
+gap (datasets with a ``gap`` column, such as builtin:longrange), how fast gradients fade back
+through time, and how saturated the memory gates are (Karpathy et al. 2015).
+
 Scoring runs in a ``Task`` (it predicts the whole split); the views are rebuilt once per
 evaluation, never per batch.
 """
@@ -7,7 +11,7 @@ evaluation, never per batch.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
@@ -24,10 +28,21 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from core.analysis import (
+    SATURATION,
+    Bucket,
+    GateSummary,
+    GradientCurve,
+    accuracy_by_value,
+    gate_summary,
+    gradient_through_time,
+    long_text_ids,
+)
 from core.data import Split
 from core.errors import StudioError
 from core.metrics import EvalResult
@@ -56,6 +71,30 @@ class ModelScore:
     training_time_s: float | None
     tokens_per_s: float | None
     grad_norms: np.ndarray  # per training step, empty when unknown
+    by_gap: list[Bucket] = field(default_factory=list)  # empty unless the split has a "gap" column
+    gradient: GradientCurve | None = None  # None when it could not be measured (see ``notes``)
+    gates: GateSummary | None = None  # the memory gate (LSTM forget, GRU update); None for a plain RNN
+    notes: list[str] = field(default_factory=list)
+
+
+GAP_EDGES = [0, 5, 10, 20, 50, 100, 201, 501, 1001, 10**9]
+MEMORY_GATE = {"lstm": "forget", "gru": "update"}  # the gate that decides how much of the state is kept
+GATE_TEXTS = 100  # texts traced for the gate histogram: enough for a stable shape, ~1 s for long reviews
+
+
+def inside_the_model(model, split: Split, truth: np.ndarray, predicted: np.ndarray, score: ModelScore) -> None:
+    """Fill ``score``'s story views: accuracy by gap, gradient through time, memory-gate values."""
+    gaps = split.extra.get("gap")
+    if gaps is not None:
+        score.by_gap = accuracy_by_value(predicted == truth, gaps, GAP_EDGES)
+    try:
+        ids, order = long_text_ids(model, split.texts)
+        score.gradient = gradient_through_time(model.classifier, ids, truth[order])
+    except StudioError as e:
+        score.notes.append(f"gradient through time: {e}")
+    gate = MEMORY_GATE.get(model.kind)
+    if gate:
+        score.gates = gate_summary(model, split.texts[:GATE_TEXTS], gate=gate)
 
 
 def score_models(models: dict, split: Split, label_names: list[str], control, timing_sentences: int = 30):
@@ -78,11 +117,16 @@ def score_models(models: dict, split: Split, label_names: list[str], control, ti
         ms = (time.perf_counter() - t0) * 1000 / max(len(sample), 1)
         fin = model.metrics.get("finished") or {}
         history = model.metrics.get("history") or {}
-        scores[name] = ModelScore(
+        score = ModelScore(
             name, model.kind, result, probs.argmax(1), probs.max(1), truth, ms,
             model.classifier.num_parameters(), fin.get("training_time_s"), fin.get("tokens_per_s"),
             np.asarray(history.get("step_grad_norm", []), dtype=np.float64),
         )
+        if control.cancelled:
+            return scores
+        yield PhaseEvent("inside", f"measuring gradients and gates of {name}")
+        inside_the_model(model, split, truth, score.predicted, score)
+        scores[name] = score
     return scores
 
 
@@ -107,14 +151,42 @@ class CompareView(QWidget):
         self.by_length = pg.PlotWidget(title="Accuracy by text length (tokens)")
         self.by_length.setLabel("left", "accuracy")
         self.by_length.setYRange(0, 1.02)
-        self.by_length.addLegend(offset=(-10, 10))
+        self.by_length.addLegend(offset=(10, -10), colCount=4)  # one row along the bottom, below most curves
         self.by_length.showGrid(y=True, alpha=0.3)
+        self.by_gap = pg.PlotWidget(title="Accuracy by gap between the deciding word and the end")
+        self.by_gap.setLabel("left", "accuracy")
+        self.by_gap.setLabel("bottom", "gap (words)")
+        self.by_gap.setYRange(0, 1.02)
+        self.by_gap.addLegend(offset=(10, -10), colCount=4)
+        self.by_gap.showGrid(y=True, alpha=0.3)
         self.grads = pg.PlotWidget(title="Gradient norm during training (per step, before clipping)")
         self.grads.setLogMode(y=True)
         self.grads.addLegend(offset=(-10, 10))
         self.grads.setLabel("bottom", "step")
-        for widget in (self.by_length, self.grads):
+        self.through_time = pg.PlotWidget()
+        self.through_time.setLabel("bottom", "steps back from the last token")
+        self.through_time.setLabel("left", "log10 (norm / norm at the end)")
+        self.through_time.addLegend(offset=(10, -10))  # curves fall to the right: bottom left stays free
+        self.through_time.showGrid(x=True, y=True, alpha=0.3)
+        self.gates = pg.PlotWidget()
+        self.gates.setLabel("bottom", "gate value")
+        self.gates.setLabel("left", "% of values")
+        self.gates.addLegend(offset=(10, 10))
+        self.gates.setXRange(0, 1, padding=0.02)
+        for widget in (self.by_length, self.by_gap, self.grads, self.through_time, self.gates):
             style_plot(widget, widget.getPlotItem())
+        self.accuracy_tabs = QTabWidget()
+        self.accuracy_tabs.addTab(self.by_length, "By length")
+        self.accuracy_tabs.addTab(self.by_gap, "By gap")
+        self.inside_tabs = QTabWidget()
+        self.inside_tabs.addTab(self.through_time, "Gradient through time")
+        self.inside_tabs.addTab(self.gates, "Memory gates")
+        self.inside_tabs.addTab(self.grads, "Training gradients")
+        self.inside_tabs.setTabToolTip(
+            0, "How much of the loss's gradient still reaches each earlier hidden state: "
+            "a plain RNN's fades exponentially (vanishing gradients), an LSTM's far more slowly")
+        self.inside_tabs.setTabToolTip(
+            1, "Distribution of the LSTM forget gate / GRU update gate: near 1 keeps the memory, near 0 erases it")
 
         self.wrong_model = QComboBox()
         self.wrong_model.currentTextChanged.connect(self._fill_wrong)
@@ -137,8 +209,8 @@ class CompareView(QWidget):
         wl.addWidget(self.wrong)
 
         plots = QSplitter(Qt.Orientation.Horizontal)
-        plots.addWidget(self.by_length)
-        plots.addWidget(self.grads)
+        plots.addWidget(self.accuracy_tabs)
+        plots.addWidget(self.inside_tabs)
         lower = QSplitter(Qt.Orientation.Horizontal)
         lower.addWidget(self.confusion)
         lower.addWidget(wrong_box)
@@ -156,7 +228,10 @@ class CompareView(QWidget):
         self._fill_table()
         self._draw_confusions()
         self._draw_by_length()
+        self._draw_by_gap()
         self._draw_grads()
+        self._draw_through_time()
+        self._draw_gates()
         current = self.wrong_model.currentText()
         self.wrong_model.blockSignals(True)
         self.wrong_model.clear()
@@ -243,6 +318,73 @@ class CompareView(QWidget):
                                 symbolBrush=colors[name], name=name)
         labels = [(k, f"{lo}–{hi - 1}" if hi < 10**8 else f"{lo}+") for k, (lo, hi) in enumerate(edges)]
         self.by_length.getAxis("bottom").setTicks([labels])
+        self.by_length.setXRange(-0.5, len(edges) - 0.5, padding=0)  # room for the end ticks' labels
+
+    def _draw_by_gap(self) -> None:
+        self.by_gap.clear()
+        colors = self._colors()
+        edges = sorted({(b.low, b.high) for s in self.scores.values() for b in s.by_gap})
+        has_gap = bool(edges)
+        self.accuracy_tabs.setTabEnabled(1, has_gap)
+        self.accuracy_tabs.setTabToolTip(
+            1, "Accuracy against how many words follow the deciding word" if has_gap
+            else "Needs a dataset with a gap column, such as builtin:longrange")
+        if not has_gap and self.accuracy_tabs.currentIndex() == 1:
+            self.accuracy_tabs.setCurrentIndex(0)
+        index = {e: k for k, e in enumerate(edges)}
+        for name, s in self.scores.items():
+            if s.by_gap:
+                xs = np.array([index[(b.low, b.high)] for b in s.by_gap], dtype=float)
+                ys = np.array([b.accuracy for b in s.by_gap], dtype=float)
+                self.by_gap.plot(xs, ys, pen=pg.mkPen(colors[name], width=2), symbol="o", symbolSize=7,
+                                 symbolBrush=colors[name], name=name)
+        labels = [(k, f"{lo:.0f}–{hi - 1:.0f}" if hi < 10**8 else f"{lo:.0f}+") for k, (lo, hi) in enumerate(edges)]
+        self.by_gap.getAxis("bottom").setTicks([labels])
+        self.by_gap.setXRange(-0.5, len(edges) - 0.5, padding=0)
+        if has_gap:
+            self.by_gap.addItem(pg.InfiniteLine(0.5, angle=0, pen=pg.mkPen("#888888", style=Qt.PenStyle.DashLine),
+                                                label="chance", labelOpts={"position": 0.97}))
+
+    def _draw_through_time(self) -> None:
+        plot = self.through_time
+        plot.clear()
+        colors = self._colors()
+        curves = {n: s.gradient for n, s in self.scores.items() if s.gradient is not None}
+        for name, curve in curves.items():
+            norms = np.maximum(curve.norms, 1e-300)  # float64 keeps ~300 decades; only exact 0 is clamped
+            rel = np.log10(norms[::-1] / norms[-1])  # x = steps back from the end
+            plot.plot(np.arange(rel.size, dtype=float), rel, pen=pg.mkPen(colors[name], width=2), name=name)
+        exact = [c.exact_loss for c in curves.values()]
+        if exact and all(exact):
+            what = "‖∂loss/∂h_t‖"
+        elif exact:
+            what = "‖∂loss/∂h_t‖ (one-way models), ‖∂(u·h_T)/∂h_t‖ through layer 1 (others)"
+        else:
+            what = "‖∂(u·h_T)/∂h_t‖ through layer 1, forward direction"
+        steps = max((c.norms.size for c in curves.values()), default=0)
+        plot.setTitle(f"{what} over the {steps} last steps of the longest texts" if curves else
+                      "Gradient through time: no model could be measured")
+
+    def _draw_gates(self) -> None:
+        plot = self.gates
+        plot.clear()
+        colors = self._colors()
+        parts = []
+        for name, s in self.scores.items():
+            g = s.gates
+            if g is None or g.count == 0:
+                continue
+            share = 100 * g.histogram / g.count
+            label = (f"{name} {g.gate} gate: {g.left_saturated:.0%} below {SATURATION[0]}, "
+                     f"{g.right_saturated:.0%} above {SATURATION[1]}")  # rich text: no bare "<"
+            plot.plot(g.edges, share, stepMode="center", pen=pg.mkPen(colors[name], width=2),
+                      fillLevel=0, fillBrush=pg.mkColor(colors[name] + "40"), name=label)
+            parts.append(label)
+        if parts:
+            plot.setTitle(f"Memory gate values over {GATE_TEXTS} texts (saturated: below {SATURATION[0]} "
+                          f"or above {SATURATION[1]})")
+        else:
+            plot.setTitle("Memory gates: only LSTM and GRU models have them")
 
     def _draw_grads(self) -> None:
         self.grads.clear()

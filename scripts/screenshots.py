@@ -48,7 +48,7 @@ def shot(win, tab, name: str) -> None:
     settle()
     path = OUT / f"{name}.png"
     win.grab().save(str(path))
-    print("saved", path.relative_to(ROOT), flush=True)
+    print("saved", path, flush=True)
 
 
 def make_window(tmp_settings: Path):
@@ -60,14 +60,28 @@ def make_window(tmp_settings: Path):
 
 
 def main() -> int:
+    global OUT
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer epochs (for checking the script)")
+    parser.add_argument("--part", choices=["all", "sentences", "longrange"], default="all")
+    parser.add_argument("--out", type=Path, default=OUT, help="folder for the PNGs (default docs/screenshots)")
     args = parser.parse_args()
+    OUT = args.out
     OUT.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication([])
     settings_file = OUT / ".screenshots.ini"
 
-    # part one: real sentences, default settings
+    if args.part in ("all", "sentences"):
+        sentences(settings_file, args.quick)
+    if args.part in ("all", "longrange"):
+        longrange(settings_file, args.quick)
+    settings_file.unlink(missing_ok=True)
+    app.quit()
+    return 0
+
+
+def sentences(settings_file: Path, quick: bool) -> None:
+    """Part one: real sentences, default settings."""
     win = make_window(settings_file)
     source = str(SST2) if (SST2 / "train.tsv").is_file() else "builtin:reviews"
     win.data_panel.load(source)
@@ -76,7 +90,7 @@ def main() -> int:
     panel = win.train_panel
     panel.reset_to_defaults()
     panel.kind_boxes["gru"].setChecked(True)
-    panel.inputs[("train", "epochs")].setValue(2 if args.quick else 6)
+    panel.inputs[("train", "epochs")].setValue(2 if quick else 6)
     win.tabs.setCurrentWidget(panel)
     panel.start_training()
     wait_for(panel.training_finished, 1800)
@@ -91,16 +105,18 @@ def main() -> int:
     shot(win, win.models_panel, "models")
     win.close()
 
-    # part two: the long-range story
+
+def longrange(settings_file: Path, quick: bool) -> None:
+    """Part two: the long-range story, as in docs/results.md (gaps 5-200, one-way, last state)."""
     win = make_window(settings_file)
-    win.data_panel.load("builtin:longrange?n=4000&gap=5-50")
+    win.data_panel.load("builtin:longrange?n=8000&gap=5-200")
     wait_for(win.data_panel.loaded, 60)
     panel = win.train_panel
     panel.reset_to_defaults()
     panel.kind_boxes["gru"].setChecked(True)
     for key, value in {("model", "embed_dim"): 32, ("model", "hidden_size"): 32, ("model", "dropout"): 0.0,
                        ("model", "word_dropout"): 0.0, ("train", "learning_rate"): 5e-3,
-                       ("train", "epochs"): 3 if args.quick else 8, ("train", "patience"): 8}.items():
+                       ("train", "epochs"): 3 if quick else 10, ("train", "patience"): 10}.items():
         if key in panel.inputs:
             panel.inputs[key].setValue(value)
     panel.inputs[("model", "bidirectional")].setChecked(False)
@@ -111,11 +127,13 @@ def main() -> int:
     shot(win, panel, "train-longrange")
     win.tabs.setCurrentWidget(win.compare_panel)
     wait_for(win.compare_panel.evaluated, 300)
+    view = win.compare_panel.view
+    view.accuracy_tabs.setCurrentWidget(view.by_gap)
+    view.inside_tabs.setCurrentWidget(view.through_time)
     shot(win, win.compare_panel, "compare-longrange")
+    view.inside_tabs.setCurrentWidget(view.gates)
+    shot(win, win.compare_panel, "compare-gates")
     win.close()
-    settings_file.unlink(missing_ok=True)
-    app.quit()
-    return 0
 
 
 if __name__ == "__main__":

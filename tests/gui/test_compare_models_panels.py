@@ -73,3 +73,46 @@ def test_models_panel_reports_a_bad_file(qtbot, tmp_path, monkeypatch):
     qtbot.waitUntil(lambda: not task.running and bool(warnings), timeout=5000)
     assert "not a Sentiment Studio model" in warnings[0][2]
     assert session.models == {}
+
+
+def test_compare_shows_the_lstm_vs_rnn_story(qtbot, tiny_dataset):
+    """On builtin:longrange: accuracy by gap, gradient through time and forget-gate values, per model."""
+    from core.data import load_dataset
+    from core.models import ModelConfig
+    from core.pipeline import train_model
+    from core.trainer import TrainConfig, run_to_end
+
+    ds = load_dataset("builtin:longrange?n=300&gap=5-60", seed=0)
+    session = Session()
+    session.set_dataset(ds)
+    for kind in ("lstm", "rnn"):
+        cfg = ModelConfig(kind=kind, embed_dim=8, hidden_size=8, bidirectional=False, pooling="last", dropout=0.0)
+        session.add_model(run_to_end(train_model(ds, cfg, TrainConfig(epochs=1, device="cpu"))), kind.upper())
+    panel = ComparePanel(session)
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.evaluated, timeout=30_000):
+        panel.evaluate()
+    view = panel.view
+    assert view.accuracy_tabs.isTabEnabled(1)
+    assert len(view.by_gap.getPlotItem().listDataItems()) == 2
+    lstm = view.scores["LSTM"]
+    assert sum(b.count for b in lstm.by_gap) == len(ds["test"])
+    # one-way models reading their last state: the real loss's gradient, measured over the longest texts
+    assert all(s.gradient.exact_loss for s in view.scores.values())
+    longest = sorted(len(t.split()) for t in ds["test"].texts)[-64:]
+    assert view.scores["RNN"].gradient.norms.size == min(200, longest[0])
+    assert len(view.through_time.getPlotItem().listDataItems()) == 2
+    assert "loss" in view.through_time.getPlotItem().titleLabel.text
+    # only the LSTM has a memory gate; its histogram covers every traced value
+    assert view.scores["RNN"].gates is None
+    assert lstm.gates.gate == "forget" and lstm.gates.histogram.sum() == lstm.gates.count > 0
+    assert len(view.gates.getPlotItem().listDataItems()) == 1
+    (curve,) = view.gates.getPlotItem().listDataItems()
+    assert "forget gate" in curve.name() and "above 0.9" in curve.name()
+
+    # a dataset without a gap column: the tab is off, the other views still fill
+    session.set_dataset(tiny_dataset)
+    with qtbot.waitSignal(panel.evaluated, timeout=30_000):
+        panel.evaluate()
+    assert not view.accuracy_tabs.isTabEnabled(1)
+    assert len(view.through_time.getPlotItem().listDataItems()) == 2
