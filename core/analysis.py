@@ -69,9 +69,10 @@ def gradient_through_time(
     """
     c = classifier.config
     exact = labels is not None and reads_last_state(classifier)
-    with torch.no_grad():
-        x = classifier.embedding(torch.as_tensor(ids, dtype=torch.long)).double()  # (batch, time, embed)
-        w_ih, w_hh, b_ih, b_hh = (getattr(classifier.rnn, f"{n}_l0").detach().double()
+    device = classifier.embedding.weight.device
+    with torch.no_grad():  # on the CPU whatever the model's device: MPS has no float64
+        x = classifier.embedding(torch.as_tensor(ids, dtype=torch.long, device=device)).cpu().double()
+        w_ih, w_hh, b_ih, b_hh = (getattr(classifier.rnn, f"{n}_l0").detach().cpu().double()
                                   for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
     batch, steps = x.shape[0], x.shape[1]
     h = x.new_zeros(batch, c.hidden_size)
@@ -97,7 +98,8 @@ def gradient_through_time(
             h.retain_grad()
             states.append(h)
         if exact:
-            logits = h @ classifier.head.weight.detach().double().T + classifier.head.bias.detach().double()
+            head = classifier.head
+            logits = h @ head.weight.detach().cpu().double().T + head.bias.detach().cpu().double()
             objective = nn.functional.cross_entropy(logits, torch.as_tensor(labels, dtype=torch.long))
             what = "the loss"
         else:

@@ -357,13 +357,18 @@ class CompareView(QWidget):
         exact = [c.exact_loss for c in curves.values()]
         if exact and all(exact):
             what = "‖∂loss/∂h_t‖"
-        elif exact:
-            what = "‖∂loss/∂h_t‖ (one-way models), ‖∂(u·h_T)/∂h_t‖ through layer 1 (others)"
+        elif any(exact):
+            what = "‖∂loss/∂h_t‖ (one-way) or ‖∂(u·h_T)/∂h_t‖ (others)"
         else:
-            what = "‖∂(u·h_T)/∂h_t‖ through layer 1, forward direction"
+            what = "‖∂(u·h_T)/∂h_t‖, layer 1 forward"
         steps = max((c.norms.size for c in curves.values()), default=0)
-        plot.setTitle(f"{what} over the {steps} last steps of the longest texts" if curves else
+        plot.setTitle(f"{what}, longest texts, {steps} steps" if curves else
                       "Gradient through time: no model could be measured")
+        plot.setToolTip(
+            "How much gradient reaches each earlier hidden state h_t, relative to the last one, averaged over "
+            "the split's 64 longest texts.\nModels that read one way and classify from their last state: the "
+            "real loss. Others (pooling or a backward direction give every h_t a direct path to the loss): "
+            "the recurrence alone, from u·h_T with u = 1/√H, through the first layer's forward direction.")
 
     def _draw_gates(self) -> None:
         plot = self.gates
@@ -490,6 +495,8 @@ class ComparePanel(QWidget):
         self._stale = False
         self.view.show_scores(scores, texts)
         n = len(texts)
-        self.message.setText(f"Scored {len(scores)} model(s) on {n:,} {split_name} texts.")
+        notes = [f"{name}: {note}" for name, s in scores.items() for note in s.notes]
+        self.message.setText(f"Scored {len(scores)} model(s) on {n:,} {split_name} texts." + "".join(
+            f" {note}." for note in notes))
         self.session.status.emit(f"Compared {len(scores)} models on the {split_name} split")
         self.evaluated.emit()

@@ -75,7 +75,7 @@ def test_models_panel_reports_a_bad_file(qtbot, tmp_path, monkeypatch):
     assert session.models == {}
 
 
-def test_compare_shows_the_lstm_vs_rnn_story(qtbot, tiny_dataset):
+def test_compare_shows_the_lstm_vs_rnn_story(qtbot, tiny_dataset, tiny_model):
     """On builtin:longrange: accuracy by gap, gradient through time and forget-gate values, per model."""
     from core.data import load_dataset
     from core.models import ModelConfig
@@ -116,3 +116,8 @@ def test_compare_shows_the_lstm_vs_rnn_story(qtbot, tiny_dataset):
         panel.evaluate()
     assert not view.accuracy_tabs.isTabEnabled(1)
     assert len(view.through_time.getPlotItem().listDataItems()) == 2
+    session.add_model(tiny_model, "BiLSTM")  # pooled and two-way: the recurrence alone
+    with qtbot.waitSignal(panel.evaluated, timeout=30_000):
+        panel.evaluate()
+    assert not view.scores["BiLSTM"].gradient.exact_loss
+    assert "u·h_T" in view.through_time.getPlotItem().titleLabel.text
