@@ -93,7 +93,8 @@ def _story_model(source: str, kind: str, quick: bool, **train_overrides):
 
 
 def longrange_story(state: dict, quick: bool) -> None:
-    """Accuracy by gap: one model per kind trained on gaps 5-200 mixed, then one per kind and fixed gap."""
+    """Accuracy by gap, three ways: one model per kind trained on gaps 5-200 mixed; one per kind and fixed
+    gap; one per kind on gaps 0-200 drawn log-uniformly (short gaps common), trained longer and gentler."""
     if "longrange" not in state:
         out = {}
         for kind in CELL_KINDS:
