@@ -41,8 +41,7 @@ def accuracy_by_value(correct: np.ndarray, values: np.ndarray, edges: list[float
 @dataclass
 class GradientCurve:
     norms: np.ndarray  # (time,) mean over the batch of ||d objective / d h_t||, float64
-    exact_loss: bool  # True: the real loss through the model's read-out; False: the recurrence alone
-    objective: str  # what was differentiated, in words, for a plot's title
+    exact_loss: bool  # True: the real loss through the model's read-out; False: the recurrence alone (u . h_T)
 
 
 def reads_last_state(classifier: SentimentClassifier) -> bool:
@@ -101,13 +100,11 @@ def gradient_through_time(
             head = classifier.head
             logits = h @ head.weight.detach().cpu().double().T + head.bias.detach().cpu().double()
             objective = nn.functional.cross_entropy(logits, torch.as_tensor(labels, dtype=torch.long))
-            what = "the loss"
         else:
             objective = h.sum() / c.hidden_size**0.5  # each text's gradient at h_T has norm 1
-            what = "u·h_T, forward direction of layer 1"
         objective.backward()
     norms = np.array([float(s.grad.norm(dim=1).mean()) for s in states])
-    return GradientCurve(norms, exact, what)
+    return GradientCurve(norms, exact)
 
 
 def long_text_ids(

@@ -306,41 +306,34 @@ class CompareView(QWidget):
                 label.setPos(p + 0.5, t + 0.5)
                 plot.addItem(label)
 
-    def _draw_by_length(self) -> None:
-        self.by_length.clear()
+    def _draw_buckets(self, plot: pg.PlotWidget, buckets: dict[str, list]) -> int:
+        """Accuracy per bucket (objects with low, high, accuracy), one curve per model; returns the bucket count."""
+        plot.clear()
         colors = self._colors()
-        edges = sorted({(b.low, b.high) for s in self.scores.values() for b in s.result.by_length})
+        edges = sorted({(b.low, b.high) for bs in buckets.values() for b in bs})
         index = {e: k for k, e in enumerate(edges)}
-        for name, s in self.scores.items():
-            xs = np.array([index[(b.low, b.high)] for b in s.result.by_length], dtype=float)
-            ys = np.array([b.accuracy for b in s.result.by_length], dtype=float)
-            self.by_length.plot(xs, ys, pen=pg.mkPen(colors[name], width=2), symbol="o", symbolSize=7,
-                                symbolBrush=colors[name], name=name)
-        labels = [(k, f"{lo}–{hi - 1}" if hi < 10**8 else f"{lo}+") for k, (lo, hi) in enumerate(edges)]
-        self.by_length.getAxis("bottom").setTicks([labels])
-        self.by_length.setXRange(-0.5, len(edges) - 0.5, padding=0)  # room for the end ticks' labels
+        for name, bs in buckets.items():
+            if bs:
+                xs = np.array([index[(b.low, b.high)] for b in bs], dtype=float)
+                ys = np.array([b.accuracy for b in bs], dtype=float)
+                plot.plot(xs, ys, pen=pg.mkPen(colors[name], width=2), symbol="o", symbolSize=7,
+                          symbolBrush=colors[name], name=name)
+        labels = [(k, f"{lo:.0f}–{hi - 1:.0f}" if hi < 10**8 else f"{lo:.0f}+") for k, (lo, hi) in enumerate(edges)]
+        plot.getAxis("bottom").setTicks([labels])
+        plot.setXRange(-0.5, len(edges) - 0.5, padding=0)  # room for the end ticks' labels
+        return len(edges)
+
+    def _draw_by_length(self) -> None:
+        self._draw_buckets(self.by_length, {n: s.result.by_length for n, s in self.scores.items()})
 
     def _draw_by_gap(self) -> None:
-        self.by_gap.clear()
-        colors = self._colors()
-        edges = sorted({(b.low, b.high) for s in self.scores.values() for b in s.by_gap})
-        has_gap = bool(edges)
+        has_gap = self._draw_buckets(self.by_gap, {n: s.by_gap for n, s in self.scores.items()}) > 0
         self.accuracy_tabs.setTabEnabled(1, has_gap)
         self.accuracy_tabs.setTabToolTip(
             1, "Accuracy against how many words follow the deciding word" if has_gap
             else "Needs a dataset with a gap column, such as builtin:longrange")
         if not has_gap and self.accuracy_tabs.currentIndex() == 1:
             self.accuracy_tabs.setCurrentIndex(0)
-        index = {e: k for k, e in enumerate(edges)}
-        for name, s in self.scores.items():
-            if s.by_gap:
-                xs = np.array([index[(b.low, b.high)] for b in s.by_gap], dtype=float)
-                ys = np.array([b.accuracy for b in s.by_gap], dtype=float)
-                self.by_gap.plot(xs, ys, pen=pg.mkPen(colors[name], width=2), symbol="o", symbolSize=7,
-                                 symbolBrush=colors[name], name=name)
-        labels = [(k, f"{lo:.0f}–{hi - 1:.0f}" if hi < 10**8 else f"{lo:.0f}+") for k, (lo, hi) in enumerate(edges)]
-        self.by_gap.getAxis("bottom").setTicks([labels])
-        self.by_gap.setXRange(-0.5, len(edges) - 0.5, padding=0)
         if has_gap:
             self.by_gap.addItem(pg.InfiniteLine(0.5, angle=0, pen=pg.mkPen("#888888", style=Qt.PenStyle.DashLine),
                                                 label="chance", labelOpts={"position": 0.97}))
@@ -374,7 +367,7 @@ class CompareView(QWidget):
         plot = self.gates
         plot.clear()
         colors = self._colors()
-        parts = []
+        drawn = False
         for name, s in self.scores.items():
             g = s.gates
             if g is None or g.count == 0:
@@ -384,8 +377,8 @@ class CompareView(QWidget):
                      f"{g.right_saturated:.0%} above {SATURATION[1]}")  # rich text: no bare "<"
             plot.plot(g.edges, share, stepMode="center", pen=pg.mkPen(colors[name], width=2),
                       fillLevel=0, fillBrush=pg.mkColor(colors[name] + "40"), name=label)
-            parts.append(label)
-        if parts:
+            drawn = True
+        if drawn:
             plot.setTitle(f"Memory gate values over {GATE_TEXTS} texts (saturated: below {SATURATION[0]} "
                           f"or above {SATURATION[1]})")
         else:
