@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         from gui.app import run
 
         return run(argv[1:])
-    from core.cli import main as cli_main
+    from cli import main as cli_main
 
     return cli_main(argv)
 

@@ -64,12 +64,12 @@ def measure(data: str, epochs: int, warm: bool) -> dict:
     if not warm:
         win._warm_up = lambda: None  # measure the cold first step too
     win.show()
-    win.data_panel.load(data)
-    wait_for(win.data_panel.loaded, 120)
+    win.data_screen.load(data)
+    wait_for(win.data_screen.loaded, 120)
     settle = QEventLoop()
     QTimer.singleShot(3000 if warm else 0, settle.quit)  # let the background warm-up finish
     settle.exec()
-    panel = win.train_panel
+    panel = win.train_screen
     panel.inputs[("train", "epochs")].setValue(epochs)
     win.tabs.setCurrentWidget(panel)
     beat = Heartbeat()

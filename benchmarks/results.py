@@ -24,13 +24,15 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 
-from core.analysis import accuracy_by_value, gate_summary, gradient_through_time, long_text_ids  # noqa: E402
+from core.analysis import gate_summary, gradient_through_time, long_text_ids  # noqa: E402
+from core.classifier import CELL_KINDS, ModelConfig  # noqa: E402
+from core.compare import accuracy_by_gap, score_model  # noqa: E402
 from core.data import Split, TextDataset, load_dataset  # noqa: E402
-from core.models import CELL_KINDS, ModelConfig  # noqa: E402
+from core.events import StepEvent, run_to_end  # noqa: E402
 from core.pipeline import build_classifier, train_model  # noqa: E402
 from core.sentiment_model import SentimentModel, encode_split  # noqa: E402
 from core.tokenizer import TextTokenizer  # noqa: E402
-from core.trainer import StepEvent, TrainConfig, Trainer, run_to_end  # noqa: E402
+from core.trainer import TrainConfig, Trainer  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
 DOCS = ROOT / "docs"
@@ -57,7 +59,7 @@ def accuracy_table(state: dict, quick: bool) -> None:
         if not (SHARED / name / "train.tsv").is_file():
             print(f"skip {name}: not in ../shared/datasets", flush=True)
             continue
-        ds = load_dataset(str(SHARED / name), seed=0)
+        ds = load_dataset(str(SHARED / name))
         if quick:
             ds = subset(ds, 600)
         for kind in CELL_KINDS:
@@ -66,13 +68,13 @@ def accuracy_table(state: dict, quick: bool) -> None:
                 continue
             t0 = time.perf_counter()
             train = TrainConfig(seed=0, epochs=2 if quick else TrainConfig().epochs)
-            model = run_to_end(train_model(ds, ModelConfig(kind=kind), train))
-            test = model.metrics["test"]
-            run = {"accuracy": test["accuracy"], "macro_f1": test["macro_f1"],
+            model = run_to_end(train_model(ds, ModelConfig(kind=kind), train)).model
+            test = model.record.test
+            run = {"accuracy": test.accuracy, "macro_f1": test.macro_f1,
                    "seconds": round(time.perf_counter() - t0, 1),
-                   "epochs": model.metrics["finished"]["epochs_run"],
-                   "best_epoch": model.metrics["finished"]["best_epoch"],
-                   "by_length": test["by_length"], "carved": list(ds.carved)}
+                   "epochs": model.record.finished.epochs_run,
+                   "best_epoch": model.record.finished.best_epoch,
+                   "by_length": [b.__dict__ for b in test.by_length], "carved": list(ds.carved)}
             if name == "imdb" and kind == "lstm":
                 texts = ds["test"].texts[: 50 if quick else 300]
                 s = gate_summary(model, texts)
@@ -84,20 +86,23 @@ def accuracy_table(state: dict, quick: bool) -> None:
 
 
 def _story_model(source: str, kind: str, quick: bool, **train_overrides):
-    ds = load_dataset(source, seed=0)
+    """Train one story model on ``source``; (its test split, whether each test text was right), scored
+    as the Compare screen scores (``core.compare``)."""
+    ds = load_dataset(source)
     cfg = ModelConfig(**{**STORY.to_dict(), "kind": kind})
     settings = {**STORY_TRAIN, **train_overrides}
     train = TrainConfig(**{**settings, "seed": 0, "epochs": 2 if quick else settings["epochs"]})
-    model = run_to_end(train_model(ds, cfg, train))
-    return ds, model.predict_proba(ds["test"].texts).argmax(1) == ds["test"].labels
+    model = run_to_end(train_model(ds, cfg, train)).model
+    score = score_model(kind, model, ds["test"])
+    return ds["test"], score.predicted == score.truth
 
 
 def _by_gap(source: str, edges: list[int], quick: bool, **train_overrides) -> dict[str, list[dict]]:
     """One model per kind on ``source``; its test accuracy per gap bucket."""
     out = {}
     for kind in CELL_KINDS:
-        ds, correct = _story_model(source, kind, quick, **train_overrides)
-        out[kind] = [b.__dict__ for b in accuracy_by_value(correct, ds["test"].extra["gap"], edges)]
+        test, correct = _story_model(source, kind, quick, **train_overrides)
+        out[kind] = [b.__dict__ for b in accuracy_by_gap(correct, test, edges)]
         print(f"{source} {kind}: {[round(b['accuracy'], 2) for b in out[kind]]}", flush=True)
     return out
 
@@ -128,7 +133,7 @@ def longrange_story(state: dict, quick: bool) -> None:
 def gradient_story(state: dict, quick: bool) -> None:
     if "gradients" in state or not (SHARED / "imdb" / "train.tsv").is_file():
         return
-    ds = load_dataset(str(SHARED / "imdb"), seed=0)
+    ds = load_dataset(str(SHARED / "imdb"))
     train = subset(ds, 2000 if quick else 12500)["train"]
     tok = TextTokenizer.train(train.texts)
     enc = encode_split(tok, train)

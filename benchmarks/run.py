@@ -34,12 +34,13 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from core.batching import EncodedSplit, bucketed_order  # noqa: E402
+from core.classifier import CELL_KINDS, ModelConfig  # noqa: E402
 from core.data import Split, TextDataset  # noqa: E402
-from core.models import CELL_KINDS, ModelConfig  # noqa: E402
+from core.events import StepEvent  # noqa: E402
 from core.pipeline import build_classifier, train_model  # noqa: E402
 from core.sentiment_model import SentimentModel  # noqa: E402
 from core.tokenizer import TextTokenizer, TokenizerConfig  # noqa: E402
-from core.trainer import StepEvent, TrainConfig  # noqa: E402
+from core.trainer import TrainConfig  # noqa: E402
 
 IMDB = ROOT.parent / "shared" / "datasets" / "imdb"
 TARGETS = {
@@ -309,7 +310,8 @@ import resource, sys, time
 sys.path.insert(0, sys.argv[1])
 from core.data import load_dataset, Split, TextDataset
 from core.pipeline import train_model
-from core.trainer import StepEvent, TrainConfig
+from core.events import StepEvent
+from core.trainer import TrainConfig
 import numpy as np
 steps = int(sys.argv[2])
 imdb = sys.argv[3]

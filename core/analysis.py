@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.classifier import SentimentClassifier
 from core.errors import StudioError
-from core.models import SentimentClassifier
 from core.sentiment_model import SentimentModel
 
 SATURATION = (0.1, 0.9)  # a gate below/above these is "saturated" (Karpathy, Johnson & Fei-Fei 2015)

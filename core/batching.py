@@ -94,3 +94,30 @@ def collate(split: EncodedSplit, index: np.ndarray, device: torch.device) -> Bat
         t_labels.to(device, non_blocking=True),
         index,
     )
+
+
+@torch.inference_mode()
+def predict_probabilities(
+    model: torch.nn.Module, split: EncodedSplit, device: torch.device, batch_size: int = 256
+) -> tuple[np.ndarray, float]:
+    """Class probabilities (n, classes) in the split's order, and the mean cross-entropy loss.
+
+    Evaluation semantics (no dropout) whatever mode the model was in; the mode is restored after.
+    """
+    was_training = model.training
+    model.eval()
+    n = len(split)
+    probs = None
+    total_loss = 0.0
+    try:
+        for index in bucketed_order(split.lengths, batch_size, rng=None):
+            batch = collate(split, index, device)
+            logits = model(batch.ids, batch.lengths).float()
+            total_loss += float(torch.nn.functional.cross_entropy(logits, batch.labels, reduction="sum"))
+            p = torch.softmax(logits, -1).cpu().numpy()
+            if probs is None:
+                probs = np.zeros((n, p.shape[1]), dtype=np.float32)
+            probs[batch.index] = p
+    finally:
+        model.train(was_training)
+    return (probs if probs is not None else np.zeros((0, 0), np.float32)), total_loss / max(n, 1)

@@ -20,3 +20,16 @@ class ModelFileError(StudioError):
 
 class TrainingError(StudioError):
     """Training cannot go on (for example the loss became NaN, or memory ran out)."""
+
+
+class ColumnError(DataError):
+    """The text or label column is missing or wrong; carries the facts a face needs to offer a fix.
+
+    ``missing`` names the roles at fault ("text", "label"); ``columns`` lists the columns there are.
+    The message names no command-line flag or form field: each face adds its own way to name them.
+    """
+
+    def __init__(self, message: str, *, columns: list[str], missing: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.columns = list(columns)
+        self.missing = tuple(missing)

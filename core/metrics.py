@@ -7,6 +7,7 @@ without conversion.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -65,9 +66,12 @@ class EvalResult:
 
     @classmethod
     def from_dict(cls, d: dict) -> EvalResult:
-        d = dict(d)
+        """Lenient: a checkpoint's validation entry holds only accuracy, loss and macro F1."""
+        d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         d["by_length"] = [LengthBucket(**b) for b in d.get("by_length", [])]
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+        defaults = {"count": 0, "loss": math.nan, "accuracy": math.nan, "macro_f1": math.nan,
+                    "precision": [], "recall": [], "f1": [], "confusion": []}
+        return cls(**{**defaults, **d})
 
     def summary(self) -> dict:
         """The CLI's ``evaluate`` JSON: accuracy, macro_f1, per_class, confusion_matrix, count."""

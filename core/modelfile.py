@@ -12,15 +12,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from core.classifier import ModelConfig, SentimentClassifier
 from core.errors import ModelFileError
-from core.models import ModelConfig, SentimentClassifier
+from core.events import PhaseEvent, TaskControl
+from core.records import ModelInfo, TrainingRecord
 from core.sentiment_model import SentimentModel
 from core.tokenizer import TextTokenizer, TokenizerConfig
 from core.trainer import TrainConfig
@@ -50,8 +55,8 @@ def to_bytes(model: SentimentModel) -> bytes:
         "tokenizer": model.tokenizer.to_json(),
         "label_names": json.dumps(list(model.label_names)),
         "train_config": json.dumps(model.train_config.to_dict()),
-        "metrics": json.dumps(model.metrics, allow_nan=True),
-        "info": json.dumps(model.info),
+        "metrics": json.dumps(model.record.to_dict(), allow_nan=True),
+        "info": json.dumps(model.info.to_dict()),
         "weights_sha256": _weights_digest(tensors),
     }
     return st_save(tensors, metadata=metadata)
@@ -122,8 +127,8 @@ def from_bytes(data: bytes, name: str = "the model file") -> SentimentModel:
         tokenizer = TextTokenizer.from_json(meta["tokenizer"], tok_config)
         label_names = [str(x) for x in json.loads(meta["label_names"])]
         train_config = TrainConfig.from_dict(json.loads(meta.get("train_config", "{}")))
-        metrics = json.loads(meta.get("metrics", "{}"))
-        info = json.loads(meta.get("info", "{}"))
+        record = TrainingRecord.from_dict(json.loads(meta.get("metrics", "{}")))
+        info = ModelInfo.from_dict(json.loads(meta.get("info", "{}")))
     except ModelFileError:
         raise
     except Exception as e:
@@ -154,7 +159,7 @@ def from_bytes(data: bytes, name: str = "the model file") -> SentimentModel:
     except Exception as e:
         raise ModelFileError(f"{name}: its weights do not fit its model config ({str(e).splitlines()[0]})") from e
     classifier.eval()
-    return SentimentModel(classifier, tokenizer, label_names, train_config, metrics, info)
+    return SentimentModel(classifier, tokenizer, label_names, train_config, record, info)
 
 
 def _read(path: Path) -> bytes:
@@ -171,7 +176,9 @@ def _read(path: Path) -> bytes:
 def load_model(path: str | os.PathLike) -> SentimentModel:
     """Load a model file; any problem raises ``ModelFileError`` with a message for the user."""
     path = Path(path).expanduser()
-    return from_bytes(_read(path), name=str(path))
+    model = from_bytes(_read(path), name=str(path))
+    model.info.file = str(path)
+    return model
 
 
 def read_info(path: str | os.PathLike) -> dict:
@@ -187,3 +194,50 @@ def read_info(path: str | os.PathLike) -> dict:
         except (json.JSONDecodeError, TypeError, RecursionError):  # not JSON, not a string, too deep
             out[k] = v
     return out
+
+
+@dataclass
+class ModelOpened:
+    """A model file was read (the event ``open_models`` yields per file)."""
+
+    path: str
+    model: SentimentModel
+
+
+@dataclass
+class ModelSaved:
+    """A model file was written (the event ``save_steps`` and ``save_all_steps`` yield per file)."""
+
+    path: str
+    name: str = ""
+
+
+def open_models(paths: list[str], control: TaskControl) -> Iterator[PhaseEvent | ModelOpened]:
+    """Open model files as a task: a slow disk or network share must not freeze a window."""
+    for path in paths:
+        if control.cancelled:
+            return
+        yield PhaseEvent("opening", f"opening {path}")
+        yield ModelOpened(str(path), load_model(path))
+
+
+def save_steps(model: SentimentModel, path: str | os.PathLike, name: str = "") -> Iterator[PhaseEvent | ModelSaved]:
+    """``save_model`` as a task."""
+    yield PhaseEvent("saving", f"saving {path}")
+    yield ModelSaved(str(save_model(model, path)), name)
+
+
+def safe_file_name(name: str) -> str:
+    """``name`` made safe for any file system: ``LSTM (2)`` -> ``LSTM_2``."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "model"
+
+
+def save_all_steps(models: dict[str, SentimentModel], folder: str | os.PathLike) -> Iterator[PhaseEvent | ModelSaved]:
+    """Save each model as ``<folder>/<name>.safetensors``, never overwriting a file already there."""
+    folder = Path(folder).expanduser()
+    for name, model in models.items():
+        stem = safe_file_name(name)
+        path, i = folder / f"{stem}.safetensors", 2
+        while path.exists():
+            path, i = folder / f"{stem}-{i}.safetensors", i + 1
+        yield from save_steps(model, path, name)

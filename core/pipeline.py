@@ -1,7 +1,8 @@
-"""From a dataset to a trained ``SentimentModel``: tokenizer, encoding, model, training.
+"""From a dataset to trained ``SentimentModel``s: tokenizer, encoding, model, training.
 
-``train_model`` is the one entry point the CLI, the GUI's worker and the benchmarks share. Like the
-trainer it is a generator of plain-data events; its return value is the trained model.
+``train_model`` trains one model and ``train_models`` several side by side on one vocabulary; the
+CLI, the GUI's Train screen, the benchmarks and the tests all use them. Both are generators of
+plain-data events (``core.events``); a trained model arrives as a ``ModelDone`` event.
 
 With a ``checkpoint_path``, every epoch that improves on the best validation score so far writes a
 complete model file there (atomically, so a crash mid-write leaves the previous one), before its
@@ -15,19 +16,39 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Generator
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 import core
+from core.classifier import ModelConfig, SentimentClassifier
 from core.data import TextDataset
 from core.errors import StudioError
-from core.modelfile import save_model
-from core.models import ModelConfig, SentimentClassifier
+from core.events import EpochEvent, Event, FinishedEvent, PhaseEvent, TaskControl
+from core.modelfile import safe_file_name, save_model
+from core.records import CheckpointMark, History, ModelInfo, RunSummary, SplitRecord, TrainingRecord
 from core.sentiment_model import SentimentModel, encode_split
 from core.tokenizer import TextTokenizer, TokenizerConfig
-from core.trainer import EpochEvent, Event, PhaseEvent, TrainConfig, TrainControl, Trainer
+from core.trainer import TrainConfig, Trainer
+
+
+@dataclass
+class ModelDone:
+    """A model finished training (also after a cancel: see ``model.record.finished.cancelled``)."""
+
+    name: str
+    model: SentimentModel
+
+
+@dataclass
+class ModelEvent:
+    """A core event tagged with the model it is about (``name`` is "" for shared work, e.g. the tokenizer)."""
+
+    name: str
+    kind: str
+    event: Event
 
 
 def build_classifier(config: ModelConfig, seed: int) -> SentimentClassifier:
@@ -49,6 +70,23 @@ def versions() -> dict[str, str]:
     }
 
 
+def split_record(dataset: TextDataset) -> SplitRecord:
+    """How ``dataset``'s splits were made, to store with a model trained on it."""
+    return SplitRecord(
+        split_seed=dataset.split_seed,
+        validation_fraction=dataset.validation_fraction,
+        test_fraction=dataset.test_fraction,
+        carved=list(dataset.carved),
+        sizes={name: len(split) for name, split in dataset.splits.items()},
+        text_column=dataset.text_column,
+        label_column=dataset.label_column,
+    )
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
 def train_model(
     dataset: TextDataset,
     model_config: ModelConfig | None = None,
@@ -56,11 +94,11 @@ def train_model(
     tokenizer_config: TokenizerConfig | None = None,
     *,
     tokenizer: TextTokenizer | None = None,
-    control: TrainControl | None = None,
+    control: TaskControl | None = None,
     name: str | None = None,
     checkpoint_path: str | os.PathLike | None = None,
-) -> Generator[Event, None, SentimentModel]:
-    """Train one model on ``dataset``; yields events, returns the model (best weights restored).
+) -> Iterator[Event | ModelDone]:
+    """Train one model on ``dataset``; yields events, the last a ``ModelDone`` (best weights restored).
 
     Pass ``tokenizer`` to share one vocabulary between models compared side by side.
     ``model_config.vocab_size`` and ``num_classes`` are filled in from the tokenizer and data.
@@ -69,9 +107,10 @@ def train_model(
     """
     model_config = model_config or ModelConfig()
     train_config = train_config or TrainConfig()
+    tokenizer_config = tokenizer.config if tokenizer is not None else tokenizer_config or TokenizerConfig()
     if tokenizer is None:
         yield PhaseEvent("tokenizer", f"learning a vocabulary from {len(dataset['train']):,} training texts")
-        tokenizer = TextTokenizer.train(dataset["train"].texts, tokenizer_config or TokenizerConfig())
+        tokenizer = TextTokenizer.train(dataset["train"].texts, tokenizer_config)
     yield PhaseEvent("encoding", "tokenizing the splits")
     encoded = {s: encode_split(tokenizer, dataset[s]) for s in ("train", "validation", "test")}
     model_config = ModelConfig.from_dict(
@@ -80,76 +119,91 @@ def train_model(
     classifier = build_classifier(model_config, train_config.seed)
     trainer = Trainer(classifier, train_config, control)
     yield PhaseEvent("training", f"training {model_config.kind.upper()} on {trainer.device}")
-    info = {
-        "name": name or model_config.kind.upper(),
-        "dataset": dataset.source,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "versions": versions(),
-    }
-    fit = trainer.fit(encoded["train"], encoded["validation"], encoded["test"], label_names=dataset.label_names)
-    try:
-        while True:
-            try:
-                event = next(fit)
-            except StopIteration as stop:
-                finished = stop.value
-                break
-            if checkpoint_path is not None and isinstance(event, EpochEvent) and event.improved:
-                # The trainer is suspended at this event with the improved weights in the model.
-                problem = _write_checkpoint(
-                    Path(checkpoint_path), event,
-                    SentimentModel(classifier, tokenizer, list(dataset.label_names), train_config, {}, dict(info)),
-                    trainer,
-                )
+    info = ModelInfo(name=name or model_config.kind.upper(), dataset=dataset.source, splits=split_record(dataset),
+                     created=_now(), versions=versions())
+    model = SentimentModel(classifier, tokenizer, list(dataset.label_names), train_config, TrainingRecord(), info)
+    history = History()
+    finished = None
+    for event in trainer.fit(encoded["train"], encoded["validation"], encoded["test"], dataset.label_names):
+        history.record(event)
+        if isinstance(event, FinishedEvent):
+            finished = event
+        elif checkpoint_path is not None and isinstance(event, EpochEvent) and event.improved:
+            # The trainer is suspended at this event with the improved weights in the model.
+            problem = _write_checkpoint(Path(checkpoint_path), event, model, history)
+            if problem:
                 yield event
-                if problem:
-                    yield PhaseEvent("checkpoint", problem)
-                continue
-            yield event
-    finally:
-        fit.close()
+                event = PhaseEvent("checkpoint", problem)
+        yield event
     if checkpoint_path is not None:
         try:
             Path(checkpoint_path).unlink(missing_ok=True)  # ended normally: the caller has the model now
         except OSError:
             pass  # never written (its folder was not writable); nothing to remove
     classifier.eval()
-    info["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")  # when training ended
-    metrics = {
-        "finished": {
-            k: v for k, v in finished.__dict__.items() if k not in ("validation", "test")
-        },
-        "validation": finished.validation.to_dict() if finished.validation else None,
-        "test": finished.test.to_dict() if finished.test else None,
-        "history": trainer.history.to_dict(),
-    }
-    return SentimentModel(classifier, tokenizer, list(dataset.label_names), train_config, metrics, info)
+    model.info.created = _now()  # when training ended
+    model.info.checkpoint = False
+    model.record = TrainingRecord(RunSummary.of(finished), finished.validation, finished.test, history)
+    yield ModelDone(model.name, model)
 
 
-def _write_checkpoint(path: Path, event: EpochEvent, model: SentimentModel, trainer: Trainer) -> str | None:
+def _write_checkpoint(path: Path, event: EpochEvent, model: SentimentModel, history: History) -> str | None:
     """Save ``model`` (its weights as they are now) as the checkpoint of ``event``'s epoch.
 
     Returns None, or a message when the file could not be written: training goes on without it.
     """
-    history = trainer.history.to_dict()
-    model.metrics = {
-        "finished": {
-            "epochs_run": event.epoch,
-            "best_epoch": event.epoch,
-            "stopped_early": False,
-            "cancelled": False,
-            "training_time_s": event.elapsed_s,
-            "num_parameters": model.classifier.num_parameters(),
-        },
-        "validation": {"accuracy": event.val_accuracy, "loss": event.val_loss, "macro_f1": event.val_macro_f1},
-        "test": None,
-        "history": history,
-        "checkpoint": {"epoch": event.epoch, "val_accuracy": event.val_accuracy, "val_loss": event.val_loss},
-    }
-    model.info = {**model.info, "checkpoint": True, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    from core.metrics import EvalResult
+
+    model.record = TrainingRecord(
+        finished=RunSummary(epochs_run=event.epoch, best_epoch=event.epoch, training_time_s=event.elapsed_s,
+                            num_parameters=model.classifier.num_parameters()),
+        validation=EvalResult.from_dict(
+            {"accuracy": event.val_accuracy, "loss": event.val_loss, "macro_f1": event.val_macro_f1}),
+        history=history,
+        checkpoint=CheckpointMark(event.epoch, event.val_accuracy, event.val_loss),
+    )
+    model.info.checkpoint, model.info.created = True, _now()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_model(model, path)  # atomic: a crash mid-write leaves the previous checkpoint whole
     except (OSError, StudioError) as e:
         return f"could not write the checkpoint {path}: {e}"
     return None
+
+
+def checkpoint_file(folder: Path, name: str, stamp: str) -> Path:
+    """``<folder>/<name>-<stamp>.safetensors`` with the name made safe for any file system."""
+    return folder / f"{safe_file_name(name)}-{stamp}.safetensors"
+
+
+def train_models(
+    dataset: TextDataset,
+    plan: list[tuple[str, ModelConfig]],
+    train_config: TrainConfig,
+    tokenizer_config: TokenizerConfig,
+    control: TaskControl,
+    checkpoint_dir: Path | None = None,
+) -> Iterator[ModelEvent | ModelDone]:
+    """Train each ``(name, config)`` in turn on one shared tokenizer, yielding a ``ModelDone`` per model.
+
+    One vocabulary for all models means any difference between them is the cell's. A model that a
+    cancel interrupted is dropped (it is half-trained); the ones finished before it are kept.
+    With ``checkpoint_dir``, each model keeps its best epoch there while it trains; a crash leaves
+    the file for the app to offer on its next start.
+    """
+    yield ModelEvent("", "", PhaseEvent("tokenizer", f"learning a vocabulary from {len(dataset['train']):,} texts"))
+    tokenizer = TextTokenizer.train(dataset["train"].texts, tokenizer_config)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for name, config in plan:
+        if control.cancelled:
+            break
+        checkpoint = checkpoint_file(checkpoint_dir, name, stamp) if checkpoint_dir is not None else None
+        for event in train_model(dataset, config, train_config, tokenizer=tokenizer, control=control, name=name,
+                                 checkpoint_path=checkpoint):
+            if isinstance(event, ModelDone):
+                if not control.cancelled:
+                    yield event
+            else:
+                yield ModelEvent(name, config.kind, event)
+        if control.cancelled:
+            break

@@ -11,14 +11,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from core.batching import EncodedSplit
+from core.batching import EncodedSplit, predict_probabilities
+from core.classifier import ModelConfig, SentimentClassifier
 from core.data import Split
 from core.errors import StudioError
 from core.metrics import EvalResult, evaluate_predictions
-from core.models import ModelConfig, SentimentClassifier
+from core.records import ModelInfo, TrainingRecord
 from core.tokenizer import TextTokenizer
 from core.trace import Trace, trace_ids
-from core.trainer import TrainConfig, Trainer
+from core.trainer import TrainConfig
 
 
 def encode_split(tokenizer: TextTokenizer, split: Split) -> EncodedSplit:
@@ -42,8 +43,8 @@ class SentimentModel:
     tokenizer: TextTokenizer
     label_names: list[str]
     train_config: TrainConfig = field(default_factory=TrainConfig)
-    metrics: dict = field(default_factory=dict)  # test/validation results, history, timings
-    info: dict = field(default_factory=dict)  # dataset source, created time, versions, ...
+    record: TrainingRecord = field(default_factory=TrainingRecord)  # scores, history, how the run ended
+    info: ModelInfo = field(default_factory=ModelInfo)  # name, dataset and splits, created, versions
 
     @property
     def config(self) -> ModelConfig:
@@ -55,7 +56,7 @@ class SentimentModel:
 
     @property
     def name(self) -> str:
-        return self.info.get("name") or self.kind.upper()
+        return self.info.name or self.kind.upper()
 
     def predict_proba(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
         """(n, classes) probabilities, batched by length."""
@@ -64,9 +65,7 @@ class SentimentModel:
         split = EncodedSplit.from_ragged(
             self.tokenizer.encode_batch(texts, details=False).ids, np.zeros(len(texts), dtype=np.int64)
         )
-        trainer = Trainer(self.classifier, TrainConfig(device=self._device_name(), eval_batch_size=batch_size))
-        probs, _ = trainer.predict(split)
-        return probs
+        return predict_probabilities(self.classifier, split, self.device, batch_size)[0]
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         probs = self.predict_proba(list(texts))
@@ -82,21 +81,22 @@ class SentimentModel:
     def score(self, split: Split) -> tuple[EvalResult, np.ndarray]:
         """Metrics on ``split`` (labels already in this model's class ids) and the (n, classes) probabilities."""
         encoded = encode_split(self.tokenizer, split)
-        probs, loss = Trainer(self.classifier, TrainConfig(device=self._device_name())).predict(encoded)
+        probs, loss = predict_probabilities(self.classifier, encoded, self.device)
         result = evaluate_predictions(
             encoded.labels, probs.argmax(1), encoded.lengths, len(self.label_names), loss, self.label_names
         )
         return result, probs
 
     def align_labels(self, data_label_names: list[str]) -> np.ndarray:
-        """Map a dataset's class ids to this model's: by name, or by position when names are plain numbers.
-
-        Raises ``StudioError`` when the classes don't correspond.
+        """Map a dataset's class ids to this model's: by name, or by position when the names on
+        either side are plain numbers and the counts match (a 0/1/2 file named by one version and
+        not another). Raises ``StudioError`` when the classes don't correspond.
         """
         lookup = {n.lower(): i for i, n in enumerate(self.label_names)}
         if all(n.lower() in lookup for n in data_label_names):
             return np.array([lookup[n.lower()] for n in data_label_names], dtype=np.int64)
-        if len(data_label_names) == len(self.label_names) and all(n.isdigit() for n in data_label_names):
+        numbered = all(n.isdigit() for n in data_label_names) or all(n.isdigit() for n in self.label_names)
+        if len(data_label_names) == len(self.label_names) and numbered:
             return np.arange(len(data_label_names), dtype=np.int64)
         raise StudioError(
             f"the dataset's classes ({', '.join(data_label_names)}) don't match "
@@ -120,9 +120,6 @@ class SentimentModel:
             label_names=list(self.label_names),
         )
 
-    def to(self, device: torch.device | str) -> SentimentModel:
-        self.classifier.to(device)
-        return self
-
-    def _device_name(self) -> str:
-        return str(next(self.classifier.parameters()).device)
+    @property
+    def device(self) -> torch.device:
+        return next(self.classifier.parameters()).device

@@ -17,6 +17,7 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from core.errors import StudioError
+from core.settings import setting
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
@@ -36,15 +37,33 @@ SPECIAL_TOKENS = [PAD, UNK]
 TokenizerKind = Literal["word", "bpe", "wordpiece"]
 
 
+TOKENIZER_KINDS: tuple[TokenizerKind, ...] = ("word", "bpe", "wordpiece")
+
+
 @dataclass
 class TokenizerConfig:
-    kind: TokenizerKind = "word"  # whole words (and punctuation) are the most readable heatmap columns
-    vocab_size: int = 30_000  # upper bound; sentence datasets rarely reach it with min_frequency 1
-    min_frequency: int = 1  # keep rare words: most sentiment words are rare (Kim 2014 keeps all)
-    lowercase: bool = True
-    unicode_normalization: Literal["nfkc", "none"] = "nfkc"  # fold full-width forms, ligatures, ...
-    max_length: int = 400  # tokens kept per text; IMDB's median review is ~230 words
-    truncation_side: Literal["right", "left"] = "right"  # "right" keeps the beginning of the text
+    kind: TokenizerKind = setting(
+        "word", "Tokenizer", "How text is split: whole words, or BPE / WordPiece subwords. Words make the most "
+        "readable heatmap columns; subwords handle rare and misspelled words.", choices=TOKENIZER_KINDS,
+        flag="--tokenizer")
+    vocab_size: int = setting(
+        30_000, "Vocabulary size", "Most distinct tokens kept; rarer ones become [UNK]. An upper bound that "
+        "sentence datasets rarely reach, so every word keeps its own vector.", range=(100, 1_000_000, 1000))
+    min_frequency: int = setting(
+        1, "Min frequency", "Times a token must occur in the training texts to enter the vocabulary. 1 keeps "
+        "rare words: most sentiment words are rare (Kim 2014 keeps all).", range=(1, 1000, 1))
+    lowercase: bool = setting(
+        True, "Lowercase", "Fold case before tokenizing, so Great and great share one vector. Sentence datasets "
+        "are too small to learn both.")
+    unicode_normalization: Literal["nfkc", "none"] = setting(
+        "nfkc", "Unicode normalization", "nfkc folds full-width forms, ligatures and composed accents into one "
+        "spelling; none keeps the text as typed.", choices=("nfkc", "none"))
+    max_length: int = setting(
+        400, "Max length (tokens)", "Tokens kept per text; the rest is cut off. Covers nearly all of a typical "
+        "review (IMDB's median is about 230 words) while bounding memory.", range=(1, 100_000, 50))
+    truncation_side: Literal["right", "left"] = setting(
+        "right", "Truncation side", "Which end of a long text is cut: right keeps the beginning, left keeps the "
+        "end (where reviews often sum up).", choices=("right", "left"))
 
     @classmethod
     def from_dict(cls, d: dict) -> TokenizerConfig:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from core.models import SentimentClassifier
+from core.classifier import SentimentClassifier, fused_rnn
 
 # Names of the values traced per kind, in display order (gates first, then states).
 GATE_NAMES: dict[str, tuple[str, ...]] = {
@@ -23,6 +23,8 @@ GATE_NAMES: dict[str, tuple[str, ...]] = {
     "gru": ("reset", "update", "candidate", "hidden"),
     "rnn": ("hidden",),
 }
+# The gate that decides how much of the state is kept from one step to the next (none in a plain RNN).
+MEMORY_GATE: dict[str, str] = {"lstm": "forget", "gru": "update"}
 
 
 @dataclass
@@ -215,7 +217,6 @@ def _backward_over_prefixes(model: SentimentClassifier, ids: np.ndarray) -> np.n
     Row n-1 holds prefix n read from its last token back to its first, in token order (position j is
     the state after reading tokens n-1..j). Packing makes it T(T+1)/2 steps, not T^2; inference only.
     """
-    from torch import _VF
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
     cfg = model.config
@@ -227,14 +228,7 @@ def _backward_over_prefixes(model: SentimentClassifier, ids: np.ndarray) -> np.n
     x = model.embedding(torch.from_numpy(reversed_ids).to(device))  # (T, T, embed)
     packed = pack_padded_sequence(x, torch.from_numpy(n), batch_first=True, enforce_sorted=False)
     params = [getattr(model.rnn, f"{p}_l0_reverse") for p in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-    h0 = x.new_zeros(1, T, H)
-    data, sizes = packed.data, packed.batch_sizes
-    if cfg.kind == "lstm":
-        out = _VF.lstm(data, sizes, (h0, h0), params, True, 1, 0.0, False, False)[0]
-    elif cfg.kind == "gru":
-        out = _VF.gru(data, sizes, h0, params, True, 1, 0.0, False, False)[0]
-    else:
-        out = _VF.rnn_tanh(data, sizes, h0, params, True, 1, 0.0, False, False)[0]
+    out = fused_rnn(cfg.kind, packed.data, x.new_zeros(1, T, H), params, False, batch_sizes=packed.batch_sizes)
     out = packed._replace(data=out)
     padded, _ = pad_packed_sequence(out, batch_first=True, total_length=T)  # (T, T, H), reversed order
     padded = padded.float().cpu().numpy()

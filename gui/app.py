@@ -5,9 +5,6 @@ from __future__ import annotations
 import ctypes.util
 import os
 import sys
-from pathlib import Path
-
-RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 
 # Libraries Qt 6's X11 (xcb) platform plugin loads that minimal Debian/Ubuntu machines lack.
 XCB_LIBRARIES = {
@@ -39,12 +36,6 @@ def platform_problem() -> str | None:
     return None
 
 
-def app_icon():
-    from PySide6.QtGui import QIcon
-
-    return QIcon(str(RESOURCES / "icon.svg"))
-
-
 def run(argv: list[str] | None = None) -> int:
     problem = platform_problem()
     if problem:
@@ -53,6 +44,7 @@ def run(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from gui.main_window import MainWindow
+    from gui.theme import app_icon
 
     app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
     app.setApplicationName("Sentiment Studio")

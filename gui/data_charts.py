@@ -105,7 +105,7 @@ def length_histogram(lengths: np.ndarray, max_bins: int = 50) -> tuple[np.ndarra
     if len(lengths) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float64), 0
     lo, hi = int(lengths.min()), int(lengths.max())
-    p99 = int(np.sort(lengths)[max(0, int(np.ceil(0.99 * len(lengths))) - 1)])
+    p99 = int(np.percentile(lengths, 99, method="inverted_cdf"))  # nearest rank, as SplitStats.p95
     if hi > 1.5 * max(p99, 1):
         hi = p99
     width = max(1, -(-(hi - lo + 1) // max_bins))  # ceil division

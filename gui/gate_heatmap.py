@@ -9,19 +9,18 @@ a cell state beyond +-1 is clipped in colour (hovering shows the exact value).
 from __future__ import annotations
 
 import math
-import unicodedata
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QCursor, QFontMetrics, QPalette, QPen, QResizeEvent
+from PySide6.QtGui import QColor, QCursor, QPalette, QPen, QResizeEvent
 from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QToolTip, QVBoxLayout, QWidget
 
-from core.tokenizer import UNK
 from core.trace import GATE_NAMES, Trace
 from gui.theme import style_plot
+from gui.token_axis import MIN_COLUMN_PX, TokenAxis, axis_ticks, token_labels, word_of
 
-# Rows shown in "mean" and "unit" modes, top to bottom (the issue's order: gates, then states).
+# Rows shown in "mean" and "unit" modes, top to bottom: gates, then states.
 HEATMAP_ROWS: dict[str, tuple[str, ...]] = {
     "lstm": ("input", "forget", "output", "cell", "hidden"),
     "gru": ("reset", "update", "candidate", "hidden"),
@@ -40,7 +39,6 @@ ROW_TITLES = {
 }
 MODES = ("mean", "unit", "gate")
 LEFT_AXIS_WIDTH = 96  # fixed, so the probability plot below can line its columns up with ours
-MAX_LABEL_CHARS = 12
 SCALE_NOTE = (
     "Colour: one scale from −1 (blue) to +1 (red). Gates lie in 0…1, states in −1…1; "
     "a cell state beyond ±1 is clipped in colour."
@@ -49,47 +47,9 @@ DIVERGING = pg.colormap.get("CET-D1")  # blue - white - red: the sign of a state
 SEQUENTIAL = pg.colormap.get("viridis")  # for one gate's 0..1 alone
 
 
-def clean_label(text: str, limit: int = MAX_LABEL_CHARS) -> str:
-    """A token made safe for an axis label: control and bidi-format characters shown as '·', long ones cut."""
-    text = "".join("·" if unicodedata.category(ch).startswith("C") else ch for ch in text) or "·"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def token_labels(trace: Trace) -> list[str]:
-    """One label per token, as typed for unknown words; a token continuing its word gets a '##' prefix."""
-    labels = []
-    for i, token in enumerate(trace.tokens):
-        start, end = (int(x) for x in trace.offsets[i])
-        typed = trace.text[start:end] if token == UNK and end > start else ""
-        label = clean_label(typed or token)  # an unknown word shows as typed; hovering says it was [UNK]
-        if i and trace.word_ids[i] == trace.word_ids[i - 1] and trace.word_ids[i] >= 0 and not label.startswith("##"):
-            label = "##" + label
-        labels.append(label)
-    return labels
-
-
-def word_of(trace: Trace, index: int) -> str:
-    """What the person typed for token ``index`` (so an [UNK] can still be recognised)."""
-    start, end = (int(v) for v in trace.offsets[index])
-    typed = clean_label(trace.text[start:end], 24)
-    token = trace.tokens[index]
-    return f"{UNK} “{typed}”" if token == UNK and typed not in ("", "·") else f"“{typed or token}”"
-
-
-def axis_ticks(labels: list[str], space_px: float, label_px: float) -> list[list[tuple[float, str]]]:
-    """Ticks at column (or row) centres: every label when all fit in ``space_px``, else every k-th
-    as major and the rest as minor (pyqtgraph draws minor labels only where they fit)."""
-    fit = max(1, int(space_px // max(label_px, 1.0)))
-    stride = max(1, math.ceil(len(labels) / fit))
-    major = [(i + 0.5, s) for i, s in enumerate(labels) if i % stride == 0]
-    minor = [(i + 0.5, s) for i, s in enumerate(labels) if i % stride] if stride > 1 else []
-    return [major, minor]
-
-
-def fit_column_ticks(axis: pg.AxisItem, labels: list[str], space_px: float, metrics: QFontMetrics) -> None:
-    """Label as many token columns as fit side by side on a bottom axis."""
-    widest = max((metrics.horizontalAdvance(s) for s in labels), default=0)
-    axis.setTicks(axis_ticks(labels, space_px, widest + 10) if labels else [[]])
+def min_width(tokens: int) -> int:
+    """The narrowest the heatmap may be for ``tokens`` columns, each wide enough for an upright word."""
+    return LEFT_AXIS_WIDTH + tokens * MIN_COLUMN_PX
 
 
 class GateHeatmap(QWidget):
@@ -115,7 +75,8 @@ class GateHeatmap(QWidget):
         left.setStyle(showValues=True, tickLength=0)
         left.setTicks([[(0.5, "value")]])
         self.colorbar.getAxis("right").setWidth(0)
-        self.plot: pg.PlotItem = self.view.addPlot(row=1, col=0)
+        self.word_axis = TokenAxis()
+        self.plot: pg.PlotItem = self.view.addPlot(row=1, col=0, axisItems={"bottom": self.word_axis})
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.colorbar.setImageItem(self.image)
@@ -220,9 +181,6 @@ class GateHeatmap(QWidget):
         """(rows, columns) of the image shown; (0, 0) when empty."""
         return (0, 0) if self.data is None else self.data.shape
 
-    def column_labels(self) -> list[str]:
-        return list(self._labels)
-
     def row_labels(self) -> list[str]:
         """The gate/state names of the rows (or "unit k" in gate mode), top to bottom."""
         return list(self.row_names)
@@ -270,12 +228,17 @@ class GateHeatmap(QWidget):
 
     # look --------------------------------------------------------------------------------------
     def _fit_ticks(self) -> None:
-        """Thin out the word and row labels to what the current size can show without overlap."""
+        """Every word under its column (upright when needed); as many row labels as fit."""
         metrics = self.fontMetrics()
-        fit_column_ticks(self.plot.getAxis("bottom"), self._labels, self.view.width() - LEFT_AXIS_WIDTH, metrics)
+        columns = max(len(self._labels), 1)
+        self.word_axis.set_labels(self._labels, (self.view.width() - LEFT_AXIS_WIDTH) / columns, metrics)
         rows = self._row_labels
-        row_space = self.view.height() - 70  # less the colour bar and the word axis
+        row_space = self.view.height() - 40 - self.word_axis.height()  # less the colour bar and the words
         self.plot.getAxis("left").setTicks(axis_ticks(rows, row_space, metrics.height() + 2) if rows else [[]])
+
+    def column_labels(self) -> list[str]:
+        """The word shown under each column (every column has one)."""
+        return self.word_axis.labels()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -1,7 +1,13 @@
-"""The main window: five screens in tabs, the menu bar, settings kept between runs, and shutdown."""
+"""The main window: five screens in tabs, the menu bar, settings kept between runs, and shutdown.
+
+It also owns the flows that cross screens: the first-run demo (load a built-in set, train an LSTM
+and an RNN, compare them), reopening checkpoints after a crash, and asking about unsaved models
+before closing.
+"""
 
 from __future__ import annotations
 
+import json
 from contextlib import suppress
 from pathlib import Path
 
@@ -10,13 +16,14 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 import core
-from gui.app import app_icon
-from gui.compare_panel import ComparePanel
-from gui.data_panel import DataPanel
-from gui.models_panel import ModelsPanel
+from core.events import PhaseEvent
+from gui.compare_screen import CompareScreen
+from gui.data_screen import DEMO_SOURCE, DataScreen
+from gui.models_screen import ModelsScreen
 from gui.session import Session
-from gui.train_panel import TrainPanel
-from gui.try_panel import TryPanel
+from gui.theme import app_icon
+from gui.train_screen import TrainScreen
+from gui.try_screen import TryScreen
 from gui.worker import Task
 
 TITLE = "Sentiment Studio"
@@ -25,6 +32,19 @@ DATA_FILTER = "Datasets (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)"
 
 def settings() -> QSettings:
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "SentimentStudio", "studio")
+
+
+def ask_unsaved(parent: QWidget, names: list[str]) -> str:
+    """Ask what to do with unsaved models before closing: "save", "discard" or "cancel"."""
+    Button = QMessageBox.StandardButton
+    shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    answer = QMessageBox.question(
+        parent, "Save trained models?",
+        f"{len(names)} trained model(s) are not saved: {shown}.\n\nSave them before closing? "
+        "Save all asks for a folder and writes one .safetensors file per model.",
+        Button.SaveAll | Button.Discard | Button.Cancel, Button.SaveAll,
+    )
+    return {Button.SaveAll: "save", Button.Discard: "discard"}.get(answer, "cancel")
 
 
 def checkpoint_dir() -> Path:
@@ -41,28 +61,35 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
 
-        self.data_panel = DataPanel(self.session)
-        self.train_panel = TrainPanel(self.session)
-        self.compare_panel = ComparePanel(self.session)
-        self.try_panel = TryPanel(self.session)
-        self.models_panel = ModelsPanel(self.session)
-        self.train_panel.checkpoint_dir = checkpoint_dir()
+        self.data_screen = DataScreen(self.session)
+        self.train_screen = TrainScreen(self.session)
+        self.compare_screen = CompareScreen(self.session)
+        self.try_screen = TryScreen(self.session)
+        self.models_screen = ModelsScreen(self.session)
+        self.train_screen.checkpoint_dir = checkpoint_dir()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for panel, name, tip in (
-            (self.data_panel, "&Data", "Pick and inspect a dataset"),
-            (self.train_panel, "&Train", "Train LSTM, RNN and GRU models and watch them learn"),
-            (self.compare_panel, "&Compare", "Score the models side by side"),
-            (self.try_panel, "T&ry", "Type a sentence and look inside the models"),
-            (self.models_panel, "&Models", "Save and open model files"),
+            (self.data_screen, "&Data", "Pick and inspect a dataset"),
+            (self.train_screen, "&Train", "Train LSTM, RNN and GRU models and watch them learn"),
+            (self.compare_screen, "&Compare", "Score the models side by side"),
+            (self.try_screen, "T&ry", "Type a sentence and look inside the models"),
+            (self.models_screen, "&Models", "Save and open model files"),
         ):
             index = self.tabs.addTab(panel, name.replace("&", ""))
             self.tabs.setTabToolTip(index, tip)
         self.setCentralWidget(self.tabs)
 
         self.session.status.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
-        self.session.open_in_tester.connect(lambda _text: self.tabs.setCurrentWidget(self.try_panel))
+        self.session.open_in_tester.connect(lambda _text: self.tabs.setCurrentWidget(self.try_screen))
         self.session.dataset_changed.connect(self._dataset_changed)
+        self._demo = False  # the first-run demo is under way (see start_demo)
+        self._closing_saves = False  # Save all was chosen on close: close once the files are written
+        self.data_screen.demo_requested.connect(self.start_demo)
+        self.data_screen.loaded.connect(self._demo_loaded)
+        self.data_screen.load_failed.connect(self._demo_stopped)
+        self.train_screen.training_finished.connect(self._demo_trained)
+        self.train_screen.training_cancelled.connect(self._demo_stopped)
         self._build_menus()
         self.statusBar().showMessage("Ready: pick a dataset on the Data screen (Ctrl+O opens a file)")
         self.resize(1280, 800)
@@ -75,8 +102,7 @@ class MainWindow(QMainWindow):
 
         def steps(_control):
             warm_up()
-            return None
-            yield  # a generator, as Task expects
+            yield PhaseEvent("warm-up", "PyTorch is set up")
 
         self.session.track(Task(steps, name="warm-up")).start()
 
@@ -97,8 +123,8 @@ class MainWindow(QMainWindow):
                      "Open a CSV, TSV, JSON or Parquet file")
         self._action(file, "Open dataset &folder…", self.open_dataset_folder, "Ctrl+Shift+D",
                      "Open a folder with train / dev / test files")
-        self._action(file, "Open &model…", self.models_panel.open_dialog, "Ctrl+Shift+O", "Open model files")
-        self._action(file, "&Save model…", self.models_panel.save_dialog, QKeySequence.StandardKey.Save,
+        self._action(file, "Open &model…", self.models_screen.open_dialog, "Ctrl+Shift+O", "Open model files")
+        self._action(file, "&Save model…", self.models_screen.save_dialog, QKeySequence.StandardKey.Save,
                      "Save the model selected on the Models screen")
         file.addSeparator()
         self._action(file, "&Export plot as PNG…", self.export_png, "Ctrl+E", "Save the current screen's plots")
@@ -114,14 +140,14 @@ class MainWindow(QMainWindow):
     def open_dataset_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open dataset", "", DATA_FILTER)
         if path:
-            self.tabs.setCurrentWidget(self.data_panel)
-            self.data_panel.load(path)
+            self.tabs.setCurrentWidget(self.data_screen)
+            self.data_screen.load(path)
 
     def open_dataset_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a folder of split files")
         if path:
-            self.tabs.setCurrentWidget(self.data_panel)
-            self.data_panel.load(path)
+            self.tabs.setCurrentWidget(self.data_screen)
+            self.data_screen.load(path)
 
     def export_png(self, path: str | None = None) -> str | None:
         """Save the visible screen (its plots and tables) as a PNG."""
@@ -146,9 +172,31 @@ class MainWindow(QMainWindow):
             "the command line too: <code>python main.py --help</code>.</p>",
         )
 
+    # the first-run demo ------------------------------------------------------------------------
+    def start_demo(self) -> None:
+        """Load the built-in demo set, then train the default LSTM and RNN on it and open Compare."""
+        self._demo = True
+        self.tabs.setCurrentWidget(self.data_screen)
+        self.data_screen.load(DEMO_SOURCE)
+
+    def _demo_loaded(self, _dataset) -> None:
+        if not self._demo:
+            return
+        self.tabs.setCurrentWidget(self.train_screen)
+        if not self.train_screen.start_training():
+            self._demo = False
+
+    def _demo_trained(self, _names: list) -> None:
+        if self._demo:
+            self._demo = False
+            self.tabs.setCurrentWidget(self.compare_screen)
+
+    def _demo_stopped(self, *_args) -> None:
+        self._demo = False
+
     def leftover_checkpoints(self) -> list[Path]:
         """Checkpoints of runs that never finished (a finished or cancelled run removes its own)."""
-        folder = self.train_panel.checkpoint_dir
+        folder = self.train_screen.checkpoint_dir
         if folder is None or not folder.is_dir():
             return []
         return sorted(folder.glob("*.safetensors"))
@@ -187,7 +235,7 @@ class MainWindow(QMainWindow):
             except StudioError as e:
                 problems.append(str(e))
                 continue
-            epoch = (model.metrics.get("checkpoint") or {}).get("epoch")
+            epoch = model.record.checkpoint.epoch if model.record.checkpoint else None
             suffix = f" (recovered, epoch {epoch})" if epoch else " (recovered)"
             opened.append(self.session.add_model(model, model.name + suffix))
             with suppress(OSError):
@@ -195,7 +243,7 @@ class MainWindow(QMainWindow):
         if problems:
             QMessageBox.warning(self, "Some checkpoints could not be opened", "\n".join(problems))
         if opened:
-            self.tabs.setCurrentWidget(self.models_panel)
+            self.tabs.setCurrentWidget(self.models_screen)
             self.statusBar().showMessage(f"Reopened {', '.join(opened)}: save them to keep them", 8000)
         return opened
 
@@ -212,52 +260,62 @@ class MainWindow(QMainWindow):
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         models = [p for p in paths if p.endswith(".safetensors")]
         if models:
-            self.models_panel.open_files(models)
-            self.tabs.setCurrentWidget(self.models_panel)
+            self.models_screen.open_files(models)
+            self.tabs.setCurrentWidget(self.models_screen)
         others = [p for p in paths if not p.endswith(".safetensors")]
         if others:
-            self.tabs.setCurrentWidget(self.data_panel)
-            self.data_panel.load(others[0])
+            self.tabs.setCurrentWidget(self.data_screen)
+            self.data_screen.load(others[0])
         event.acceptProposedAction()
 
     # settings and shutdown -----------------------------------------------------------------------
     def _restore_settings(self) -> None:
+        """The window, the tab and each screen's form; a screen's form is one JSON value."""
         s = settings()
         geometry = s.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         tab = s.value("window/tab", 0, type=int)
         self.tabs.setCurrentIndex(min(max(tab, 0), self.tabs.count() - 1))
-        for key, panel in (("data", self.data_panel), ("train", self.train_panel)):
-            values = {k: s.value(f"{key}/{k}") for k in self._keys(s, key)}
-            if values:
-                try:
-                    panel.apply_settings(values)
-                except (TypeError, ValueError, KeyError):
-                    pass  # settings from an older version: keep the defaults
-
-    @staticmethod
-    def _keys(s: QSettings, group: str) -> list[str]:
-        s.beginGroup(group)
-        keys = s.childKeys()
-        s.endGroup()
-        return keys
+        for key, screen in (("data", self.data_screen), ("train", self.train_screen)):
+            try:
+                values = json.loads(s.value(f"{key}/json", "") or "{}")
+            except (TypeError, ValueError):
+                values = None  # written by another version, or damaged: keep the defaults
+            if isinstance(values, dict):
+                screen.apply_settings(values)
 
     def save_settings(self) -> None:
         s = settings()
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/tab", self.tabs.currentIndex())
-        for key, panel in (("data", self.data_panel), ("train", self.train_panel)):
+        for key, screen in (("data", self.data_screen), ("train", self.train_screen)):
             s.remove(key)
-            for k, v in panel.settings_dict().items():
-                s.setValue(f"{key}/{k}", v)
+            s.setValue(f"{key}/json", json.dumps(screen.settings_dict()))
         s.sync()
 
     def closeEvent(self, event) -> None:
-        """Cancel running work and wait for it (training stops within one batch), then close."""
+        """Ask about unsaved models, cancel running work and wait for it (within one batch), then close."""
+        unsaved = [n for n in self.session.models if n in self.session.unsaved]
+        if unsaved and not self._closing_saves:
+            answer = ask_unsaved(self, unsaved)
+            if answer == "cancel":
+                event.ignore()
+                return
+            if answer == "save":
+                folder = QFileDialog.getExistingDirectory(self, "Save the trained models into a folder")
+                if not folder:
+                    event.ignore()
+                    return
+                self._closing_saves = True  # close again once the files are written
+                task = self.models_screen.save_all(unsaved, folder)
+                task.succeeded.connect(self.close)
+                task.failed.connect(lambda _exc: setattr(self, "_closing_saves", False))
+                self.statusBar().showMessage(f"Saving {len(unsaved)} model(s) to {folder}…")
+                event.ignore()
+                return
         self.save_settings()
         if self.session.tasks:
             self.statusBar().showMessage("Stopping running work…")
         self.session.shutdown(timeout_s=2.5)  # a task still running after that ends at its next batch
         event.accept()
-

@@ -16,8 +16,9 @@ from PySide6.QtGui import QPalette, QResizeEvent
 from PySide6.QtWidgets import QWidget
 
 from core.trace import Trace
-from gui.gate_heatmap import LEFT_AXIS_WIDTH, fit_column_ticks, token_labels
+from gui.gate_heatmap import LEFT_AXIS_WIDTH
 from gui.theme import EXTRA_COLORS, KIND_COLORS, style_plot
+from gui.token_axis import fit_column_ticks, token_labels
 
 CLASS_COLORS = [KIND_COLORS["lstm"], KIND_COLORS["rnn"], KIND_COLORS["gru"], *EXTRA_COLORS]
 
@@ -37,7 +38,9 @@ class ProbabilityPlot(pg.PlotWidget):
         self.plot_item.setYRange(0.0, 1.0, padding=0.06)
         self.plot_item.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
         self.plot_item.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
-        self.threshold = pg.InfiniteLine(pos=0.5, angle=0, pen=pg.mkPen("#888888", width=1, style=Qt.PenStyle.DashLine))
+        # chance: 1/k for k classes (0.5 for the one curve of a binary model)
+        self.threshold = pg.InfiniteLine(pos=0.5, angle=0, pen=pg.mkPen("#888888", width=1, style=Qt.PenStyle.DashLine),
+                                         label="chance", labelOpts={"position": 0.98, "color": "#888888"})
         self.plot_item.addItem(self.threshold)
         self.marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888888", width=1))
         self.marker.hide()
@@ -73,6 +76,7 @@ class ProbabilityPlot(pg.PlotWidget):
         self._fit_ticks()
         names = trace.label_names or [str(c) for c in range(classes)]
         self.plot_item.setLabel("left", f"P({names[1]})" if classes == 2 else "P(class)")
+        self.threshold.setValue(1.0 / classes)
         self.plot_item.setXRange(0, n, padding=0)
         self.plot_item.setYRange(0.0, 1.0, padding=0.06)
         self.marker.hide()

@@ -1,7 +1,9 @@
-"""What the open window is working with: the dataset, the models, and the running tasks.
+"""What the open window is working with: the dataset, the models, their colours, and running tasks.
 
-Panels take the session and listen to its signals instead of talking to each other, so each
-screen can be built, tested and replaced alone.
+Screens take the session and listen to its signals instead of talking to each other, so each
+screen can be built, tested and replaced alone. Facts more than one screen shows are owned here:
+a model's colour is assigned once (``color``) and every view asks for it, and the session knows
+which trained models are not saved yet (``unsaved``).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from core.data import TextDataset
 from core.sentiment_model import SentimentModel
+from gui.theme import model_color
 from gui.worker import Task
 
 
 class Session(QObject):
     dataset_changed = Signal(object)  # TextDataset | None
-    models_changed = Signal()  # a model was added, renamed or removed
+    models_changed = Signal()  # a model was added, saved or removed
     model_added = Signal(str)  # the new model's name
     status = Signal(str)  # a short message for the status bar
     open_in_tester = Signal(str)  # a text to try (e.g. a misclassified example)
@@ -26,7 +29,9 @@ class Session(QObject):
         super().__init__(parent)
         self.dataset: TextDataset | None = None
         self.models: dict[str, SentimentModel] = {}  # display name -> model, in insertion order
+        self.unsaved: set[str] = set()  # names of trained models with no file yet
         self.tasks: list[Task] = []
+        self._colors: dict[str, tuple[str, str]] = {}  # name -> (kind, colour), assigned once
 
     # dataset -----------------------------------------------------------------------------------
     def set_dataset(self, dataset: TextDataset | None) -> None:
@@ -40,16 +45,43 @@ class Session(QObject):
             name, i = f"{base} ({i})", i + 1
         return name
 
-    def add_model(self, model: SentimentModel, name: str | None = None) -> str:
+    def color(self, name: str, kind: str | None = None) -> str:
+        """The colour of the model called ``name``, the same on every screen for the whole session.
+
+        Assigned on first ask: the first model of a kind gets the kind's colour, later ones distinct
+        extras. The Train screen asks (with ``kind``) before the model exists, so its curves and
+        the finished model share the colour.
+        """
+        if name not in self._colors:
+            kind = kind or (self.models[name].kind if name in self.models else "")
+            index = sum(1 for k, _ in self._colors.values() if k == kind)
+            self._colors[name] = (kind, model_color(kind, index))
+        return self._colors[name][1]
+
+    def colors(self) -> dict[str, str]:
+        """Every model's colour, in the session's order."""
+        return {name: self.color(name) for name in self.models}
+
+    def add_model(self, model: SentimentModel, name: str | None = None, *, saved: bool = False) -> str:
+        """Add ``model`` under a unique name; ``saved`` says it has a file already (opened, not trained)."""
         name = self.unique_name(name or model.name)
-        model.info["name"] = name
+        model.info.name = name
         self.models[name] = model
+        self.color(name, model.kind)
+        if not saved:
+            self.unsaved.add(name)
         self.model_added.emit(name)
         self.models_changed.emit()
         return name
 
+    def mark_saved(self, name: str) -> None:
+        if name in self.unsaved:
+            self.unsaved.discard(name)
+            self.models_changed.emit()
+
     def remove_model(self, name: str) -> None:
         if self.models.pop(name, None) is not None:
+            self.unsaved.discard(name)
             self.models_changed.emit()
 
     # tasks -------------------------------------------------------------------------------------

@@ -1,9 +1,21 @@
-"""Colours and pens shared by every plot, so a model has one colour everywhere in the app."""
+"""The app's look: the icon, model colours and plot styling shared by every screen.
+
+A model's colour is *assigned* once, by the session (``Session.color``), from ``model_color``.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyqtgraph as pg
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QIcon, QPalette
+
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+
+
+def app_icon() -> QIcon:
+    return QIcon(str(RESOURCES / "icon.svg"))
+
 
 # Colour-blind-safe (Okabe-Ito), readable on light and dark backgrounds.
 KIND_COLORS = {"lstm": "#0072B2", "gru": "#009E73", "rnn": "#D55E00"}

@@ -1,6 +1,6 @@
 """Live training curves: loss and gradient norm per step, validation loss and accuracy per epoch.
 
-Every model gets its curves once (``start_model``), in its kind's colour, overlaid with the other
+Every model gets its curves once (``start_model``), in its colour, overlaid with the other
 models so LSTM against RNN reads at a glance. ``add_step``/``add_epoch`` only append to numpy
 buffers; a 100 ms timer pushes changed buffers into the curves with ``setData``. So a fast trainer
 sending hundreds of steps a second costs the GUI thread a few array appends, never a redraw each.
@@ -14,8 +14,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from core.trainer import EpochEvent, StepEvent
-from gui.theme import model_color
+from core.events import EpochEvent, StepEvent
 
 # Curve names, for points() and curve_data(); also the keys of settings a test may check.
 CURVES = ("train_loss", "train_loss_smooth", "val_loss", "val_accuracy", "grad_norm")
@@ -59,8 +58,7 @@ class _EpochAxis(pg.AxisItem):
 class _ModelCurves:
     """One model's buffers and the curve items that show them."""
 
-    def __init__(self, kind: str, curves: dict[str, pg.PlotDataItem]) -> None:
-        self.kind = kind
+    def __init__(self, curves: dict[str, pg.PlotDataItem]) -> None:
         self.curves = curves
         self.buffers = {key: _Buffer() for key in curves}
         self.dirty: set[str] = set()
@@ -120,12 +118,11 @@ class TrainingPlots(QWidget):
     def model_names(self) -> list[str]:
         return list(self._models)
 
-    def start_model(self, name: str, kind: str) -> None:
-        """Create ``name``'s curves once, in its kind's colour (a second model of a kind gets another)."""
+    def start_model(self, name: str, color: str) -> None:
+        """Create ``name``'s curves once, in its colour (which the session assigned)."""
         if name in self._models:
             return
-        index = sum(1 for m in self._models.values() if m.kind == kind)
-        color = QColor(model_color(kind, index))
+        color = QColor(color)
         faint = QColor(color)
         faint.setAlpha(55)
         bold = pg.mkPen(color, width=2)
@@ -139,7 +136,7 @@ class TrainingPlots(QWidget):
         }
         curves["train_loss"].setZValue(-1)
         self.legend.addItem(curves["train_loss_smooth"], f"<b style='color:{color.name()}'>{name}</b>")
-        self._models[name] = _ModelCurves(kind, curves)
+        self._models[name] = _ModelCurves(curves)
 
     def add_step(self, name: str, event: StepEvent) -> None:
         """Append one step; drawn at the next refresh."""
@@ -200,8 +197,3 @@ class TrainingPlots(QWidget):
         if x is None:
             return np.zeros(0), np.zeros(0)
         return np.asarray(x), np.asarray(y)
-
-    def export_png(self, path: str) -> bool:
-        """Save the four plots as they look now; True on success."""
-        self.refresh()
-        return self.grab().save(str(path), "PNG")

@@ -1,23 +1,29 @@
 """The one way the app runs long work: a core event generator on a worker thread.
 
-``Task`` wraps superqt's generator worker. Each value the generator yields (a core dataclass of
-plain data) arrives on the GUI thread as ``event``; its return value as ``succeeded``; an
-exception as ``failed`` (a ``StudioError`` carries a message meant for the user); ``ended``
-always comes last. Cancel goes through the core's cooperative ``TrainControl`` (or a
-``should_cancel`` callable), so work stops at its next batch boundary and cleans up; threads are
-never terminated.
+``Task`` wraps superqt's generator worker. Each event the generator yields (a core dataclass of
+plain data) arrives on the GUI thread as ``event``; the end as ``succeeded``; an exception as
+``failed`` (a ``StudioError`` carries a message meant for the user); ``ended`` always comes last.
+A task's result is its last event (``core.events``), so there is no return value to carry. Cancel
+goes through the core's cooperative ``TaskControl``, so work stops at its next step and cleans
+up; threads are never terminated.
+
+``TaskSlot`` is a screen's one background task: starting a new one cancels and detaches the old,
+so a superseded task's late signals never reach the screen (Orange3's ``ConcurrentWidgetMixin``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Generator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 from superqt.utils import create_worker
 
-from core.trainer import TrainControl
+from core.events import TaskCancelled, TaskControl
+
+if TYPE_CHECKING:
+    from gui.session import Session
 
 
 class TaskRuntimeError(Exception):
@@ -30,21 +36,21 @@ class TaskRuntimeError(Exception):
 
 class Task(QObject):
     event = Signal(object)  # a yielded core event
-    succeeded = Signal(object)  # the generator's return value
+    succeeded = Signal()  # the generator ran to its end
     failed = Signal(object)  # the exception; str(exc) is the message for the user
     cancelled = Signal()  # the task stopped because cancel() was called
     ended = Signal()  # always emitted last
 
     def __init__(
         self,
-        factory: Callable[[TrainControl], Generator[Any, None, Any]],
+        factory: Callable[[TaskControl], Iterator[Any]],
         name: str = "task",
         parent: QObject | None = None,
     ) -> None:
         """``factory(control)`` builds the generator; it must check ``control`` between steps."""
         super().__init__(parent)
         self.name = name
-        self.control = TrainControl()
+        self.control = TaskControl()
         self._factory = factory
         self._done = threading.Event()
         self._worker = None
@@ -53,8 +59,7 @@ class Task(QObject):
     def start(self) -> Task:
         def guarded():
             try:
-                result = yield from self._factory(self.control)
-                return result
+                yield from self._factory(self.control)
             except RuntimeError as exc:  # superqt drops RuntimeErrors silently (and never emits finished)
                 raise TaskRuntimeError(exc) from exc
             finally:
@@ -95,19 +100,86 @@ class Task(QObject):
         return self._worker is None or self._done.wait(timeout_s)
 
     # results -----------------------------------------------------------------------------------
-    def _on_returned(self, value: Any) -> None:
+    def _on_returned(self, _value: Any) -> None:
         if self.control.cancelled:
             self.cancelled.emit()
         else:
-            self.succeeded.emit(value)
+            self.succeeded.emit()
 
     def _on_errored(self, exc: BaseException) -> None:
-        from core.data import LoadCancelled
-
-        if isinstance(exc, LoadCancelled) or self.control.cancelled:
+        if isinstance(exc, TaskCancelled) or self.control.cancelled:
             self.cancelled.emit()
         else:
             self.failed.emit(exc)
+
+
+Handler = Callable[..., Any] | None
+
+
+class TaskSlot(QObject):
+    """A screen's one background task at a time; see the module docstring.
+
+    Handlers are called only for the task in the slot: once ``start`` replaced it or ``detach``
+    dropped it, its remaining signals are ignored (the session still waits for it on shutdown).
+    """
+
+    def __init__(self, session: Session, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.task: Task | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.task is not None
+
+    def start(
+        self,
+        factory: Callable[[TaskControl], Iterator[Any]],
+        name: str,
+        *,
+        on_event: Handler = None,
+        on_done: Handler = None,
+        on_failed: Handler = None,
+        on_cancelled: Handler = None,
+        on_ended: Handler = None,
+    ) -> Task:
+        """Cancel and detach the task in the slot, then start ``factory``'s.
+
+        ``on_ended`` runs last for the current task whatever happened, after the slot is empty again
+        (so it may start the next task).
+        """
+        self.detach()
+        task = Task(factory, name=name)
+        self.task = task
+
+        def current(handler: Handler, *, last: bool = False) -> Callable[..., None]:
+            def call(*args: Any) -> None:
+                if self.task is not task:
+                    return
+                if last:
+                    self.task = None
+                if handler is not None:
+                    handler(*args)
+            return call
+
+        task.event.connect(current(on_event))
+        task.succeeded.connect(current(on_done))
+        task.failed.connect(current(on_failed))
+        task.cancelled.connect(current(on_cancelled))
+        task.ended.connect(current(on_ended, last=True))
+        self.session.track(task)
+        return task.start()
+
+    def cancel(self) -> None:
+        """Ask the task in the slot to stop; its cancelled/ended handlers still run."""
+        if self.task is not None:
+            self.task.cancel()
+
+    def detach(self) -> None:
+        """Cancel the task in the slot and stop listening to it: the slot is free at once."""
+        task, self.task = self.task, None
+        if task is not None:
+            task.cancel()
 
 
 def error_message(exc: BaseException) -> str:

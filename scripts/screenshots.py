@@ -84,10 +84,10 @@ def sentences(settings_file: Path, quick: bool) -> None:
     """Part one: real sentences, default settings."""
     win = make_window(settings_file)
     source = str(SST2) if (SST2 / "train.tsv").is_file() else "builtin:reviews"
-    win.data_panel.load(source)
-    wait_for(win.data_panel.loaded, 60)
-    shot(win, win.data_panel, "data")
-    panel = win.train_panel
+    win.data_screen.load(source)
+    wait_for(win.data_screen.loaded, 60)
+    shot(win, win.data_screen, "data")
+    panel = win.train_screen
     panel.reset_to_defaults()
     panel.kind_boxes["gru"].setChecked(True)
     panel.inputs[("train", "epochs")].setValue(2 if quick else 6)
@@ -95,23 +95,23 @@ def sentences(settings_file: Path, quick: bool) -> None:
     panel.start_training()
     wait_for(panel.training_finished, 1800)
     shot(win, panel, "train")
-    win.tabs.setCurrentWidget(win.compare_panel)
-    wait_for(win.compare_panel.evaluated, 300)
-    shot(win, win.compare_panel, "compare")
-    win.tabs.setCurrentWidget(win.try_panel)
-    win.try_panel.set_text("a gorgeous , witty film , though the ending is not as good as it should be")
-    shot(win, win.try_panel, "try")
-    win.models_panel.list.setCurrentRow(0)
-    shot(win, win.models_panel, "models")
+    win.tabs.setCurrentWidget(win.compare_screen)
+    wait_for(win.compare_screen.evaluated, 300)
+    shot(win, win.compare_screen, "compare")
+    win.tabs.setCurrentWidget(win.try_screen)
+    win.try_screen.set_text("a gorgeous , witty film , though the ending is not as good as it should be")
+    shot(win, win.try_screen, "try")
+    win.models_screen.list.setCurrentRow(0)
+    shot(win, win.models_screen, "models")
     win.close()
 
 
 def longrange(settings_file: Path, quick: bool) -> None:
     """Part two: the long-range story, as in docs/results.md (gaps 5-200, one-way, last state)."""
     win = make_window(settings_file)
-    win.data_panel.load("builtin:longrange?n=8000&gap=5-200")
-    wait_for(win.data_panel.loaded, 60)
-    panel = win.train_panel
+    win.data_screen.load("builtin:longrange?n=8000&gap=5-200")
+    wait_for(win.data_screen.loaded, 60)
+    panel = win.train_screen
     panel.reset_to_defaults()
     panel.kind_boxes["gru"].setChecked(True)
     for key, value in {("model", "embed_dim"): 32, ("model", "hidden_size"): 32, ("model", "dropout"): 0.0,
@@ -125,14 +125,14 @@ def longrange(settings_file: Path, quick: bool) -> None:
     panel.start_training()
     wait_for(panel.training_finished, 1800)
     shot(win, panel, "train-longrange")
-    win.tabs.setCurrentWidget(win.compare_panel)
-    wait_for(win.compare_panel.evaluated, 300)
-    view = win.compare_panel.view
+    win.tabs.setCurrentWidget(win.compare_screen)
+    wait_for(win.compare_screen.evaluated, 300)
+    view = win.compare_screen.view
     view.accuracy_tabs.setCurrentWidget(view.by_gap)
     view.inside_tabs.setCurrentWidget(view.through_time)
-    shot(win, win.compare_panel, "compare-longrange")
+    shot(win, win.compare_screen, "compare-longrange")
     view.inside_tabs.setCurrentWidget(view.gates)
-    shot(win, win.compare_panel, "compare-gates")
+    shot(win, win.compare_screen, "compare-gates")
     win.close()
 
 

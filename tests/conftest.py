@@ -49,23 +49,28 @@ def tiny_dataset():
 @pytest.fixture
 def tiny_model(tiny_dataset):
     """A quickly trained small LSTM SentimentModel."""
-    from core.models import ModelConfig
+    from core.classifier import ModelConfig
+    from core.events import run_to_end
     from core.pipeline import train_model
-    from core.trainer import TrainConfig, run_to_end
+    from core.trainer import TrainConfig
 
     gen = train_model(
         tiny_dataset,
         ModelConfig(kind="lstm", embed_dim=16, hidden_size=16, dropout=0.0),
         TrainConfig(epochs=8, batch_size=16, learning_rate=1e-2, device="cpu", seed=0),
     )
-    return run_to_end(gen)
+    return run_to_end(gen).model
 
 
 @pytest.fixture(autouse=True)
 def _checkpoints_in_tmp(tmp_path, monkeypatch):
-    """Windows made by tests keep their training checkpoints in the test's folder, not the user's."""
+    """Windows made by tests keep their training checkpoints in the test's folder, not the user's, and
+    never wait on a question."""
     try:
         import gui.main_window as main_window_module
     except ImportError:  # a core-only environment without Qt
         return
     monkeypatch.setattr(main_window_module, "checkpoint_dir", lambda: tmp_path / "checkpoints")
+    # Closing a window with trained, unsaved models asks first: a modal dialog would block the test.
+    # Tests answer Discard unless they patch it themselves.
+    monkeypatch.setattr(main_window_module, "ask_unsaved", lambda parent, names: "discard")

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from core.analysis import accuracy_by_value, gate_summary, gradient_through_time, long_text_ids
+from core.classifier import ModelConfig, SentimentClassifier
 from core.errors import StudioError
-from core.models import ModelConfig, SentimentClassifier
 
 
 def _model(kind: str, **kw) -> SentimentClassifier:

@@ -45,7 +45,7 @@ CASES: dict[str, tuple[dict[str, str | bytes], str, str]] = {
     "unknown label in validation": ({"v/train.csv": "text,label\n" + rows(),
                                      "v/dev.csv": "text,label\nx,pos\ny,meh\n"}, "v", '"meh"'),
     "no usable text or label column": ({"n.json": json.dumps([{"id": i, "score2": i % 2} for i in range(20)])},
-                                       "n.json", "--text-column"),
+                                       "n.json", "text and label columns"),
     "NUL bytes": ({"z.csv": b"text,label\nab\x00c,pos\nd,neg\n"}, "z.csv", "NUL bytes"),
     "UTF-16 without a BOM": ({"u.csv": ("text,label\n" + rows()).encode("utf-16-le")}, "u.csv", "NUL bytes"),
     "undecodable bytes": ({"b.csv": b"text,label\ncaf\xe9 \x81,pos\nd,neg\n"}, "b.csv", "not UTF-8"),

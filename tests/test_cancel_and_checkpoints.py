@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 import core.trainer as trainer_module
+from core.classifier import ModelConfig
 from core.data import load_dataset
+from core.events import EpochEvent, FinishedEvent, PhaseEvent, StepEvent, TaskControl, run_to_end
 from core.modelfile import load_model
-from core.models import ModelConfig
-from core.pipeline import train_model
-from core.trainer import EpochEvent, FinishedEvent, PhaseEvent, StepEvent, TrainConfig, TrainControl, run_to_end
+from core.pipeline import ModelDone, train_model
+from core.trainer import TrainConfig
 
 SOURCE = "builtin:longrange?n=400&gap=2-6"
 TINY = ModelConfig(kind="lstm", embed_dim=8, hidden_size=8, dropout=0.0, word_dropout=0.0)
@@ -36,7 +37,7 @@ def dataset():
 def _run_and_cancel(dataset, when: str, delay_s: float) -> tuple[float, list]:
     """Train in a thread, cancel once the run reaches ``when`` (plus ``delay_s``); return the cancel
     latency (cancel() to the thread's end) and the events seen."""
-    control = TrainControl()
+    control = TaskControl()
     events: list = []
     reached = threading.Event()
     marks = {"start": lambda e: True, "tokenizer": lambda e: isinstance(e, PhaseEvent) and e.phase == "tokenizer",
@@ -75,7 +76,8 @@ def test_fifty_cancels_at_random_points_stop_fast_and_leak_nothing(dataset):
     for i in range(50):
         when = ("start", "tokenizer", "encoding", "step", "validating")[i % 5]
         latency, events = _run_and_cancel(dataset, when, rng.uniform(0.0, 0.15))
-        assert isinstance(events[-1], FinishedEvent) and events[-1].cancelled, (when, events[-1])
+        fin = [e for e in events if isinstance(e, FinishedEvent)]
+        assert fin and fin[-1].cancelled and isinstance(events[-1], ModelDone), (when, events[-1])
         latencies.append(latency)
     gc.collect()
     growth = rss_bytes() - before
@@ -88,8 +90,8 @@ def test_fifty_cancels_at_random_points_stop_fast_and_leak_nothing(dataset):
     # mapped, which shows as tens of MiB of noise; 50 MiB sits above that and far below a leak.
     assert growth < 50 * 2**20, f"RSS grew {growth / 2**20:.1f} MiB"
     # ...and the process still trains normally afterwards.
-    model = run_to_end(train_model(dataset, TINY, TrainConfig(epochs=2, batch_size=16, device="cpu")))
-    assert model.metrics["finished"]["epochs_run"] == 2 and not model.metrics["finished"]["cancelled"]
+    model = run_to_end(train_model(dataset, TINY, TrainConfig(epochs=2, batch_size=16, device="cpu"))).model
+    assert model.record.finished.epochs_run == 2 and not model.record.finished.cancelled
     assert model.predict_proba(["a b c"]).shape == (1, 2)
 
 
@@ -100,12 +102,9 @@ def test_each_improving_epoch_writes_a_loadable_checkpoint(dataset, tmp_path):
     gen = train_model(dataset, TINY, TrainConfig(epochs=4, patience=4, batch_size=16, device="cpu", seed=1),
                       checkpoint_path=path)
     improved = 0
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration as stop:
-            final = stop.value
-            break
+    for event in gen:
+        if isinstance(event, ModelDone):
+            final = event.model
         if isinstance(event, EpochEvent):
             assert path.exists() or not event.improved
             if event.improved:
@@ -115,8 +114,8 @@ def test_each_improving_epoch_writes_a_loadable_checkpoint(dataset, tmp_path):
                 result = saved.evaluate(val)
                 assert result.accuracy == pytest.approx(event.val_accuracy)
                 assert result.loss == pytest.approx(event.val_loss, rel=1e-4)
-                assert saved.metrics["checkpoint"]["epoch"] == event.epoch
-                assert len(saved.metrics["history"]["epochs"]) == event.epoch
+                assert saved.record.checkpoint.epoch == event.epoch
+                assert len(saved.record.history.epochs) == event.epoch
                 last_saved = saved
     assert improved >= 1
     assert not path.exists()  # a run that ends normally removes its checkpoint
@@ -151,8 +150,8 @@ def test_a_crash_after_epoch_two_leaves_the_best_epoch_on_disk(dataset, tmp_path
     monkeypatch.undo()
     assert best is not None and path.exists()
     recovered = load_model(path)  # complete and loadable after the crash
-    assert recovered.metrics["checkpoint"]["epoch"] == best[0]
-    assert recovered.info["checkpoint"] is True
+    assert recovered.record.checkpoint.epoch == best[0]
+    assert recovered.info.checkpoint is True
     result = recovered.evaluate(dataset["validation"])
     assert (result.accuracy, result.loss) == pytest.approx(best[1:], rel=1e-4)
     np.testing.assert_array_equal(recovered.predict_proba(dataset["validation"].texts), snapshot)
@@ -167,6 +166,6 @@ def test_an_unwritable_checkpoint_is_reported_and_training_goes_on(dataset, tmp_
         train_model(dataset, TINY, TrainConfig(epochs=1, batch_size=16, device="cpu"),
                     checkpoint_path=blocker / "run.safetensors"),
         events.append,
-    )
-    assert model.metrics["finished"]["epochs_run"] == 1
+    ).model
+    assert model.record.finished.epochs_run == 1
     assert any(isinstance(e, PhaseEvent) and e.phase == "checkpoint" for e in events)

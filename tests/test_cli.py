@@ -100,10 +100,12 @@ def test_bad_inputs_end_with_one_clear_line(tmp_path, model_file):
     (tmp_path / "one.csv").write_text("text,label\n" + "".join(f"t{i},pos\n" for i in range(20)))
     _one_line_error(cli("train", "--data", str(tmp_path / "one.csv"), "--out", str(out), *FAST), "one class")
     (tmp_path / "cols.csv").write_text("a,b,c\n" + "".join(f"x{i},{i},{i}\n" for i in range(20)))
-    _one_line_error(cli("train", "--data", str(tmp_path / "cols.csv"), "--out", str(out), *FAST), "column")
+    _one_line_error(cli("train", "--data", str(tmp_path / "cols.csv"), "--out", str(out), *FAST),
+                    "name them with --text-column and --label-column")
     (tmp_path / "ok.csv").write_text("review,stars\n" + "".join(f"x{i},{i % 2}\n" for i in range(20)))
     _one_line_error(cli("train", "--data", str(tmp_path / "ok.csv"), "--text-column", "body",
-                        "--out", str(out), *FAST), "body")
+                        "--out", str(out), *FAST), 'no text column "body"; the columns are: review, stars; name it '
+                    "with --text-column")
     (tmp_path / "bytes.tsv").write_bytes(b"text\tlabel\n\x81\x8d\x8f\x90\x9d bad\t1\nok\t0\n")
     _one_line_error(cli("train", "--data", str(tmp_path / "bytes.tsv"), "--out", str(out), *FAST), "utf-8")
     assert not out.exists()
@@ -137,3 +139,48 @@ def test_existing_output_is_untouched_when_input_is_bad(tmp_path):
     out.write_bytes(b"precious")
     _one_line_error(cli("train", "--data", str(tmp_path / "missing.tsv"), "--out", str(out), *FAST))
     assert out.read_bytes() == b"precious"
+
+
+def test_evaluate_carves_the_splits_the_model_was_trained_with(tmp_path):
+    """A CSV without test rows: ``evaluate`` must score on the rows the model held out, whatever the seeds."""
+    from core.data import load_dataset
+    from core.modelfile import load_model
+
+    rng = __import__("random").Random(0)
+    words = {0: ["dull", "bad", "awful"], 1: ["great", "fine", "lovely"]}
+    rows = [f"a {rng.choice(words[i % 2])} film {i},{i % 2}" for i in range(300)]
+    data = tmp_path / "reviews.csv"
+    data.write_text("text,label\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "m.safetensors"
+    r = cli("train", "--data", str(data), "--out", str(out), "--seed", "1", "--split-seed", "3", *FAST)
+    assert r.returncode == 0, r.stderr.decode()
+    model = load_model(out)
+    assert (model.info.splits.split_seed, model.info.splits.carved) == (3, ["validation", "test"])
+
+    r = cli("evaluate", str(out), "--data", str(data))
+    assert r.returncode == 0, r.stderr.decode()
+    result = json.loads(r.stdout)
+    held_out = load_dataset(str(data), split_seed=3)
+    assert result["split_seed"] == 3 and result["count"] == len(held_out["test"])
+    assert result["accuracy"] == pytest.approx(model.evaluate(held_out["test"]).accuracy)
+    assert not set(held_out["test"].texts) & set(held_out["train"].texts)
+    # the training seed alone never moves the carve
+    assert load_dataset(str(data))["test"].texts == load_dataset(str(data), split_seed=0)["test"].texts
+
+
+def test_evaluate_says_how_it_carves_for_a_file_without_a_split_record(tmp_path):
+    old = ROOT / "tests" / "data" / "v1-gru-af15710.safetensors"  # written by 0.1, seed 0
+    r = cli("evaluate", str(old), "--data", "builtin:longrange?n=200&gap=2-4")
+    assert r.returncode == 0, r.stderr.decode()
+    assert "does not record how its splits were carved" in r.stderr.decode()
+    assert json.loads(r.stdout)["split_seed"] == 0
+
+
+def test_data_notes_reach_the_command_line_user(tmp_path):
+    data = tmp_path / "n.csv"
+    data.write_text("text,label\n" + "".join(f"t{i} word,{i % 3}\n" for i in range(90)))
+    r = cli("train", "--data", str(data), "--out", str(tmp_path / "m.safetensors"), *FAST)  # notes even if --quiet
+    assert r.returncode == 0, r.stderr.decode()
+    err = r.stderr.decode()
+    assert "note: Named the labels 0, 1, 2 as negative, neutral, positive" in err
+    assert "note: Carved validation and test from train (seed 0" in err

@@ -6,6 +6,7 @@ No network: the Hub boundary is mocked, and the offline check runs in a subproce
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -18,8 +19,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import data as D
-from core.data import DataError, LoadCancelled, Split, describe, load_dataset, parse_source
+from core.data import DataError, Split, TaskCancelled, describe, load_dataset, parse_source
+from core.data import builtin as builtin_module
+from core.data import hub as hub_module
+from core.data import labels as labels_module
+from core.errors import ColumnError
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "datasets"
@@ -179,7 +183,7 @@ def test_folder_ambiguous_and_missing_train(tmp_path):
         (["Positive", "negative", "positive"], ["negative", "Positive"]),
         (["positive", "neutral", "negative"], ["negative", "neutral", "positive"]),
         (["joy", "anger", "fear"], ["anger", "fear", "joy"]),
-        (["5", "1", "2", "3", "4"], ["1", "2", "3", "4", "5"]),
+        (["5", "1", "2", "3", "4"], ["very negative", "negative", "neutral", "positive", "very positive"]),
         (["-1", "1"], ["negative", "positive"]),
     ],
 )
@@ -190,10 +194,45 @@ def test_label_names_and_order(tmp_path, labels, names):
     for sp in ds.splits.values():
         for text, lab in zip(sp.texts, sp.labels.tolist(), strict=True):
             raw = labels[int(text.split()[1]) % len(labels)]
-            assert ds.label_names[lab].lower() == raw.lower() or (raw, ds.label_names[lab]) in {
-                ("-1", "negative"),
-                ("1", "positive"),
-            }
+            if raw.lstrip("-").isdigit():  # numbers are named by their rank on the scale
+                assert ds.label_names[lab] == names[sorted(int(x) for x in set(labels)).index(int(raw))]
+            else:
+                assert ds.label_names[lab].lower() == raw.lower()
+
+
+@pytest.mark.parametrize(
+    ("values", "names"),
+    [
+        ([0, 1], ["negative", "positive"]),
+        ([-1, 1], ["negative", "positive"]),
+        ([1, 2], ["negative", "positive"]),  # Yelp polarity's CSV
+        ([0, 1, 2], ["negative", "neutral", "positive"]),  # tweet_eval
+        ([-1, 0, 1], ["negative", "neutral", "positive"]),
+        ([0, 1, 2, 3, 4], ["very negative", "negative", "neutral", "positive", "very positive"]),  # SST-5
+        ([1, 2, 3, 4, 5], ["very negative", "negative", "neutral", "positive", "very positive"]),
+        ([0, 1, 2, 3], ["0", "1", "2", "3"]),  # no sentiment scale has four classes
+        ([0, 2], ["0", "2"]),  # not consecutive
+    ],
+)
+def test_numeric_labels_of_a_sentiment_column_are_named_by_one_rule(tmp_path, values, names):
+    body = "text,label\n" + "".join(f"r{i},{values[i % len(values)]}\n" for i in range(10 * len(values)))
+    ds = load_dataset(str(write(tmp_path / "d.csv", body)))
+    assert ds.label_names == names
+    named = [n for n in ds.notes if n.startswith("Named the labels")]
+    assert bool(named) == (names[0] != str(values[0]))  # a guessed name is always said
+
+
+def test_column_errors_carry_the_columns_and_the_missing_role(tmp_path):
+    with pytest.raises(ColumnError) as caught:
+        load_dataset(str(write(tmp_path / "a.csv", "a,b,c\n1,2,3\n4,5,6\n")))
+    assert caught.value.columns == ["a", "b", "c"] and caught.value.missing == ("text", "label")
+    assert "--" not in str(caught.value)  # each face says how to name them (flags, form fields)
+    with pytest.raises(ColumnError) as caught:
+        load_dataset(str(write(tmp_path / "b.csv", "review,x,y\nfine,1,2\nok,3,4\n")))
+    assert caught.value.missing == ("label",)
+    with pytest.raises(ColumnError) as caught:
+        load_dataset(str(write(tmp_path / "c.csv", "text,label,z\na,1,2\nb,0,3\n")), text_column="body")
+    assert caught.value.missing == ("text",) and caught.value.columns == ["text", "label", "z"]
 
 
 def test_binary_ints_named_only_for_sentiment_columns(tmp_path):
@@ -246,11 +285,12 @@ def carve_source(tmp_path: Path) -> str:
 
 def test_carving_is_stratified_and_seeded(tmp_path):
     src = carve_source(tmp_path)
-    a = load_dataset(src, seed=1, validation_fraction=0.2, test_fraction=0.1)
-    b = load_dataset(src, seed=1, validation_fraction=0.2, test_fraction=0.1)
-    c = load_dataset(src, seed=2, validation_fraction=0.2, test_fraction=0.1)
+    a = load_dataset(src, split_seed=1, validation_fraction=0.2, test_fraction=0.1)
+    b = load_dataset(src, split_seed=1, validation_fraction=0.2, test_fraction=0.1)
+    c = load_dataset(src, split_seed=2, validation_fraction=0.2, test_fraction=0.1)
     assert a["validation"].texts == b["validation"].texts and a["test"].texts == b["test"].texts
     assert a["validation"].texts != c["validation"].texts
+    assert (a.split_seed, a.validation_fraction, a.test_fraction, a.carved) == (1, 0.2, 0.1, ("validation", "test"))
     assert np.bincount(a["validation"].labels).tolist() == [20, 60]  # 100 a / 300 b -> 20% each
     assert np.bincount(a["test"].labels).tolist() == [10, 30]
     assert len(a["train"]) == 280
@@ -267,7 +307,7 @@ def test_carve_partitions_and_keeps_extra_aligned(labels, seed):
         labels=np.array(labels, np.int64),
         extra={"idx": np.arange(n, dtype=np.int64)},
     )
-    splits, _ = D._carve({"train": train}, ["validation", "test"], {"validation": 0.1, "test": 0.2}, seed)
+    splits, _ = labels_module._carve({"train": train}, ["validation", "test"], {"validation": 0.1, "test": 0.2}, seed)
     seen = np.concatenate([splits[s].extra["idx"] for s in ("train", "validation", "test")])
     assert sorted(seen.tolist()) == list(range(n))
     for sp in splits.values():
@@ -282,7 +322,7 @@ def test_carve_partitions_and_keeps_extra_aligned(labels, seed):
 
 def test_longrange_gap_is_exact_and_balanced():
     ds = load_dataset("builtin:longrange?n=600&gap=3-9&seed=5")
-    words = set(D._POSITIVE) | set(D._NEGATIVE)
+    words = set(builtin_module._POSITIVE) | set(builtin_module._NEGATIVE)
     assert {k: len(v) for k, v in ds.splits.items()} == {"train": 480, "validation": 60, "test": 60}
     for sp in ds.splits.values():
         assert sp.extra["gap"].dtype == np.int64
@@ -294,7 +334,7 @@ def test_longrange_gap_is_exact_and_balanced():
             hits = [i for i, t in enumerate(tokens) if t in words]
             assert len(hits) == 1
             assert len(tokens) - hits[0] - 1 == gap
-            assert (tokens[hits[0]] in D._POSITIVE) == bool(lab)
+            assert (tokens[hits[0]] in builtin_module._POSITIVE) == bool(lab)
             assert text == text.lower()
     assert len(set(ds["train"].extra["gap"].tolist())) == 7
 
@@ -309,15 +349,11 @@ def test_longrange_fixed_gap_defaults_and_determinism():
     assert default.label_names == ["negative", "positive"]
     gaps = np.concatenate([s.extra["gap"] for s in default.splits.values()])
     assert gaps.min() >= 5 and gaps.max() <= 50
-    assert (
-        load_dataset("builtin:longrange", seed=3)["test"].texts
-        == load_dataset("builtin:longrange", seed=3)["test"].texts
-    )
-    assert load_dataset("builtin:longrange", seed=3)["test"].texts != default["test"].texts
-    assert (
-        load_dataset("builtin:longrange?seed=3")["test"].texts
-        == load_dataset("builtin:longrange", seed=3)["test"].texts
-    )
+    seeded = load_dataset("builtin:longrange?seed=3")["test"].texts
+    assert seeded == load_dataset("builtin:longrange?seed=3")["test"].texts
+    assert seeded != default["test"].texts
+    # the split seed is the carve's alone: it never changes what a built-in set generates
+    assert load_dataset("builtin:longrange", split_seed=3)["test"].texts == default["test"].texts
 
 
 def test_longrange_log_spread_covers_every_octave_evenly():
@@ -332,10 +368,10 @@ def test_longrange_log_spread_covers_every_octave_evenly():
 
 
 def test_reviews_builtin():
-    ds = load_dataset("builtin:reviews?n=200", seed=1)
+    ds = load_dataset("builtin:reviews?n=200&seed=1")
     assert ds.label_names == ["negative", "positive"]
     assert sum(len(s) for s in ds.splits.values()) == 200
-    assert ds["train"].texts == load_dataset("builtin:reviews?n=200", seed=1)["train"].texts
+    assert ds["train"].texts == load_dataset("builtin:reviews?n=200&seed=1")["train"].texts
 
 
 @pytest.mark.parametrize(
@@ -371,7 +407,7 @@ def test_missing_path(tmp_path):
         ("blank.tsv", "\n\n  \n", "is empty"),
         ("header.csv", "text,label\n", "header but no rows"),
         ("header.jsonl", "", "is empty"),
-        ("cols.csv", "a,b,c\n1,2,3\n4,5,6\n", "--text-column"),
+        ("cols.csv", "a,b,c\n1,2,3\n4,5,6\n", "Can't find the text and label columns (columns: a, b, c)"),
         ("one.csv", "text,label\nx,1\ny,1\n", "Only one class"),
         ("mixed.csv", "text,label\nx,1\ny,good\nz,0\n", "mixes numbers and words"),
         ("float.csv", "text,label\nx,0.5\ny,1\n", "non-whole"),
@@ -425,12 +461,12 @@ def test_bad_fractions(tmp_path):
 
 
 def test_cancel(tmp_path):
-    with pytest.raises(LoadCancelled):
+    with pytest.raises(TaskCancelled):
         load_dataset("builtin:longrange", should_cancel=lambda: True)
     write(tmp_path / "train.tsv", rows_tsv())
     write(tmp_path / "test.tsv", rows_tsv())
     calls = iter([False, False, True] + [True] * 50)
-    with pytest.raises(LoadCancelled):
+    with pytest.raises(TaskCancelled):
         load_dataset(str(tmp_path), should_cancel=lambda: next(calls))
 
 
@@ -515,7 +551,7 @@ def test_hub_errors_are_one_line(hub_env, monkeypatch):
 
     monkeypatch.setattr(hub_env, "load_dataset", not_found)
     assert "not in the local cache" in error_of("nope/nope")  # offline: can't tell missing from uncached
-    monkeypatch.setattr(D, "_hub_online", lambda: True)
+    monkeypatch.setattr(hub_module, "_hub_online", lambda: True)
     assert 'There is no dataset "nope/nope"' in error_of("nope/nope")
 
     def bad_config(*a, **kw):
@@ -566,18 +602,17 @@ def test_describe():
     ds = load_dataset("builtin:longrange?n=200&gap=10")
     stats = describe(ds)
     tr = stats["train"]
-    assert tr["count"] == 160 and sum(tr["per_class"].values()) == 160
-    assert set(tr["per_class"]) == {"negative", "positive"}
+    assert tr.count == 160 and sum(tr.per_class.values()) == 160
+    assert set(tr.per_class) == {"negative", "positive"}
     lengths = [len(t.split()) for t in ds["train"].texts]
-    assert tr["lengths"]["max"] == max(lengths) and tr["lengths"]["min"] == min(lengths)
-    assert tr["lengths"]["mean"] == pytest.approx(np.mean(lengths))
-    counts, edges = tr["length_histogram"]
-    assert int(np.sum(counts)) == 160 and len(edges) == len(counts) + 1
-    json.dumps(
-        {s: {**v, "length_histogram": [a.tolist() for a in v["length_histogram"]]} for s, v in stats.items()}
-    )
+    assert tr.lengths.tolist() == lengths
+    assert tr.max == max(lengths) and tr.min == min(lengths)
+    assert tr.mean == pytest.approx(np.mean(lengths))
+    assert tr.p95 == sorted(lengths)[math.ceil(0.95 * len(lengths)) - 1]  # nearest rank
+    json.dumps({s: v.to_dict() for s, v in stats.items()})
     ds.splits["test"] = Split(texts=[], labels=np.zeros(0, np.int64))
-    assert describe(ds)["test"]["count"] == 0
+    empty = describe(ds)["test"]
+    assert empty.count == 0 and empty.p95 == 0 and empty.mean == 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -597,7 +632,7 @@ def test_real_sst2():
     assert {k: len(v) for k, v in ds.splits.items()} == {"train": 6920, "validation": 872, "test": 1821}
     assert ds.label_names == ["negative", "positive"] and ds.carved == ()
     st_ = describe(ds)["train"]
-    assert st_["per_class"] == {"negative": 3310, "positive": 3610} and st_["lengths"]["p95"] == 36
+    assert st_.per_class == {"negative": 3310, "positive": 3610} and st_.p95 == 36
 
 
 @pytest.mark.shared_data

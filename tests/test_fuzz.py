@@ -198,8 +198,8 @@ def test_offsets_stay_inside_the_text_and_cover_every_kept_character(tokenizers,
 @pytest.fixture(scope="module")
 def model_bytes() -> bytes:
     """A real, untrained, very small model file (building it takes milliseconds)."""
+    from core.classifier import ModelConfig, SentimentClassifier
     from core.modelfile import to_bytes
-    from core.models import ModelConfig, SentimentClassifier
     from core.sentiment_model import SentimentModel
 
     tok = TextTokenizer.train(CORPUS, TokenizerConfig(kind="word"))

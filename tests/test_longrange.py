@@ -9,15 +9,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.classifier import ModelConfig
 from core.data import load_dataset
-from core.models import ModelConfig
+from core.events import run_to_end
 from core.pipeline import train_model
-from core.trainer import TrainConfig, run_to_end
+from core.trainer import TrainConfig
 
 
 @pytest.mark.slow
 def test_lstm_beats_rnn_at_long_gaps():
-    ds = load_dataset("builtin:longrange?n=4000&gap=5-50", seed=0)
+    ds = load_dataset("builtin:longrange?n=4000&gap=5-50")
     test = ds["test"]
     far = test.extra["gap"] >= 30
     assert far.sum() >= 100
@@ -27,7 +28,7 @@ def test_lstm_beats_rnn_at_long_gaps():
             ds,
             ModelConfig(kind=kind, embed_dim=32, hidden_size=32, bidirectional=False, pooling="last", dropout=0.0),
             TrainConfig(epochs=8, batch_size=32, learning_rate=5e-3, patience=8, device="cpu", seed=0),
-        ))
+        )).model
         correct = model.predict_proba(test.texts).argmax(1) == test.labels
         accuracy[kind] = float(np.mean(correct[far]))
     assert accuracy["lstm"] >= 0.9, accuracy

@@ -6,11 +6,13 @@ import json
 import os
 import pickle
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core.errors import ModelFileError
+from core.events import EpochEvent
 from core.modelfile import FORMAT_VERSION, load_model, read_info, save_model, to_bytes
 
 TEXTS = ["the film was great", "awful plot and very dull", "a lovely , fine film", "unknownword xyz", ""]
@@ -22,10 +24,46 @@ def test_round_trip_predicts_exactly_the_same(tiny_model, tmp_path):
     np.testing.assert_array_equal(tiny_model.predict_proba(TEXTS), again.predict_proba(TEXTS))
     assert again.label_names == tiny_model.label_names
     assert again.config == tiny_model.config
-    assert again.metrics["test"]["accuracy"] == tiny_model.metrics["test"]["accuracy"]
-    assert again.info["versions"]["torch"]
+    assert again.record.test.accuracy == tiny_model.record.test.accuracy
+    assert again.info.versions["torch"]
     t1, t2 = tiny_model.trace("the film was great"), again.trace("the film was great")
     np.testing.assert_array_equal(t1.cell().values["forget"], t2.cell().values["forget"])
+
+
+def test_the_record_and_info_survive_a_round_trip_as_typed_records(tiny_model, tmp_path):
+    again = load_model(save_model(tiny_model, tmp_path / "m.safetensors"))
+    assert again.record.to_dict() == json.loads(json.dumps(tiny_model.record.to_dict()))
+    assert isinstance(again.record.history.epochs[0], EpochEvent)
+    assert again.record.finished.epochs_run == tiny_model.record.finished.epochs_run > 0
+    assert again.info.splits == tiny_model.info.splits is not None  # how the splits were made
+    path = tmp_path / "m.safetensors"
+    assert again.info.file == str(path) and "file" not in read_info(path)["info"]  # where it is, not stored
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_a_model_file_written_by_version_0_1_still_opens_and_predicts_the_same():
+    """tests/data/v1-gru-af15710.safetensors was written by af15710, before the records were typed."""
+    model = load_model(DATA / "v1-gru-af15710.safetensors")
+    expected = json.loads((DATA / "v1-gru-af15710.expected.json").read_text())
+    np.testing.assert_allclose(model.predict_proba(expected["texts"]), expected["probabilities"], atol=1e-6)
+    assert model.label_names == expected["label_names"] and model.kind == "gru"
+    fin, test = model.record.finished, model.record.test
+    assert (fin.epochs_run, fin.best_epoch, fin.cancelled) == (2, 2, False) and fin.tokens_per_s > 0
+    assert test.count == 20 and len(test.confusion) == 2 and 0 <= test.accuracy <= 1
+    assert [e.epoch for e in model.record.history.epochs] == [1, 2] and len(model.record.history.step_loss) > 0
+    assert model.info.dataset == "builtin:longrange?n=200&gap=2-4" and model.info.splits is None
+    assert model.info.versions["sentiment_studio"] == "0.1.0"
+
+
+def test_a_checkpoint_written_by_version_0_1_still_opens():
+    """Its validation entry holds only accuracy, loss and macro F1: the rest reads as unknown."""
+    model = load_model(DATA / "v1-checkpoint-af15710.safetensors")
+    assert model.record.checkpoint.epoch == 1 and model.info.checkpoint
+    val = model.record.validation
+    assert 0 <= val.accuracy <= 1 and val.count == 0 and val.confusion == []
+    assert model.record.finished.tokens_per_s is None and model.record.test is None
 
 
 def test_info_reads_metadata_only(tiny_model, tmp_path):

@@ -12,28 +12,22 @@ import pytest
 import torch
 
 from core.batching import EncodedSplit, bucketed_order, collate
+from core.classifier import ModelConfig
 from core.device import choose_device
 from core.errors import StudioError, TrainingError
-from core.models import ModelConfig
-from core.pipeline import build_classifier, train_model
-from core.trainer import (
-    EpochEvent,
-    FinishedEvent,
-    PhaseEvent,
-    StepEvent,
-    TrainConfig,
-    TrainControl,
-    Trainer,
-    run_to_end,
-)
+from core.events import EpochEvent, FinishedEvent, PhaseEvent, StepEvent, TaskControl, run_to_end
+from core.pipeline import ModelDone, build_classifier, train_model
+from core.trainer import TrainConfig, Trainer
 
 SMALL = ModelConfig(kind="lstm", embed_dim=16, hidden_size=16, dropout=0.1)
 
 
 def _events(gen):
+    """(events up to the FinishedEvent, the trained model): a pipeline's last event is its ModelDone."""
     events = []
-    model = run_to_end(gen, events.append)
-    return events, model
+    done = run_to_end(gen, events.append)
+    assert isinstance(done, ModelDone) and isinstance(events[-2], FinishedEvent)
+    return events[:-1], done.model
 
 
 def _plain(value) -> bool:
@@ -67,7 +61,7 @@ def test_events_are_plain_data_and_complete(tiny_dataset):
 
 
 def test_learns_the_tiny_task(tiny_model):
-    assert tiny_model.metrics["test"]["accuracy"] >= 0.9
+    assert tiny_model.record.test.accuracy >= 0.9
     preds = tiny_model.predict(["the film was great", "the film was awful"])
     assert [p.label for p in preds] == ["positive", "negative"]
 
@@ -83,7 +77,7 @@ def test_same_seed_same_loss_curve(tiny_dataset):
 
 
 def test_cancel_from_another_thread_stops_within_one_batch(tiny_dataset):
-    control = TrainControl()
+    control = TaskControl()
     gen = train_model(tiny_dataset, SMALL, TrainConfig(epochs=50, batch_size=8, device="cpu"), control=control)
     steps_after_cancel = []
     events = []
@@ -104,12 +98,12 @@ def test_cancel_from_another_thread_stops_within_one_batch(tiny_dataset):
     assert not worker.is_alive()
     assert time.perf_counter() - t0 < 1.0
     assert len(steps_after_cancel) <= 1  # at most the batch that was already running
-    fin = events[-1]
-    assert isinstance(fin, FinishedEvent) and fin.cancelled and fin.test is None
+    fin = events[-2]
+    assert isinstance(fin, FinishedEvent) and fin.cancelled and fin.test is None and isinstance(events[-1], ModelDone)
 
 
 def test_pause_blocks_and_resume_continues(tiny_dataset):
-    control = TrainControl()
+    control = TaskControl()
     gen = train_model(tiny_dataset, SMALL, TrainConfig(epochs=2, batch_size=16, device="cpu"), control=control)
     steps = []
     done = threading.Event()
@@ -133,7 +127,7 @@ def test_pause_blocks_and_resume_continues(tiny_dataset):
 
 
 def test_cancel_while_paused_ends_the_run(tiny_dataset):
-    control = TrainControl()
+    control = TaskControl()
     control.pause()
     events = []
     t = threading.Thread(target=lambda: events.extend(train_model(
@@ -142,7 +136,7 @@ def test_cancel_while_paused_ends_the_run(tiny_dataset):
     time.sleep(0.3)
     control.cancel()
     t.join(5)
-    assert not t.is_alive() and events[-1].cancelled
+    assert not t.is_alive() and events[-2].cancelled and events[-1].model.record.finished.cancelled
 
 
 def test_early_stopping_restores_the_best_weights(tiny_dataset):
@@ -225,7 +219,7 @@ def test_warm_up_leaves_the_global_random_stream_alone():
      MemoryError()],
 )
 def test_out_of_memory_suggests_a_smaller_setting(tiny_dataset, monkeypatch, error):
-    from core.models import SentimentClassifier
+    from core.classifier import SentimentClassifier
 
     def explode(self, ids, lengths):
         raise error
@@ -236,7 +230,7 @@ def test_out_of_memory_suggests_a_smaller_setting(tiny_dataset, monkeypatch, err
 
 
 def test_other_runtime_errors_are_not_called_out_of_memory(tiny_dataset, monkeypatch):
-    from core.models import SentimentClassifier
+    from core.classifier import SentimentClassifier
 
     def broken(self, ids, lengths):
         raise RuntimeError("shape mismatch")

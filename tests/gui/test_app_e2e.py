@@ -29,7 +29,7 @@ def window(qtbot, settings_file):
 
 
 def small_training(win: MainWindow, epochs: int = 1) -> None:
-    panel = win.train_panel
+    panel = win.train_screen
     for key, value in {("model", "embed_dim"): 16, ("model", "hidden_size"): 16,
                        ("train", "epochs"): epochs, ("train", "patience"): epochs}.items():
         panel.inputs[key].setValue(value)
@@ -37,8 +37,8 @@ def small_training(win: MainWindow, epochs: int = 1) -> None:
 
 
 def load(qtbot, win: MainWindow, source: str = SOURCE) -> None:
-    with qtbot.waitSignal(win.data_panel.loaded, timeout=30_000):
-        win.data_panel.load(source)
+    with qtbot.waitSignal(win.data_screen.loaded, timeout=30_000):
+        win.data_screen.load(source)
 
 
 def test_title_icon_tabs_and_menus(window):
@@ -59,7 +59,7 @@ def test_user_journey_from_dataset_to_reopened_model(qtbot, window, tmp_path):
     load(qtbot, win)
     assert win.session.dataset is not None and win.windowTitle().endswith(SOURCE)
     # 2. train LSTM and RNN (ticked by default) for one short epoch
-    panel = win.train_panel
+    panel = win.train_screen
     assert panel.selected_kinds() == ["lstm", "rnn"]
     small_training(win)
     win.tabs.setCurrentWidget(panel)
@@ -72,21 +72,21 @@ def test_user_journey_from_dataset_to_reopened_model(qtbot, window, tmp_path):
         points = panel.plots.points(name)
         assert points["train_loss"] > 0 and points["val_accuracy"] == 1, points
     # 3. compare
-    win.tabs.setCurrentWidget(win.compare_panel)
-    qtbot.waitUntil(lambda: win.compare_panel.view.table.rowCount() == 2, timeout=30_000)
+    win.tabs.setCurrentWidget(win.compare_screen)
+    qtbot.waitUntil(lambda: win.compare_screen.view.table.rowCount() == 2, timeout=30_000)
     # 4. try a sentence: one heatmap column per word
-    win.tabs.setCurrentWidget(win.try_panel)
+    win.tabs.setCurrentWidget(win.try_screen)
     sentence = "the movie was great and fun"
-    with qtbot.waitSignal(win.try_panel.updated, timeout=5000):
-        win.try_panel.set_text(sentence)
-    assert win.try_panel.heatmap.image_shape()[1] == len(sentence.split())
-    assert win.try_panel.heatmap.column_labels() == sentence.split()
+    with qtbot.waitSignal(win.try_screen.updated, timeout=5000):
+        win.try_screen.set_text(sentence)
+    assert win.try_screen.heatmap.image_shape()[1] == len(sentence.split())
+    assert win.try_screen.heatmap.column_labels() == sentence.split()
     # 5. save the LSTM and open it again: the same prediction
     path = tmp_path / "lstm.safetensors"
-    with qtbot.waitSignal(win.models_panel.saved, timeout=10_000):
-        win.models_panel.save("LSTM", str(path))
-    with qtbot.waitSignal(win.models_panel.opened, timeout=10_000) as opened:
-        win.models_panel.open_files([str(path)])
+    with qtbot.waitSignal(win.models_screen.saved, timeout=10_000):
+        win.models_screen.save("LSTM", str(path))
+    with qtbot.waitSignal(win.models_screen.opened, timeout=10_000) as opened:
+        win.models_screen.open_files([str(path)])
     (reopened,) = opened.args[0]
     before = win.session.models["LSTM"].predict_proba([sentence])
     after = win.session.models[reopened].predict_proba([sentence])
@@ -100,7 +100,7 @@ def test_cancel_mid_training_then_train_again(qtbot, window):
     win = window
     load(qtbot, win)
     small_training(win, epochs=50)
-    panel = win.train_panel
+    panel = win.train_screen
     assert panel.start_training()
     qtbot.waitUntil(lambda: (panel.plots.refresh() or panel.plots.points("LSTM")["train_loss"]) > 0, timeout=30_000)
     with qtbot.waitSignal(panel.training_cancelled, timeout=1000):
@@ -118,8 +118,8 @@ def test_closing_mid_training_stops_the_worker(qtbot, settings_file):
     win.show()
     load(qtbot, win)
     small_training(win, epochs=50)
-    assert win.train_panel.start_training()
-    qtbot.waitUntil(lambda: bool(win.session.tasks) and win.train_panel.plots.points("LSTM")["train_loss"] >= 0,
+    assert win.train_screen.start_training()
+    qtbot.waitUntil(lambda: bool(win.session.tasks) and win.train_screen.plots.points("LSTM")["train_loss"] >= 0,
                     timeout=10_000)
     tasks = list(win.session.tasks)
     win.close()
@@ -130,14 +130,14 @@ def test_settings_are_kept_between_runs(qtbot, settings_file):
     first = MainWindow()
     qtbot.addWidget(first)
     load(qtbot, first)
-    first.train_panel.inputs[("train", "epochs")].setValue(7)
-    first.train_panel.kind_boxes["gru"].setChecked(True)
+    first.train_screen.inputs[("train", "epochs")].setValue(7)
+    first.train_screen.kind_boxes["gru"].setChecked(True)
     first.tabs.setCurrentIndex(2)
     first.close()
     second = MainWindow()
     qtbot.addWidget(second)
-    assert second.train_panel.inputs[("train", "epochs")].value() == 7
-    assert second.train_panel.selected_kinds() == ["lstm", "rnn", "gru"]
-    assert second.data_panel.current_source() == SOURCE
+    assert second.train_screen.inputs[("train", "epochs")].value() == 7
+    assert second.train_screen.selected_kinds() == ["lstm", "rnn", "gru"]
+    assert second.data_screen.picker.current_source() == SOURCE
     assert second.tabs.currentIndex() == 2
     second.close()

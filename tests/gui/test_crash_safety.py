@@ -35,7 +35,7 @@ app = QApplication([])
 QTimer.singleShot(60_000, lambda: os._exit(3))  # a hang fails the test instead of blocking it
 win = mw.MainWindow()
 win.show()
-panel = win.train_panel
+panel = win.train_screen
 
 def start(_dataset):
     for key, value in {{("model", "embed_dim"): 16, ("model", "hidden_size"): 16, ("train", "epochs"): 500,
@@ -56,8 +56,8 @@ def check():
 poll = QTimer()
 poll.setInterval(10)
 poll.timeout.connect(check)
-win.data_panel.loaded.connect(start)
-win.data_panel.load("builtin:longrange?n=2000")
+win.data_screen.loaded.connect(start)
+win.data_screen.load("builtin:longrange?n=2000")
 code = app.exec()
 print(f"EXEC RETURNED {{time.time()!r}} checkpoints left: {{len(list((tmp / 'checkpoints').glob('*')))}}", flush=True)
 sys.exit(code)
@@ -106,7 +106,9 @@ def folders(tmp_path, monkeypatch):
 
 def leave_checkpoint(folder: Path, model, name: str = "LSTM-20260101-120000") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    model.metrics = {**model.metrics, "checkpoint": {"epoch": 3}}
+    from core.records import CheckpointMark
+
+    model.record.checkpoint = CheckpointMark(epoch=3)
     return save_model(model, folder / f"{name}.safetensors")
 
 
@@ -156,7 +158,7 @@ def test_no_question_without_leftovers(qtbot, folders, monkeypatch):
 def test_training_in_the_window_keeps_a_checkpoint_until_it_ends(qtbot, folders, tiny_dataset):
     win = MainWindow()
     qtbot.addWidget(win)
-    panel = win.train_panel
+    panel = win.train_screen
     assert panel.checkpoint_dir == folders
     win.session.set_dataset(tiny_dataset)
     panel.kind_boxes["rnn"].setChecked(False)

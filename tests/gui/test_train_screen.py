@@ -9,22 +9,15 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox, QComboBox, QMessageBox
 
-import gui.train_panel as train_panel_module
+import core.pipeline as pipeline_module
+from core.classifier import ModelConfig
 from core.data import load_dataset
 from core.errors import StudioError
-from core.models import ModelConfig
 from core.tokenizer import TokenizerConfig
-from core.trainer import StepEvent, TrainConfig, TrainControl, run_to_end
+from core.trainer import TrainConfig
+from gui.config_form import ScientificSpinBox
 from gui.session import Session
-from gui.train_panel import (
-    ModelDone,
-    ModelEvent,
-    ScientificSpinBox,
-    TrainPanel,
-    estimate_left_s,
-    format_duration,
-    train_models,
-)
+from gui.train_screen import TrainScreen
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +27,7 @@ def dataset():
 
 @pytest.fixture
 def panel(qtbot):
-    panel = TrainPanel(Session())
+    panel = TrainScreen(Session())
     qtbot.addWidget(panel)
     yield panel
     if panel.is_training:  # never leave a worker running behind a deleted widget
@@ -42,7 +35,7 @@ def panel(qtbot):
         qtbot.waitUntil(lambda: not panel.is_training, timeout=5000)
 
 
-def small(panel: TrainPanel, epochs: int = 1, patience: int | None = None) -> None:
+def small(panel: TrainScreen, epochs: int = 1, patience: int | None = None) -> None:
     """Tiny models on the CPU: the tests exercise the screen, not the learning."""
     values = {
         ("model", "embed_dim"): 16,
@@ -55,7 +48,7 @@ def small(panel: TrainPanel, epochs: int = 1, patience: int | None = None) -> No
     panel.inputs[("train", "device")].setCurrentText("cpu")
 
 
-def steps_drawn(panel: TrainPanel, name: str) -> int:
+def steps_drawn(panel: TrainScreen, name: str) -> int:
     panel.plots.refresh()
     return panel.plots.points(name)["train_loss"]
 
@@ -92,7 +85,7 @@ def test_settings_round_trip_tolerate_strings_and_reset(panel):
     assert s["tokenizer"]["vocab_size"] == TokenizerConfig().vocab_size
     models, _, train = panel.configs()
     assert [m.kind for m in models] == ["gru"] and models[0].hidden_size == 64 and train.epochs == 3
-    other = TrainPanel(Session())
+    other = TrainScreen(Session())
     other.apply_settings(s)
     assert other.settings_dict() == s
     other.deleteLater()
@@ -117,15 +110,6 @@ def test_rate_spin_box_steps_one_two_five():
     assert box.value() == 0.0
 
 
-def test_time_left_and_durations():
-    step = StepEvent(1, 50, 100, 50, 200, 0.5, 1.0, 1e-3, 1000.0, elapsed_s=10.0)
-    assert estimate_left_s(step, models_after=0) == pytest.approx(30.0)
-    assert estimate_left_s(step, models_after=1) == pytest.approx(70.0)
-    assert estimate_left_s(step, models_after=0, paused_s=5.0) == pytest.approx(15.0)
-    assert estimate_left_s(step, models_after=1, later_per_step=0.5) == pytest.approx(130.0)
-    assert [format_duration(s) for s in (0, 42, 725, 3723)] == ["0:00", "0:42", "12:05", "1:02:03"]
-
-
 def test_train_is_disabled_without_a_dataset_or_a_model(panel, dataset):
     assert not panel.train_button.isEnabled()
     assert "dataset" in panel.hint.text().lower()
@@ -139,21 +123,6 @@ def test_train_is_disabled_without_a_dataset_or_a_model(panel, dataset):
 
 
 # --- training --------------------------------------------------------------------------------------------
-def test_train_models_tags_events_and_shares_one_tokenizer(dataset):
-    plan = [(kind.upper(), ModelConfig(kind=kind, embed_dim=8, hidden_size=8)) for kind in ("lstm", "rnn")]
-    items = []
-    names = run_to_end(
-        train_models(dataset, plan, TrainConfig(epochs=1, device="cpu"), TokenizerConfig(), TrainControl()),
-        items.append,
-    )
-    assert names == ["LSTM", "RNN"]
-    done = [i for i in items if isinstance(i, ModelDone)]
-    assert [d.name for d in done] == ["LSTM", "RNN"]
-    assert done[0].model.tokenizer is done[1].model.tokenizer
-    steps = [i for i in items if isinstance(i, ModelEvent) and isinstance(i.event, StepEvent)]
-    assert {i.name for i in steps} == {"LSTM", "RNN"} and {i.kind for i in steps} == {"lstm", "rnn"}
-
-
 def test_trains_lstm_and_rnn_side_by_side_and_fills_every_curve(panel, dataset, qtbot):
     panel.session.set_dataset(dataset)
     panel.inputs[("train", "epochs")].setValue(2)  # default model sizes: a few seconds of real load on the CPU
@@ -245,7 +214,7 @@ def test_a_failure_shows_a_dialog_and_returns_to_idle(panel, dataset, qtbot, mon
         raise StudioError("the training data is haunted")
 
     shown: list[tuple] = []
-    monkeypatch.setattr(train_panel_module, "train_model", broken)
+    monkeypatch.setattr(pipeline_module, "train_model", broken)
     monkeypatch.setattr(QMessageBox, "critical", staticmethod(lambda *args: shown.append(args)))
     panel.session.set_dataset(dataset)
     assert panel.start_training()

@@ -16,7 +16,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from core.trace import Trace
-from gui.gate_heatmap import word_of
+from gui.token_axis import word_of
 
 T, T1 = "<sub>t</sub>", "<sub>t−1</sub>"
 HX = f"[h{T1}, x{T}]"  # the LSTM's concatenated input, as in Olah's "Understanding LSTM Networks"
@@ -42,8 +42,8 @@ def factor(value: float) -> str:
     return f"({value:.3f})" if value < 0 else f"{value:.3f}"
 
 
-class EquationPanel(QWidget):
-    """``EquationPanel()``: rich text of one cell's equations at one token of a ``Trace``."""
+class EquationView(QWidget):
+    """``EquationView()``: rich text of one cell's equations at one token of a ``Trace``."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

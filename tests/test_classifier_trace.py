@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.models import ModelConfig, SentimentClassifier
+from core.classifier import ModelConfig, SentimentClassifier
 from core.trace import GATE_NAMES, trace_ids
 
 
@@ -141,7 +141,7 @@ def test_gradients_match_packed_sequences():
 
 
 def test_fast_dropout_keeps_the_expected_value():
-    from core.models import FastDropout
+    from core.classifier import FastDropout
 
     drop = FastDropout(0.5).train()
     x = torch.ones(200_000)

@@ -7,20 +7,14 @@ get the prediction after each word (O(T²)), so the live trace is capped to the 
 
 from __future__ import annotations
 
-import html
-
-import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPalette
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QScrollArea,
-    QSizePolicy,
     QSpinBox,
     QSplitter,
     QStackedWidget,
@@ -29,17 +23,16 @@ from PySide6.QtWidgets import (
 )
 
 from core.sentiment_model import SentimentModel
-from core.trace import GATE_NAMES, Trace
-from gui.equation_panel import EquationPanel
-from gui.gate_heatmap import ROW_TITLES, GateHeatmap
+from core.trace import GATE_NAMES, MEMORY_GATE, Trace
+from gui.equation_view import EquationView
+from gui.gate_heatmap import ROW_TITLES, GateHeatmap, min_width
+from gui.model_card import ModelCard
 from gui.probability_plot import ProbabilityPlot
 from gui.session import Session
-from gui.theme import model_color
 
 DEBOUNCE_MS = 150  # long enough to skip mid-word states, short enough to feel live
 TRACE_TOKENS = 200  # tokens traced live by a left-to-right model (linear cost)
 TRACE_TOKENS_BIDIRECTIONAL = 100  # a bidirectional one re-reads every prefix (quadratic): ~50 ms at 100
-DEFAULT_GATE = {"lstm": "forget", "gru": "update", "rnn": "hidden"}
 MODE_ITEMS = (("mean over units", "mean"), ("one unit", "unit"), ("all units of one gate", "gate"))
 
 
@@ -47,101 +40,8 @@ def trace_limit(model: SentimentModel) -> int:
     return TRACE_TOKENS_BIDIRECTIONAL if model.config.bidirectional else TRACE_TOKENS
 
 
-def model_colors(models: dict[str, SentimentModel]) -> dict[str, str]:
-    """Each model's colour: its kind's colour for the first of a kind, then distinct extras."""
-    seen: dict[str, int] = {}
-    colors = {}
-    for name, model in models.items():
-        colors[name] = model_color(model.kind, seen.get(model.kind, 0))
-        seen[model.kind] = seen.get(model.kind, 0) + 1
-    return colors
-
-
-class ProbabilityBar(QWidget):
-    """A horizontal bar for one probability, painted in the model's colour, with the % beside it."""
-
-    TEXT_WIDTH = 48
-
-    def __init__(self, color: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.color = QColor(color)
-        self._value: float | None = None
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-
-    def value(self) -> float | None:
-        return self._value
-
-    def set_value(self, value: float | None) -> None:
-        self._value = None if value is None else float(value)
-        self.setToolTip("" if value is None else f"{value:.4f}")
-        self.update()
-
-    def text(self) -> str:
-        return "—" if self._value is None else f"{100 * self._value:.1f}%"
-
-    def sizeHint(self) -> QSize:
-        return QSize(160, self.fontMetrics().height() + 4)
-
-    def paintEvent(self, event) -> None:
-        painter = QPainter(self)
-        pal = self.palette()
-        track = QRectF(0, 2, max(0, self.width() - self.TEXT_WIDTH - 4), self.height() - 4)
-        painter.setPen(pal.color(QPalette.ColorRole.Mid))
-        painter.setBrush(pal.color(QPalette.ColorRole.Base))
-        painter.drawRect(track)
-        if self._value is not None:
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(self.color)
-            filled = track.width() * min(max(self._value, 0.0), 1.0)
-            painter.drawRect(QRectF(track.x(), track.y(), filled, track.height()))
-        painter.setPen(pal.color(QPalette.ColorRole.WindowText))
-        text_rect = QRectF(self.width() - self.TEXT_WIDTH, 0, self.TEXT_WIDTH, self.height())
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.text())
-
-
-class ModelCard(QFrame):
-    """One model's prediction: its name in its colour, the predicted label, a bar per class."""
-
-    def __init__(self, name: str, model: SentimentModel, color: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.name = name
-        self.title = QLabel(f"<b style='color:{color}'>{html.escape(name)}</b>")
-        self.title.setToolTip(
-            f"{model.kind.upper()}, {model.config.hidden_size} units, "
-            f"{model.config.num_layers} layer(s), "
-            f"{'bidirectional' if model.config.bidirectional else 'left to right'}"
-        )
-        self.label = QLabel("—")
-        font = QFont(self.label.font())
-        font.setPointSizeF(font.pointSizeF() * 1.25)
-        font.setBold(True)
-        self.label.setFont(font)
-        self.class_names = list(model.label_names)
-        self.bars = [ProbabilityBar(color) for _ in self.class_names]
-        grid = QGridLayout(self)
-        grid.setContentsMargins(8, 6, 8, 6)
-        grid.setVerticalSpacing(2)
-        grid.addWidget(self.title, 0, 0)
-        grid.addWidget(self.label, 0, 1, Qt.AlignmentFlag.AlignRight)
-        for row, (cls, bar) in enumerate(zip(self.class_names, self.bars, strict=True), start=1):
-            grid.addWidget(QLabel(cls), row, 0)
-            grid.addWidget(bar, row, 1)
-        grid.setColumnStretch(1, 1)
-        self.setMinimumWidth(260)
-
-    def set_probabilities(self, probs: np.ndarray | None) -> None:
-        """Show one prediction, or dashes when there is nothing to predict."""
-        for k, bar in enumerate(self.bars):
-            bar.set_value(None if probs is None else float(probs[k]))
-        self.label.setText("—" if probs is None else self.class_names[int(np.argmax(probs))])
-
-    def predicted(self) -> str:
-        return self.label.text()
-
-
-class TryPanel(QWidget):
-    """``TryPanel(session)``: live predictions of every model in the session and the insides of one."""
+class TryScreen(QWidget):
+    """``TryScreen(session)``: live predictions of every model in the session and the insides of one."""
 
     updated = Signal()  # after every update (prediction, trace and plots)
 
@@ -210,16 +110,22 @@ class TryPanel(QWidget):
         self.heatmap = GateHeatmap()
         self.prob_plot = ProbabilityPlot()
         self.prob_plot.setMinimumHeight(150)
-        self.equations = EquationPanel()
+        self.equations = EquationView()
         self.equations.setMinimumWidth(300)
-        plots = QWidget()
-        plots_layout = QVBoxLayout(plots)
+        self.plots = QWidget()
+        plots_layout = QVBoxLayout(self.plots)
         plots_layout.setContentsMargins(0, 0, 0, 0)
         plots_layout.addWidget(self.heatmap, 3)
         plots_layout.addWidget(QLabel("Prediction after each word"))
         plots_layout.addWidget(self.prob_plot, 2)
+        # The heatmap and the curve scroll sideways together once the words no longer fit (~60).
+        self.plots_scroll = QScrollArea()
+        self.plots_scroll.setWidgetResizable(True)
+        self.plots_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.plots_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.plots_scroll.setWidget(self.plots)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(plots)
+        splitter.addWidget(self.plots_scroll)
         splitter.addWidget(self.equations)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
@@ -333,10 +239,11 @@ class TryPanel(QWidget):
             self.heatmap.clear(message)
             self.prob_plot.clear_trace()
             self.equations.clear()
+            self.plots.setMinimumWidth(0)
             return
+        self.plots.setMinimumWidth(min_width(len(trace.tokens)))
         self.heatmap.set_trace(trace, **options)
-        color = model_colors(self.session.models).get(self.model_combo.currentData())
-        self.prob_plot.set_trace(trace, color)
+        self.prob_plot.set_trace(trace, self.session.color(self.model_combo.currentData()))
         self._on_hovered(len(trace.tokens) - 1)
 
     def _on_hovered(self, index: int) -> None:
@@ -359,8 +266,7 @@ class TryPanel(QWidget):
         for card in self.cards.values():
             self._cards_layout.removeWidget(card)
             card.deleteLater()
-        colors = model_colors(models)
-        self.cards = {name: ModelCard(name, m, colors[name]) for name, m in models.items()}
+        self.cards = {name: ModelCard(name, m, self.session.color(name)) for name, m in models.items()}
         for i, card in enumerate(self.cards.values()):
             self._cards_layout.insertWidget(i, card)
         self._cards_scroll.setFixedHeight(self._cards_box.sizeHint().height() + 4)
@@ -403,7 +309,8 @@ class TryPanel(QWidget):
             for name in GATE_NAMES[model.kind]:
                 self.gate_combo.addItem(ROW_TITLES[name], name)
             index = self.gate_combo.findData(previous)
-            self.gate_combo.setCurrentIndex(index if index >= 0 else self.gate_combo.findData(DEFAULT_GATE[model.kind]))
+            default = MEMORY_GATE.get(model.kind, "hidden")  # the gate that decides what is kept
+            self.gate_combo.setCurrentIndex(index if index >= 0 else self.gate_combo.findData(default))
             self.layer_combo.clear()
             for layer in range(cfg.num_layers):
                 top = " (top)" if layer == cfg.num_layers - 1 else " (bottom)" if layer == 0 else ""

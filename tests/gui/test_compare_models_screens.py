@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QMessageBox
 
-from gui.compare_panel import COLUMNS, ComparePanel
-from gui.models_panel import ModelsPanel
+from gui.compare_screen import CompareScreen
+from gui.compare_views import COLUMNS
+from gui.models_screen import ModelsScreen
 from gui.session import Session
 
 
@@ -15,7 +16,7 @@ def test_compare_scores_every_model(qtbot, tiny_model, tiny_dataset):
     session.set_dataset(tiny_dataset)
     session.add_model(tiny_model, "LSTM")
     session.add_model(tiny_model, "LSTM again")
-    panel = ComparePanel(session)
+    panel = CompareScreen(session)
     qtbot.addWidget(panel)
     with qtbot.waitSignal(panel.evaluated, timeout=20_000):
         panel.evaluate()
@@ -27,16 +28,16 @@ def test_compare_scores_every_model(qtbot, tiny_model, tiny_dataset):
     assert len(view.grads.getPlotItem().listDataItems()) == 2  # gradient norms from training history
     score = view.scores["LSTM"]
     wrong = int((score.predicted != score.truth).sum())
-    assert view.wrong.rowCount() == wrong
+    assert view.wrong.table.rowCount() == wrong
     assert np.asarray(score.result.confusion).sum() == len(tiny_dataset["test"])
     if wrong:
         with qtbot.waitSignal(session.open_in_tester, timeout=1000) as sig:
-            view.wrong.cellDoubleClicked.emit(0, 0)
+            view.wrong.table.cellDoubleClicked.emit(0, 0)
         assert sig.args[0] in tiny_dataset["test"].texts
 
 
 def test_compare_without_data_or_models_says_what_to_do(qtbot):
-    panel = ComparePanel(Session())
+    panel = CompareScreen(Session())
     qtbot.addWidget(panel)
     panel.evaluate()
     assert "Train or open" in panel.message.text()
@@ -45,7 +46,7 @@ def test_compare_without_data_or_models_says_what_to_do(qtbot):
 def test_models_panel_save_and_open_round_trip(qtbot, tiny_model, tmp_path):
     session = Session()
     session.add_model(tiny_model, "LSTM")
-    panel = ModelsPanel(session)
+    panel = ModelsScreen(session)
     qtbot.addWidget(panel)
     assert panel.list.count() == 1
     assert "LSTM" in panel.details.toPlainText() and "Parameters" in panel.details.toPlainText()
@@ -65,7 +66,7 @@ def test_models_panel_reports_a_bad_file(qtbot, tmp_path, monkeypatch):
     warnings = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args))
     session = Session()
-    panel = ModelsPanel(session)
+    panel = ModelsScreen(session)
     qtbot.addWidget(panel)
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a model")
@@ -77,18 +78,19 @@ def test_models_panel_reports_a_bad_file(qtbot, tmp_path, monkeypatch):
 
 def test_compare_shows_the_lstm_vs_rnn_story(qtbot, tiny_dataset, tiny_model):
     """On builtin:longrange: accuracy by gap, gradient through time and forget-gate values, per model."""
+    from core.classifier import ModelConfig
     from core.data import load_dataset
-    from core.models import ModelConfig
+    from core.events import run_to_end
     from core.pipeline import train_model
-    from core.trainer import TrainConfig, run_to_end
+    from core.trainer import TrainConfig
 
-    ds = load_dataset("builtin:longrange?n=300&gap=5-60", seed=0)
+    ds = load_dataset("builtin:longrange?n=300&gap=5-60")
     session = Session()
     session.set_dataset(ds)
     for kind in ("lstm", "rnn"):
         cfg = ModelConfig(kind=kind, embed_dim=8, hidden_size=8, bidirectional=False, pooling="last", dropout=0.0)
-        session.add_model(run_to_end(train_model(ds, cfg, TrainConfig(epochs=1, device="cpu"))), kind.upper())
-    panel = ComparePanel(session)
+        session.add_model(run_to_end(train_model(ds, cfg, TrainConfig(epochs=1, device="cpu"))).model, kind.upper())
+    panel = CompareScreen(session)
     qtbot.addWidget(panel)
     with qtbot.waitSignal(panel.evaluated, timeout=30_000):
         panel.evaluate()

@@ -1,7 +1,8 @@
 """The Models screen: the session's models, their config and metrics, and model files.
 
-Opening and saving run in a ``Task``: a model file is small, but a slow disk or network share
-must never freeze the window.
+Opening and saving run as tasks (``core.modelfile.open_models`` / ``save_steps``): a model file is
+small, but a slow disk or network share must never freeze the window. Models trained in this
+session and not saved yet are marked "(not saved)"; closing the window asks about them.
 """
 
 from __future__ import annotations
@@ -27,42 +28,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.trainer import PhaseEvent
+from core.events import PhaseEvent
+from core.modelfile import ModelOpened, ModelSaved, open_models, safe_file_name, save_all_steps, save_steps
+from core.sentiment_model import SentimentModel
 from gui.session import Session
-from gui.theme import model_color, style_plot
-from gui.worker import Task, error_message
+from gui.theme import style_plot
+from gui.worker import Task, TaskSlot, error_message
 
 MODEL_FILTER = "Sentiment Studio models (*.safetensors);;All files (*)"
 
 
-def _open_files(paths: list[str], control):
-    from core.modelfile import load_model
-
-    models = []
-    for path in paths:
-        if control.cancelled:
-            break
-        yield PhaseEvent("opening", f"opening {path}")
-        model = load_model(path)
-        model.info.setdefault("file", str(path))
-        models.append(model)
-    return models
-
-
-def _save_file(model, path: str, control):
-    from core.modelfile import save_model
-
-    yield PhaseEvent("saving", f"saving {path}")
-    return save_model(model, path)
-
-
-def describe_model(name: str, model) -> str:
+def describe_model(name: str, model: SentimentModel, saved: bool = True) -> str:
     """Rich text with a model's config, training settings, metrics and provenance."""
     cfg = model.config
     tok = model.tokenizer.config
     tc = model.train_config
-    test = model.metrics.get("test") or {}
-    fin = model.metrics.get("finished") or {}
+    test, fin, info = model.record.test, model.record.finished, model.info
     rows = [
         ("Kind", cfg.kind.upper()),
         ("Classes", ", ".join(model.label_names)),
@@ -75,32 +56,35 @@ def describe_model(name: str, model) -> str:
         ("Training", f"lr {tc.learning_rate}, batch {tc.batch_size}, ≤{tc.epochs} epochs, seed {tc.seed}"),
     ]
     if fin:
-        rows.append(("Epochs run / best", f"{fin.get('epochs_run')} / {fin.get('best_epoch')}"
-                     + (" (stopped early)" if fin.get("stopped_early") else "")))
-        speed = f"{fin.get('training_time_s', 0):.1f} s at {fin.get('tokens_per_s', 0):,.0f} tokens/s"
+        rows.append(("Epochs run / best", f"{fin.epochs_run} / {fin.best_epoch}"
+                     + (" (stopped early)" if fin.stopped_early else "")))
+        speed = f"{fin.training_time_s:.1f} s" + (f" at {fin.tokens_per_s:,.0f} tokens/s" if fin.tokens_per_s else "")
         rows.append(("Training time", speed))
     if test:
-        scores = f"{test.get('accuracy', float('nan')):.2%} / {test.get('macro_f1', 0):.3f}"
-        rows.append(("Test accuracy / macro F1", scores))
-    for key in ("dataset", "file", "created"):
-        if model.info.get(key):
-            rows.append((key.capitalize(), str(model.info[key])))
-    versions = model.info.get("versions")
-    if versions:
-        rows.append(("Versions", ", ".join(f"{k} {v}" for k, v in versions.items())))
+        rows.append(("Test accuracy / macro F1", f"{test.accuracy:.2%} / {test.macro_f1:.3f}"))
+    if info.dataset:
+        rows.append(("Dataset", info.dataset))
+    if info.splits is not None and info.splits.carved:
+        rows.append(("Carved splits", f"{', '.join(info.splits.carved)} (split seed {info.splits.split_seed})"))
+    rows.append(("File", info.file or ("not saved yet" if not saved else "")))
+    if info.created:
+        rows.append(("Created", info.created))
+    if info.versions:
+        rows.append(("Versions", ", ".join(f"{k} {v}" for k, v in info.versions.items())))
     body = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return f"<h3>{html.escape(name)}</h3><table cellspacing='4'>{body}</table>"
 
 
-class ModelsPanel(QWidget):
+class ModelsScreen(QWidget):
     opened = Signal(list)  # names of the models opened
     saved = Signal(str)  # path written
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
+        self.opening = TaskSlot(session, self)
         self.list = QListWidget()
-        self.list.currentTextChanged.connect(self._show_details)
+        self.list.currentRowChanged.connect(self._show_details)
         self.details = QTextBrowser()
         self.details.setOpenExternalLinks(False)
         self.history = pg.PlotWidget(title="Training history (per epoch)")
@@ -159,14 +143,18 @@ class ModelsPanel(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        current = self.list.currentItem().text() if self.list.currentItem() else None
+        current = self.selected_name()
+        self.list.blockSignals(True)
         self.list.clear()
-        seen: dict[str, int] = {}
-        for name, model in self.session.models.items():
-            item = QListWidgetItem(name)
-            item.setForeground(QColor(model_color(model.kind, seen.get(model.kind, 0))))
-            seen[model.kind] = seen.get(model.kind, 0) + 1
+        for name in self.session.models:
+            unsaved = name in self.session.unsaved
+            item = QListWidgetItem(name + ("  (not saved)" if unsaved else ""))
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            item.setForeground(QColor(self.session.color(name)))
+            if unsaved:
+                item.setToolTip("Trained in this session and not saved yet: Save selected… keeps it")
             self.list.addItem(item)
+        self.list.blockSignals(False)
         names = list(self.session.models)
         if names:
             self.list.setCurrentRow(names.index(current) if current in names else len(names) - 1)
@@ -177,21 +165,22 @@ class ModelsPanel(QWidget):
             self.details.setHtml("<p>No models yet: train some on the Train screen, or open model files.</p>")
             self._show_history(None)
 
-    def _show_details(self, name: str) -> None:
-        model = self.session.models.get(name)
+    def _show_details(self, *_: object) -> None:
+        name = self.selected_name()
+        model = self.session.models.get(name) if name else None
         if model is not None:
-            self.details.setHtml(describe_model(name, model))
+            self.details.setHtml(describe_model(name, model, saved=name not in self.session.unsaved))
         self._show_history(model)
 
-    def _show_history(self, model) -> None:
-        epochs = ((model.metrics.get("history") or {}).get("epochs") or []) if model is not None else []
-        x = np.array([e["epoch"] for e in epochs], dtype=float)
+    def _show_history(self, model: SentimentModel | None) -> None:
+        epochs = model.record.history.epochs if model is not None else []
+        x = np.array([e.epoch for e in epochs], dtype=float)
         for key, curve in self._curves.items():
-            curve.setData(x, np.array([e[key] for e in epochs], dtype=float))
+            curve.setData(x, np.array([getattr(e, key) for e in epochs], dtype=float))
 
     def selected_name(self) -> str | None:
         item = self.list.currentItem()
-        return item.text() if item else None
+        return item.data(Qt.ItemDataRole.UserRole) if item else None
 
     def _remove(self) -> None:
         name = self.selected_name()
@@ -205,35 +194,57 @@ class ModelsPanel(QWidget):
             self.open_files(paths)
 
     def open_files(self, paths: list[str]) -> Task:
-        task = Task(lambda control: _open_files(list(paths), control), name="open models")
-        task.event.connect(lambda e: self.session.status.emit(e.message))
-        task.succeeded.connect(self._opened)
-        task.failed.connect(lambda exc: QMessageBox.warning(self, "Could not open the model", error_message(exc)))
-        return self.session.track(task).start()
+        opened: list[str] = []
 
-    def _opened(self, models: list) -> None:
-        names = []
-        for model in models:
-            base = model.info.get("name") or Path(model.info.get("file", "model")).stem
-            names.append(self.session.add_model(model, base))
-        self.session.status.emit(f"Opened {', '.join(names)}")
-        self.opened.emit(names)
+        def on_event(event: object) -> None:
+            if isinstance(event, PhaseEvent):
+                self.session.status.emit(event.message)
+            elif isinstance(event, ModelOpened):
+                base = event.model.info.name or Path(event.path).stem
+                opened.append(self.session.add_model(event.model, base, saved=True))
+
+        def on_done() -> None:
+            self.session.status.emit(f"Opened {', '.join(opened)}")
+            self.opened.emit(opened)
+
+        return self.opening.start(
+            lambda control: open_models(list(paths), control), "open models", on_event=on_event, on_done=on_done,
+            on_failed=lambda exc: QMessageBox.warning(self, "Could not open the model", error_message(exc)),
+        )
 
     def save_dialog(self) -> None:
         name = self.selected_name()
         if name is None:
             QMessageBox.information(self, "Nothing to save", "Train or open a model first.")
             return
-        default = f"{name.lower().replace(' ', '_').replace('(', '').replace(')', '')}.safetensors"
-        path, _ = QFileDialog.getSaveFileName(self, f"Save {name}", default, MODEL_FILTER)
+        path, _ = QFileDialog.getSaveFileName(self, f"Save {name}", f"{safe_file_name(name).lower()}.safetensors",
+                                              MODEL_FILTER)
         if path:
             if not path.endswith(".safetensors"):
                 path += ".safetensors"
             self.save(name, path)
 
     def save(self, name: str, path: str) -> Task:
-        model = self.session.models[name]
-        task = Task(lambda control: _save_file(model, path, control), name="save model")
-        task.succeeded.connect(lambda p: (self.session.status.emit(f"Saved {name} to {p}"), self.saved.emit(str(p))))
+        """Save one model in the background (each save is its own task: two saves never cancel each other)."""
+        return self._save_task(lambda control: save_steps(self.session.models[name], path, name), "save model")
+
+    def save_all(self, names: list[str], folder: str) -> Task:
+        """Save the named models into ``folder`` (the close prompt's Save all)."""
+        models = {n: self.session.models[n] for n in names if n in self.session.models}
+        return self._save_task(lambda control: save_all_steps(models, folder), "save models")
+
+    def _save_task(self, factory, name: str) -> Task:
+        task = Task(factory, name=name)
+
+        def on_event(event: object) -> None:
+            if isinstance(event, ModelSaved):
+                model = self.session.models.get(event.name)
+                if model is not None:
+                    model.info.file = event.path
+                self.session.mark_saved(event.name)
+                self.session.status.emit(f"Saved {event.name} to {event.path}")
+                self.saved.emit(event.path)
+
+        task.event.connect(on_event)
         task.failed.connect(lambda exc: QMessageBox.warning(self, "Could not save the model", error_message(exc)))
         return self.session.track(task).start()

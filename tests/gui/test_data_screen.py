@@ -1,6 +1,6 @@
 """The Data screen: loading off the GUI thread, column mapping, errors, cancel, drag and drop, charts.
 
-No network: Hub failures are mocked at the panel's loader.
+No network: Hub failures are mocked at core.data's loader.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
-import gui.data_panel as data_panel
-from core.data import DataError, LoadCancelled, describe
-from gui.data_panel import DataPanel
+import core.data as core_data
+from core.data import DataError, TaskCancelled, describe
+from gui.data_screen import DataScreen
+from gui.preview_table import PREVIEW_ROWS
 from gui.session import Session
 
 LOAD_TIMEOUT_MS = 10_000
@@ -38,7 +39,7 @@ def warnings(monkeypatch) -> list[tuple]:
 @pytest.fixture
 def panel(qtbot, warnings):
     session = Session()
-    widget = DataPanel(session)
+    widget = DataScreen(session)
     qtbot.addWidget(widget)
     widget.resize(1280, 800)
     widget.show()
@@ -46,22 +47,22 @@ def panel(qtbot, warnings):
     assert session.shutdown(timeout_s=2.0)
 
 
-def load_ok(qtbot, panel: DataPanel, source: str, *columns: str | None):
+def load_ok(qtbot, panel: DataScreen, source: str, *columns: str | None):
     with qtbot.waitSignal(panel.loaded, timeout=LOAD_TIMEOUT_MS) as blocker:
         panel.load(source, *columns)
     return blocker.args[0]
 
 
-def load_fail(qtbot, panel: DataPanel, source: str, *columns: str | None) -> str:
+def load_fail(qtbot, panel: DataScreen, source: str, *columns: str | None) -> str:
     with qtbot.waitSignal(panel.load_failed, timeout=LOAD_TIMEOUT_MS) as blocker:
         panel.load(source, *columns)
     return blocker.args[0]
 
 
-def assert_idle(panel: DataPanel) -> None:
+def assert_idle(panel: DataScreen) -> None:
     assert not panel.is_loading
-    assert panel.load_button.isVisible() and panel.load_button.isEnabled()
-    assert not panel.cancel_button.isVisible()
+    assert panel.picker.load_button.isVisible() and panel.picker.load_button.isEnabled()
+    assert not panel.picker.cancel_button.isVisible()
     assert not panel.progress.isVisible()
 
 
@@ -72,8 +73,8 @@ def test_builtin_fills_preview_splits_and_charts(qtbot, panel):
 
     assert panel.session.dataset is ds
     assert_idle(panel)
-    model = panel.preview_model
-    assert model.rowCount() == min(len(ds.splits["train"]), data_panel.PREVIEW_ROWS) > 0
+    model = panel.preview.model
+    assert model.rowCount() == min(len(ds.splits["train"]), PREVIEW_ROWS) > 0
     headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
     assert headers[:2] == ["text", "label"]
     first = model.index(0, 0)
@@ -95,11 +96,11 @@ def test_builtin_fills_preview_splits_and_charts(qtbot, panel):
 
     _, counts = panel.length_chart.curve.getData()
     assert counts.sum() == len(ds.splits["train"])
-    stats = describe(ds)["train"]["lengths"]
-    assert panel.length_chart.mean_line.value() == pytest.approx(stats["mean"])
-    assert panel.length_chart.p95_line.value() == stats["p95"]
+    stats = describe(ds)["train"]
+    assert panel.length_chart.mean_line.value() == pytest.approx(stats.mean)
+    assert panel.length_chart.p95_line.value() == stats.p95
 
-    panel.preview_split.setCurrentText("test")
+    panel.preview.split.setCurrentText("test")
     assert model.rowCount() == len(ds.splits["test"])
 
 
@@ -112,21 +113,22 @@ def test_undetected_columns_reveal_the_fields_then_load(qtbot, panel, warnings, 
     message = load_fail(qtbot, panel, str(path))
     assert "column" in message and "--" not in message  # no CLI flags in the GUI
     assert panel.error_label.isVisible() and "verdict" in panel.error_label.text()
-    assert panel.column_row.isVisible()
-    assert [panel.label_column.itemText(i) for i in range(panel.label_column.count())] == ["id", "body", "verdict"]
-    assert panel.label_column.hasFocus() or not panel.isActiveWindow()
+    assert panel.picker.column_row.isVisible()
+    field = panel.picker.label_column
+    assert [field.itemText(i) for i in range(field.count())] == ["id", "body", "verdict"]
+    assert panel.picker.label_column.hasFocus() or not panel.isActiveWindow()
     assert len(warnings) == 1 and warnings[0][1] == "Could not load the dataset"
     assert_idle(panel)
 
-    panel.text_column.setEditText("body")
-    panel.label_column.setEditText("verdict")
+    panel.picker.text_column.setEditText("body")
+    panel.picker.label_column.setEditText("verdict")
     with qtbot.waitSignal(panel.loaded, timeout=LOAD_TIMEOUT_MS) as blocker:
-        panel.load_button.click()
+        panel.picker.load_button.click()
     ds = blocker.args[0]
     assert (ds.text_column, ds.label_column) == ("body", "verdict")
     assert sorted(ds.label_names) == ["no", "yes"]
     assert not panel.error_label.isVisible()
-    assert "<b>Validation</b> 2 <i>(carved from train, 10%)</i>" in panel.splits_label.text()
+    assert "<b>Validation</b> 2 <i>(carved from train, 10%, split seed 0)</i>" in panel.splits_label.text()
 
 
 def test_bad_file_warns_and_panel_stays_usable(qtbot, panel, warnings, tmp_path):
@@ -151,20 +153,20 @@ def test_cancel_stops_a_slow_load_quickly(qtbot, panel, warnings, monkeypatch):
         while time.monotonic() < deadline:
             if should_cancel():
                 saw_cancel.set()
-                raise LoadCancelled("cancelled")
+                raise TaskCancelled("cancelled")
             time.sleep(0.01)
         raise AssertionError("the load was never cancelled")
 
-    monkeypatch.setattr(data_panel, "load_dataset", slow_load)
+    monkeypatch.setattr(core_data, "load_dataset", slow_load)
     failed: list[str] = []
     panel.load_failed.connect(failed.append)
     panel.load("imdb")
-    assert panel.is_loading and panel.cancel_button.isVisible() and panel.progress.isVisible()
+    assert panel.is_loading and panel.picker.cancel_button.isVisible() and panel.progress.isVisible()
     assert "Hugging Face Hub" in panel.status_label.text()
     assert started.wait(5)
 
     begun = time.monotonic()
-    panel.cancel_button.click()
+    panel.picker.cancel_button.click()
     assert_idle(panel)  # at once, even before the worker notices
     qtbot.waitUntil(lambda: not panel.session.tasks, timeout=1000)
     assert saw_cancel.is_set() and time.monotonic() - begun < 1.0
@@ -191,7 +193,7 @@ def test_drop_a_tsv_file_loads_it(qtbot, panel, tmp_path):
     with qtbot.waitSignal(panel.loaded, timeout=LOAD_TIMEOUT_MS) as blocker:
         panel.dropEvent(QDropEvent(pos, Qt.DropAction.CopyAction, mime, buttons, mods))
     assert blocker.args[0].label_names == ["negative", "positive"]
-    assert panel.current_source() == str(path)
+    assert panel.picker.current_source() == str(path)
 
     text_only = QMimeData()
     text_only.setText("not a file")
@@ -209,14 +211,14 @@ def test_offline_hub_message_is_shown(qtbot, panel, warnings, monkeypatch):
     def no_network(source, **kwargs):
         raise DataError(offline)
 
-    monkeypatch.setattr(data_panel, "load_dataset", no_network)
-    panel.source.setEditText("imdb")
+    monkeypatch.setattr(core_data, "load_dataset", no_network)
+    panel.picker.source.setEditText("imdb")
     with qtbot.waitSignal(panel.load_failed, timeout=LOAD_TIMEOUT_MS) as blocker:
-        qtbot.keyClick(panel.source.lineEdit(), Qt.Key.Key_Return)
+        qtbot.keyClick(panel.picker.source.lineEdit(), Qt.Key.Key_Return)
     assert blocker.args[0] == offline
     assert offline in panel.error_label.text()
     assert warnings[-1][2] == offline
-    assert not panel.column_row.isVisible()  # not a column problem
+    assert not panel.picker.column_row.isVisible()  # not a column problem
     assert_idle(panel)
 
 
@@ -225,7 +227,7 @@ def test_unexpected_errors_are_reported_not_swallowed(qtbot, panel, warnings, mo
     def broken(source, **kwargs):
         raise error
 
-    monkeypatch.setattr(data_panel, "load_dataset", broken)
+    monkeypatch.setattr(core_data, "load_dataset", broken)
     message = load_fail(qtbot, panel, "builtin:reviews")
     # RuntimeError matters: superqt drops it and never reports the end; the panel must still finish.
     assert message == f"Unexpected error ({type(error).__name__}): boom"
@@ -240,20 +242,20 @@ def test_settings_round_trip(qtbot, panel, tmp_path):
     assert (saved["text_column"], saved["label_column"]) == ("text", "label")
     assert saved["recent"] == ["builtin:reviews?n=200"]
 
-    other = DataPanel(Session())
+    other = DataScreen(Session())
     qtbot.addWidget(other)
     other.apply_settings({**saved, "recent": "builtin:reviews?n=200"})  # QSettings gives a 1-item list as str
-    assert other.current_source() == "builtin:reviews?n=200"
-    assert other.columns_button.isChecked()
+    assert other.picker.current_source() == "builtin:reviews?n=200"
+    assert other.picker.columns_button.isChecked()
     assert other.settings_dict() == saved
 
 
 def test_shows_a_dataset_set_elsewhere(panel, tiny_dataset):
     panel.session.set_dataset(tiny_dataset)
-    assert panel.preview_model.rowCount() == len(tiny_dataset.splits["train"])
+    assert panel.preview.model.rowCount() == len(tiny_dataset.splits["train"])
     assert np.asarray(panel.balance_chart.bars["train"].opts["height"]).sum() == 200
     panel.session.set_dataset(None)
-    assert panel.preview_model.rowCount() == 0
+    assert panel.preview.model.rowCount() == 0
 
 
 @pytest.mark.shared_data
@@ -262,4 +264,4 @@ def test_shared_sst2_folder(qtbot, panel):
 
     ds = load_ok(qtbot, panel, str(shared_dataset("sst2")))
     assert ds.carved == ()
-    assert panel.preview_model.rowCount() == data_panel.PREVIEW_ROWS
+    assert panel.preview.model.rowCount() == PREVIEW_ROWS

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
 
-from core.models import ModelConfig
+from core.classifier import ModelConfig
 from core.pipeline import build_classifier
 from core.sentiment_model import SentimentModel
 from core.tokenizer import TextTokenizer
 from core.trace import GATE_NAMES
 from gui.gate_heatmap import HEATMAP_ROWS
 from gui.session import Session
-from gui.try_panel import TRACE_TOKENS, TRACE_TOKENS_BIDIRECTIONAL, TryPanel
+from gui.try_screen import TRACE_TOKENS, TRACE_TOKENS_BIDIRECTIONAL, TryScreen
 
 
 def untrained(kind: str, **config) -> SentimentModel:
@@ -23,16 +23,16 @@ def untrained(kind: str, **config) -> SentimentModel:
     return SentimentModel(build_classifier(cfg, seed=0), tokenizer, ["negative", "positive"])
 
 
-def make_panel(qtbot, *models: SentimentModel) -> tuple[TryPanel, Session]:
+def make_panel(qtbot, *models: SentimentModel) -> tuple[TryScreen, Session]:
     session = Session()
     for model in models:
         session.add_model(model)
-    panel = TryPanel(session)
+    panel = TryScreen(session)
     qtbot.addWidget(panel)
     return panel, session
 
 
-def set_mode(panel: TryPanel, mode: str) -> None:
+def set_mode(panel: TryScreen, mode: str) -> None:
     panel.mode_combo.setCurrentIndex(panel.mode_combo.findData(mode))
 
 

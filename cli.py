@@ -1,0 +1,336 @@
+"""The headless command line: ``train``, ``evaluate``, ``predict`` and ``info``.
+
+A face of the app like ``gui/``: it parses arguments, drives the core's tasks and prints. Every
+setting flag of ``train`` is generated from the config dataclasses' field metadata
+(``core.settings``), the same source the Train screen's form is built from. Every user-caused
+problem ends with one line on stderr and a non-zero exit status, never a traceback; results go to
+stdout as JSON so scripts can read them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from core.errors import ColumnError, StudioError
+
+EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 1, 2, 130
+SPLIT_SEED_HELP = (
+    "seed for carving validation/test rows from train when the data has no such split (default: %(default)s); "
+    "separate from --seed, so models trained with different seeds are tested on the same rows"
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one clear line instead of the usage block
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def add_setting_flags(parser: argparse.ArgumentParser, config_cls: type, title: str) -> None:
+    """One flag per user-facing field of ``config_cls`` (see ``core.settings``), defaults from the class."""
+    from core.settings import settings_of
+
+    group = parser.add_argument_group(title)
+    for f in settings_of(config_cls):
+        s, kwargs = f.setting, {"dest": f"{config_cls.__name__}.{f.name}", "default": f.default}
+        helptext = s.summary.replace("%", "%%")
+        if s.choices and s.open_choices:
+            helptext += f" E.g. {', '.join(s.choices)}."
+        helptext += " (default: %(default)s)"
+        if isinstance(f.default, bool):
+            group.add_argument(f.flag, action=argparse.BooleanOptionalAction, help=helptext, **kwargs)
+            continue
+        if s.choices and not s.open_choices:
+            kwargs["choices"] = s.choices
+        typ = type(f.default)
+        group.add_argument(f.flag, type=typ, metavar=None if "choices" in kwargs else typ.__name__.upper(),
+                           help=helptext, **kwargs)
+
+
+def configs_from(args: argparse.Namespace, *config_classes: type) -> list:
+    """The config objects ``add_setting_flags`` flags describe, in the order asked."""
+    from core.settings import settings_of
+
+    out = []
+    for cls in config_classes:
+        values = {f.name: getattr(args, f"{cls.__name__}.{f.name}") for f in settings_of(cls)}
+        out.append(cls(**values))
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from core.classifier import ModelConfig
+    from core.tokenizer import TokenizerConfig
+    from core.trainer import TrainConfig
+
+    p = _Parser(prog="main.py", description="Sentiment Studio: train, evaluate and inspect recurrent sentiment models.")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks for unexpected errors")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def data_args(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--data", required=True, metavar="SOURCE",
+                       help="a Hub name (imdb, glue:sst2), a CSV/TSV/JSON/Parquet file or folder, or builtin:longrange")
+        q.add_argument("--text-column", help="name of the text column (detected when omitted)")
+        q.add_argument("--label-column", help="name of the label column (detected when omitted)")
+
+    tr = sub.add_parser("train", help="train a model and save it to a file")
+    data_args(tr)
+    tr.add_argument("--split-seed", type=int, default=0, help=SPLIT_SEED_HELP)
+    tr.add_argument("--out", required=True, metavar="FILE", help="model file to write (.safetensors)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_setting_flags(tr, ModelConfig, "model")
+    add_setting_flags(tr, TokenizerConfig, "tokenizer")
+    add_setting_flags(tr, TrainConfig, "training")
+
+    ev = sub.add_parser("evaluate", help="score a model file on a dataset split (JSON on stdout)")
+    ev.add_argument("model_file", metavar="FILE")
+    data_args(ev)
+    ev.add_argument("--split", choices=("train", "validation", "test"), default="test")
+    ev.add_argument("--split-seed", type=int, default=None,
+                    help="seed for carving missing splits (default: the one the model file records, so a carved "
+                         "test split holds none of its training rows)")
+
+    pr = sub.add_parser("predict", help="predict texts (arguments, or stdin one per line); JSON lines on stdout")
+    pr.add_argument("model_file", metavar="FILE")
+    pr.add_argument("texts", nargs="*", metavar="TEXT")
+    pr.add_argument("--gates", action="store_true", help="add tokens and the per-token gate trace")
+
+    inf = sub.add_parser("info", help="show a model file's config, metrics and versions (JSON)")
+    inf.add_argument("model_file", metavar="FILE")
+    return p
+
+
+def _load(args, split_seed: int, log):
+    from core.data import load_dataset
+
+    dataset = load_dataset(args.data, text_column=args.text_column, label_column=args.label_column,
+                           split_seed=split_seed)
+    for note in dataset.notes:
+        log(f"note: {note}")
+    return dataset
+
+
+def _check_out_path(out: str) -> Path:
+    path = Path(out).expanduser()
+    if path.is_dir():
+        raise StudioError(f"--out {out} is a folder; give a file name such as model.safetensors")
+    if not path.parent.exists():
+        raise StudioError(f"--out: folder {path.parent} does not exist")
+    return path
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+class _Progress:
+    """The training events as a tqdm bar and one line per epoch on stderr."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet, self.bar = quiet, None
+        self.log = (lambda *a: None) if quiet else _stderr
+
+    def __call__(self, event) -> None:
+        from core.events import EpochEvent, FinishedEvent, PhaseEvent, StepEvent
+
+        if isinstance(event, PhaseEvent) and self.bar is None:
+            self.log(event.message)
+        elif isinstance(event, StepEvent):
+            if self.bar is None and not self.quiet:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=event.total_steps, file=sys.stderr, unit="step", dynamic_ncols=True)
+            if self.bar is not None:
+                self.bar.update(1)
+                if event.step % 10 == 0:
+                    self.bar.set_postfix(epoch=event.epoch, loss=f"{event.loss:.3f}",
+                                         tok_s=f"{event.tokens_per_s:,.0f}")
+        elif isinstance(event, EpochEvent):
+            msg = (f"epoch {event.epoch}: train loss {event.train_loss:.4f} acc {event.train_accuracy:.4f} | "
+                   f"val loss {event.val_loss:.4f} acc {event.val_accuracy:.4f} f1 {event.val_macro_f1:.4f}"
+                   + (" *" if event.improved else ""))
+            if self.bar is not None:
+                self.bar.write(msg, file=sys.stderr)
+            else:
+                self.log(msg)
+        elif isinstance(event, FinishedEvent):
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def cmd_train(args) -> int:
+    from core.classifier import ModelConfig
+    from core.events import run_to_end
+    from core.modelfile import save_model
+    from core.pipeline import train_model
+    from core.tokenizer import TokenizerConfig
+    from core.trainer import TrainConfig
+
+    out = _check_out_path(args.out)
+    model_config, tok_config, train_config = configs_from(args, ModelConfig, TokenizerConfig, TrainConfig)
+    progress = _Progress(args.quiet)
+    progress.log(f"loading {args.data} ...")
+    dataset = _load(args, args.split_seed, _stderr)  # notes are warnings: shown even with --quiet
+    progress.log("splits: " + ", ".join(f"{s} {len(dataset[s]):,}" for s in dataset.splits)
+                 + f"; classes: {', '.join(dataset.label_names)}")
+    try:
+        model = run_to_end(train_model(dataset, model_config, train_config, tok_config), progress).model
+    finally:
+        progress.close()
+    save_model(model, out)
+    fin, test = model.record.finished, model.record.test
+    summary = {
+        "out": str(out),
+        "model": model_config.kind,
+        "test_accuracy": test.accuracy if test else None,
+        "test_macro_f1": test.macro_f1 if test else None,
+        "best_epoch": fin.best_epoch,
+        "epochs_run": fin.epochs_run,
+        "training_time_s": round(fin.training_time_s, 2),
+        "tokens_per_s": round(fin.tokens_per_s or 0),
+        "parameters": fin.num_parameters,
+    }
+    progress.log(f"saved {out}: test accuracy {summary['test_accuracy']:.4f}, macro F1 "
+                 f"{summary['test_macro_f1']:.4f}, {summary['training_time_s']:.1f} s")
+    print(json.dumps(summary))
+    return 0
+
+
+def evaluation_split_seed(model, asked: int | None, log) -> int:
+    """The split seed to carve with: the one asked for, else the model file's; the training seed for old
+    files (what the command line carved with then), saying so."""
+    if asked is not None:
+        return asked
+    if model.info.splits is not None:
+        return model.info.splits.split_seed
+    seed = model.train_config.seed
+    log(f"note: this model file does not record how its splits were carved (written before version 0.2); "
+        f"carving with its training seed {seed}, as `train` did then (a model trained in the app used 0: pass "
+        "--split-seed 0)")
+    return seed
+
+
+def cmd_evaluate(args) -> int:
+    from core.data import Split
+    from core.modelfile import load_model
+
+    model = load_model(args.model_file)
+    split_seed = evaluation_split_seed(model, args.split_seed, _stderr)
+    dataset = _load(args, split_seed, _stderr)
+    split = dataset[args.split]
+    split = Split(split.texts, model.align_labels(dataset.label_names)[split.labels], split.extra)
+    result = model.evaluate(split)
+    summary = result.summary()
+    summary.update(split=args.split, data=args.data, model_file=str(args.model_file), split_seed=split_seed)
+    print(json.dumps(_finite(summary)))
+    return 0
+
+
+def _finite(x):
+    """JSON has no NaN: replace non-finite floats with null."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_finite(v) for v in x]
+    return x
+
+
+def _read_texts(args) -> list[str]:
+    if args.texts:
+        texts = list(args.texts)
+        for t in texts:
+            try:
+                t.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise StudioError("a text argument is not valid UTF-8") from e
+        return texts
+    if sys.stdin is None or sys.stdin.isatty():
+        raise StudioError("give texts as arguments, or one per line on standard input")
+    raw = sys.stdin.buffer.read()
+    try:
+        data = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise StudioError(f"standard input is not UTF-8 text (bad byte at offset {e.start})") from e
+    return [line for line in data.split("\n") if line.strip()]
+
+
+def trace_to_dict(trace, digits: int = 5) -> dict:
+    return {
+        "tokens": trace.tokens,
+        "offsets": trace.offsets.tolist(),
+        "prefix_probabilities": [
+            {n: round(float(v), digits) for n, v in zip(trace.label_names, row, strict=True)}
+            for row in trace.prefix_probabilities
+        ],
+        "cells": [
+            {"layer": c.layer, "direction": "forward" if c.direction == 0 else "backward",
+             **{name: v.round(digits).tolist() for name, v in c.values.items()}}
+            for c in trace.cells
+        ],
+    }
+
+
+def cmd_predict(args) -> int:
+    from core.modelfile import load_model
+
+    model = load_model(args.model_file)
+    texts = _read_texts(args)
+    if not texts:
+        raise StudioError("no text to predict")
+    for pred in model.predict(texts):
+        row = pred.to_dict()
+        if args.gates:
+            row.update(trace_to_dict(model.trace(pred.text)))
+        print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+def cmd_info(args) -> int:
+    from core.modelfile import read_info
+
+    print(json.dumps(_finite(read_info(args.model_file)), indent=2))
+    return 0
+
+
+def column_hint(error: ColumnError) -> str:
+    """How to name the columns on the command line."""
+    flags = [f"--{role}-column" for role in ("text", "label") if role in error.missing] or ["--text-column",
+                                                                                             "--label-column"]
+    return f"name {'them' if len(flags) > 1 else 'it'} with {' and '.join(flags)}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "predict" and rest and not any(r.startswith("-") for r in rest):
+        args.texts = [*args.texts, *rest]  # texts after an option: predict FILE --gates "text"
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    commands = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "info": cmd_info}
+    try:
+        return commands[args.command](args)
+    except ColumnError as e:
+        print(f"error: {str(e).rstrip('.')}; {column_hint(e)}.", file=sys.stderr)
+        return EXIT_ERROR
+    except StudioError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    except BrokenPipeError:
+        return 0
+    except Exception as e:
+        if args.debug:
+            raise
+        print(f"internal error: {type(e).__name__}: {e} (run with --debug for details)", file=sys.stderr)
+        return EXIT_ERROR

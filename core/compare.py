@@ -1,0 +1,146 @@
+"""Scoring models side by side on one split: metrics, speed, and what happens inside them.
+
+``score_models`` is the Compare screen's task and what ``benchmarks/results.py`` measures with: a
+generator yielding a ``ModelScore`` per model (or a ``ScoreSkipped`` saying why a model could not
+be scored on this data), with ``PhaseEvent``s between. Besides the metrics it measures the
+LSTM-vs-RNN story for any model: accuracy by gap (datasets with a ``gap`` column, such as
+builtin:longrange), how fast gradients fade back through time, and how saturated the memory gate
+is (Karpathy et al. 2015).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.analysis import (
+    Bucket,
+    GateSummary,
+    GradientCurve,
+    accuracy_by_value,
+    gate_summary,
+    gradient_through_time,
+    long_text_ids,
+)
+from core.data import Split, TextDataset
+from core.errors import StudioError
+from core.events import PhaseEvent, TaskControl
+from core.metrics import EvalResult
+from core.sentiment_model import SentimentModel
+from core.trace import MEMORY_GATE
+
+GAP_EDGES = [0, 5, 10, 20, 50, 100, 201, 501, 1001, 10**9]  # gap buckets: [edge, next edge)
+GATE_TEXTS = 100  # texts traced for the gate histogram: enough for a stable shape, ~1 s for long reviews
+TIMING_TEXTS = 30  # texts predicted one at a time to measure the latency a person typing sees
+
+
+@dataclass
+class ModelScore:
+    """One model's results on one split: plain data for the views."""
+
+    name: str
+    kind: str
+    result: EvalResult
+    predicted: np.ndarray  # (n,) class ids in the model's label space
+    confidence: np.ndarray  # (n,) probability of the predicted class
+    truth: np.ndarray  # (n,) true class ids in the model's label space
+    ms_per_sentence: float
+    num_parameters: int
+    training_time_s: float | None
+    tokens_per_s: float | None
+    grad_norms: np.ndarray  # per training step, empty when unknown
+    by_gap: list[Bucket] = field(default_factory=list)  # empty unless the split has a "gap" column
+    gradient: GradientCurve | None = None  # None when it could not be measured (see ``notes``)
+    gates: GateSummary | None = None  # the memory gate (LSTM forget, GRU update); None for a plain RNN
+    notes: list[str] = field(default_factory=list)  # caveats to show beside the scores
+
+
+@dataclass
+class ScoreSkipped:
+    """A model that could not be scored on this data, and why (shown in its place, not dropped)."""
+
+    name: str
+    kind: str
+    reason: str
+
+
+def accuracy_by_gap(correct: np.ndarray, split: Split, edges: list[float] = GAP_EDGES) -> list[Bucket]:
+    """Accuracy per bucket of the split's ``gap`` column; empty when it has none."""
+    gaps = split.extra.get("gap")
+    return [] if gaps is None else accuracy_by_value(correct, gaps, edges)
+
+
+def carve_warning(model: SentimentModel, dataset: TextDataset) -> str | None:
+    """Why ``dataset``'s carved splits may hold rows ``model`` was trained on, or None.
+
+    A model trained on the same source with another split seed or fractions had other rows held out:
+    its "test" rows here would partly be its training rows.
+    """
+    rec = model.info.splits
+    if not dataset.carved or rec is None or model.info.dataset != dataset.source:
+        return None
+    ours = (dataset.split_seed, dataset.validation_fraction, dataset.test_fraction)
+    theirs = (rec.split_seed, rec.validation_fraction, rec.test_fraction)
+    if ours == theirs:
+        return None
+    return (f"trained with split seed {rec.split_seed} (fractions {rec.validation_fraction:g}/{rec.test_fraction:g}),"
+            f" but these splits were carved with seed {dataset.split_seed}: some scored rows were its training rows")
+
+
+def inside_the_model(model: SentimentModel, split: Split, score: ModelScore) -> None:
+    """Fill ``score``'s story views: accuracy by gap, gradient through time, memory-gate values."""
+    score.by_gap = accuracy_by_gap(score.predicted == score.truth, split)
+    try:
+        ids, order = long_text_ids(model, split.texts)
+        score.gradient = gradient_through_time(model.classifier, ids, score.truth[order])
+    except StudioError as e:
+        score.notes.append(f"gradient through time: {e}")
+    gate = MEMORY_GATE.get(model.kind)
+    if gate:
+        score.gates = gate_summary(model, split.texts[:GATE_TEXTS], gate=gate)
+
+
+def score_model(name: str, model: SentimentModel, split: Split) -> ModelScore:
+    """Metrics, confidence and latency of one model on ``split`` (labels in the model's class ids)."""
+    result, probs = model.score(split)
+    sample = split.texts[:TIMING_TEXTS]
+    t0 = time.perf_counter()
+    for text in sample:  # one at a time: the latency a person typing sees
+        model.predict_proba([text])
+    ms = (time.perf_counter() - t0) * 1000 / max(len(sample), 1)
+    fin = model.record.finished
+    return ModelScore(
+        name=name, kind=model.kind, result=result, predicted=probs.argmax(1), confidence=probs.max(1),
+        truth=np.asarray(split.labels), ms_per_sentence=ms, num_parameters=model.classifier.num_parameters(),
+        training_time_s=fin.training_time_s if fin else None, tokens_per_s=fin.tokens_per_s if fin else None,
+        grad_norms=np.asarray(model.record.history.step_grad_norm, dtype=np.float64),
+    )
+
+
+def score_models(
+    models: Mapping[str, SentimentModel], dataset: TextDataset, split_name: str, control: TaskControl
+) -> Iterator[PhaseEvent | ModelScore | ScoreSkipped]:
+    """Score each model on ``dataset[split_name]``; yields a ``ModelScore`` or ``ScoreSkipped`` per model."""
+    split = dataset[split_name]
+    for name, model in models.items():
+        if control.cancelled:
+            return
+        yield PhaseEvent("evaluating", f"evaluating {name} on {len(split):,} {split_name} texts")
+        try:
+            truth = model.align_labels(dataset.label_names)[split.labels]
+        except StudioError as e:
+            yield ScoreSkipped(name, model.kind, str(e))
+            continue
+        aligned = Split(split.texts, truth, split.extra)
+        score = score_model(name, model, aligned)
+        warning = carve_warning(model, dataset)
+        if warning:
+            score.notes.append(warning)
+        if control.cancelled:
+            return
+        yield PhaseEvent("inside", f"measuring gradients and gates of {name}")
+        inside_the_model(model, aligned, score)
+        yield score

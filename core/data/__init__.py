@@ -1,0 +1,125 @@
+"""Dataset sources: Hugging Face Hub names, local files and folders, and built-in generated sets.
+
+A source is one string (see ``load_dataset``). Whatever it names, the result is a ``TextDataset``
+of plain Python lists and numpy arrays with three splits (train, validation, test) and the class
+names, so the tokenizer, trainer and views never care where the data came from.
+
+Every problem the user can cause is raised as ``DataError`` with a one-line message. ``pandas``,
+``pyarrow`` and ``datasets`` are imported inside the functions that need them, because importing
+them at module level would slow down the start of the app and the CLI.
+
+The package, one module a job: ``dataset`` (the result types), ``sources`` (source strings),
+``readers`` (files and folders), ``hub``, ``labels`` (columns, class names, carving), ``builtin``
+and ``stats``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.data.builtin import _load_builtin
+from core.data.dataset import SPLITS, TEST_FRACTION, VALIDATION_FRACTION, Split, TextDataset
+from core.data.hub import _load_hub
+from core.data.labels import _assemble
+from core.data.readers import _read_folder, _read_table
+from core.data.sources import BUILTIN_SETS, FILE_EXTENSIONS, HUB_SUGGESTIONS, _check_cancel, parse_source
+from core.data.stats import SplitStats, describe
+from core.errors import ColumnError, DataError
+from core.events import PhaseEvent, TaskCancelled, TaskControl
+
+__all__ = [
+    "BUILTIN_SETS", "FILE_EXTENSIONS", "HUB_SUGGESTIONS", "SPLITS", "TEST_FRACTION", "VALIDATION_FRACTION",
+    "ColumnError", "DataError", "Loaded", "Split", "SplitStats", "TaskCancelled", "TextDataset", "describe",
+    "load_dataset", "load_steps", "loading_message", "parse_source",
+]  # fmt: skip
+
+
+def load_dataset(
+    source: str,
+    *,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    split_seed: int = 0,
+    validation_fraction: float = VALIDATION_FRACTION,
+    test_fraction: float = TEST_FRACTION,
+    should_cancel: Callable[[], bool] | None = None,
+) -> TextDataset:
+    """Load any source into a three-split ``TextDataset``.
+
+    Missing validation/test splits are carved from train (stratified per class, seeded by
+    ``split_seed``) so every source gives the trainer the same shape. The split seed is the data's
+    own, not the training seed: models trained with different seeds are scored on the same test
+    rows, and a model file records the carve so ``evaluate`` can redo it. Raises ``DataError`` for
+    anything the user can fix and ``TaskCancelled`` when ``should_cancel()`` turns True between steps.
+    """
+    for name, frac in (("validation", validation_fraction), ("test", test_fraction)):
+        if not (isinstance(frac, (int, float)) and 0.0 <= frac < 1.0):
+            raise DataError(f"The {name} fraction must be at least 0 and below 1 (got {frac}).")
+    if validation_fraction + test_fraction >= 0.9:
+        raise DataError("The validation and test fractions together must leave at least 10% for training.")
+
+    kind, target, options = parse_source(source)
+    _check_cancel(should_cancel)
+    if kind == "builtin":  # generated with all three splits; its own seed option decides the content
+        return _load_builtin(source, target, options, should_cancel)
+
+    notes: list[str] = []
+    classlabels: dict[str, list[str]] = {}
+    lenient = False
+    if kind == "file":
+        frames = {"train": _read_table(Path(target), notes)}
+    elif kind == "folder":
+        frames = _read_folder(Path(target), notes, should_cancel)
+    else:
+        frames, classlabels = _load_hub(target, options.get("config"), should_cancel)
+        lenient = True
+    _check_cancel(should_cancel)
+    return _assemble(
+        source,
+        frames,
+        notes=notes,
+        text_column=text_column,
+        label_column=label_column,
+        classlabels=classlabels,
+        lenient_splits=lenient,
+        seed=split_seed,
+        fractions={"validation": validation_fraction, "test": test_fraction},
+        should_cancel=should_cancel,
+    )
+
+
+@dataclass
+class Loaded:
+    """A loaded dataset and its statistics: the last event of ``load_steps``."""
+
+    dataset: TextDataset
+    stats: dict[str, SplitStats]
+
+
+def load_steps(
+    source: str, control: TaskControl, *, text_column: str | None = None, label_column: str | None = None
+) -> Iterator[PhaseEvent | Loaded]:
+    """Load and describe ``source`` as a task (both are slow for big sets); the last event is ``Loaded``."""
+    yield PhaseEvent("load", loading_message(source))
+    dataset = load_dataset(source, text_column=text_column, label_column=label_column,
+                           should_cancel=lambda: control.cancelled)
+    control.check()
+    yield PhaseEvent("describe", "Counting classes and token lengths…")
+    yield Loaded(dataset, describe(dataset))
+
+
+def loading_message(source: str) -> str:
+    """What a status line says while ``source`` loads; never raises (loading reports real errors)."""
+    try:
+        kind, target, _ = parse_source(source)
+    except DataError:
+        return f"Loading {source}…"
+    if kind == "hub":
+        return f"Loading {source} from the Hugging Face Hub…"
+    if kind == "builtin":
+        return f"Generating {source}…"
+    if kind == "folder":
+        return f"Reading the folder {Path(target).name or target}…"
+    return f"Reading {Path(target).name}…"

@@ -1,0 +1,56 @@
+"""What every source becomes: a ``TextDataset`` of three ``Split``s and the class names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SPLITS = ("train", "validation", "test")
+VALIDATION_FRACTION = 0.1  # carved from train when a source has no validation split
+TEST_FRACTION = 0.1  # likewise for test
+
+
+@dataclass
+class Split:
+    """One split: texts and integer class ids, plus optional per-example columns (e.g. ``gap``)."""
+
+    texts: list[str]
+    labels: np.ndarray  # (n,) int64 class ids into TextDataset.label_names
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (n,) array
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, index: np.ndarray) -> Split:
+        """The rows at ``index``, with ``extra`` kept aligned."""
+        return Split(
+            texts=[self.texts[i] for i in index],
+            labels=self.labels[index],
+            extra={k: v[index] for k, v in self.extra.items()},
+        )
+
+
+@dataclass
+class TextDataset:
+    """A ready-to-train sentiment dataset."""
+
+    source: str  # the source string it was loaded from
+    splits: dict[str, Split]  # keys: "train", "validation", "test"
+    label_names: list[str]  # class id -> name, e.g. ["negative", "positive"]
+    text_column: str = "text"
+    label_column: str = "label"
+    carved: tuple[str, ...] = ()  # splits that were carved from train, e.g. ("validation",)
+    split_seed: int = 0  # the seed any carving used (see ``load_dataset``)
+    validation_fraction: float = VALIDATION_FRACTION  # of train, carved when the source has no validation split
+    test_fraction: float = TEST_FRACTION  # likewise for test
+    notes: list[str] = field(default_factory=list)  # things the user should know (guesses, drops, encoding)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.label_names)
+
+    def __getitem__(self, split: str) -> Split:
+        return self.splits[split]
+
+

@@ -1,0 +1,163 @@
+"""Typed records of how a model was made: its training run, its data splits and its provenance.
+
+They travel inside model files as JSON (``to_dict`` / ``from_dict``), in the same layout the files
+have always used, so files written by earlier versions still open. ``from_dict`` is lenient about
+missing keys (older files, checkpoints) and ignores unknown ones (newer files).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from core.events import EpochEvent, FinishedEvent, StepEvent
+from core.metrics import EvalResult
+
+
+def _known(cls: type, d: dict) -> dict:
+    """The entries of ``d`` that are fields of ``cls``."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
+
+
+@dataclass
+class History:
+    """Everything a run reported, built from its events by whoever consumes them (``record``)."""
+
+    step_loss: list[float] = field(default_factory=list)
+    step_grad_norm: list[float] = field(default_factory=list)
+    epochs: list[EpochEvent] = field(default_factory=list)
+
+    def record(self, event: object) -> None:
+        """Add a ``StepEvent`` or ``EpochEvent``; other events are ignored."""
+        if isinstance(event, StepEvent):
+            self.step_loss.append(event.loss)
+            self.step_grad_norm.append(event.grad_norm)
+        elif isinstance(event, EpochEvent):
+            self.epochs.append(event)
+
+    def to_dict(self) -> dict:
+        return {"step_loss": list(self.step_loss), "step_grad_norm": list(self.step_grad_norm),
+                "epochs": [asdict(e) for e in self.epochs]}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> History:
+        d = d or {}
+        return cls([float(x) for x in d.get("step_loss", [])], [float(x) for x in d.get("step_grad_norm", [])],
+                   [EpochEvent(**_known(EpochEvent, e)) for e in d.get("epochs", [])])
+
+
+@dataclass
+class RunSummary:
+    """How a training run ended (the ``finished`` entry of a model file)."""
+
+    epochs_run: int
+    best_epoch: int
+    stopped_early: bool = False
+    cancelled: bool = False
+    training_time_s: float = math.nan
+    num_parameters: int = 0
+    tokens_per_s: float | None = None  # unknown for a checkpoint written mid-run
+
+    @classmethod
+    def of(cls, finished: FinishedEvent) -> RunSummary:
+        return cls(finished.epochs_run, finished.best_epoch, finished.stopped_early, finished.cancelled,
+                   finished.training_time_s, finished.num_parameters, finished.tokens_per_s)
+
+
+@dataclass
+class CheckpointMark:
+    """Set on a model file written mid-training: the epoch whose weights it holds."""
+
+    epoch: int
+    val_accuracy: float = math.nan
+    val_loss: float = math.nan
+
+
+@dataclass
+class TrainingRecord:
+    """A trained model's results: how the run ended, validation and test scores, the curves."""
+
+    finished: RunSummary | None = None
+    validation: EvalResult | None = None
+    test: EvalResult | None = None
+    history: History = field(default_factory=History)
+    checkpoint: CheckpointMark | None = None
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {
+            "finished": asdict(self.finished) if self.finished else None,
+            "validation": self.validation.to_dict() if self.validation else None,
+            "test": self.test.to_dict() if self.test else None,
+            "history": self.history.to_dict(),
+        }
+        if self.checkpoint is not None:
+            d["checkpoint"] = asdict(self.checkpoint)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> TrainingRecord:
+        d = d or {}
+        fin, val, test, mark = (d.get(k) for k in ("finished", "validation", "test", "checkpoint"))
+        return cls(
+            finished=RunSummary(**_known(RunSummary, fin)) if fin else None,
+            validation=EvalResult.from_dict(val) if val else None,
+            test=EvalResult.from_dict(test) if test else None,
+            history=History.from_dict(d.get("history")),
+            checkpoint=CheckpointMark(**_known(CheckpointMark, mark)) if mark else None,
+        )
+
+
+@dataclass
+class SplitRecord:
+    """How a dataset's splits were made, so a later evaluation can make the very same ones.
+
+    ``split_seed`` and the fractions decide which training rows were carved out as validation and
+    test rows when the source had no such split: evaluating with another carve would score the
+    model on rows it was trained on.
+    """
+
+    split_seed: int = 0
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.1
+    carved: list[str] = field(default_factory=list)  # splits carved from train, e.g. ["validation", "test"]
+    sizes: dict[str, int] = field(default_factory=dict)  # split -> rows
+    text_column: str = ""
+    label_column: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SplitRecord:
+        return cls(**_known(cls, d))
+
+
+@dataclass
+class ModelInfo:
+    """Where a model came from: its name, dataset, splits, time and library versions."""
+
+    name: str = ""
+    dataset: str = ""  # the source string it was trained on
+    splits: SplitRecord | None = None  # None in files written before version 0.2
+    created: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    checkpoint: bool = False  # written mid-training (see ``TrainingRecord.checkpoint``)
+    file: str = ""  # the file it was opened from or last saved to; not stored in the file
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("file")
+        d["splits"] = self.splits.to_dict() if self.splits else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> ModelInfo:
+        d = dict(d or {})
+        splits = d.pop("splits", None)
+        info = cls(**_known(cls, d))
+        info.splits = SplitRecord.from_dict(splits) if isinstance(splits, dict) else None
+        info.dataset = str(info.dataset or "")
+        return info

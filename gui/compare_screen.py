@@ -1,0 +1,199 @@
+"""The Compare screen: every model scored on the same split, side by side.
+
+Scoring is ``core.compare.score_models``, run as the screen's one task; the views
+(``gui.compare_views``) are redrawn once per evaluation, never per batch. A model that cannot be
+scored on the data (its classes differ) keeps its row, with the reason.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.compare import ModelScore, ScoreSkipped, score_models
+from core.events import PhaseEvent
+from gui.compare_views import (
+    BucketPlot,
+    ConfusionGrid,
+    GateHistogram,
+    GradientPlot,
+    GradNormPlot,
+    MetricsTable,
+    MisclassifiedTable,
+)
+from gui.session import Session
+from gui.worker import TaskSlot, error_message
+
+
+class CompareView(QWidget):
+    """All the Compare views over one evaluation: metrics, confusion, accuracy by length and gap, insides."""
+
+    example_chosen = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[ModelScore | ScoreSkipped] = []
+        self.table = MetricsTable()
+        self.confusion = ConfusionGrid()
+        self.by_length = BucketPlot("Accuracy by text length (tokens)")
+        self.by_gap = BucketPlot("Accuracy by gap between the deciding word and the end", "gap (words)")
+        self.through_time = GradientPlot()
+        self.gates = GateHistogram()
+        self.grads = GradNormPlot()
+        self.wrong = MisclassifiedTable()
+        self.wrong.example_chosen.connect(self.example_chosen.emit)
+
+        self.accuracy_tabs = QTabWidget()
+        self.accuracy_tabs.addTab(self.by_length, "By length")
+        self.accuracy_tabs.addTab(self.by_gap, "By gap")
+        self.inside_tabs = QTabWidget()
+        self.inside_tabs.addTab(self.through_time, "Gradient through time")
+        self.inside_tabs.addTab(self.gates, "Memory gates")
+        self.inside_tabs.addTab(self.grads, "Training gradients")
+        self.inside_tabs.setTabToolTip(
+            0, "How much of the loss's gradient still reaches each earlier hidden state: "
+            "a plain RNN's fades exponentially (vanishing gradients), an LSTM's far more slowly")
+        self.inside_tabs.setTabToolTip(
+            1, "Distribution of the LSTM forget gate / GRU update gate: near 1 keeps the memory, near 0 erases it")
+
+        plots = QSplitter(Qt.Orientation.Horizontal)
+        plots.addWidget(self.accuracy_tabs)
+        plots.addWidget(self.inside_tabs)
+        lower = QSplitter(Qt.Orientation.Horizontal)
+        lower.addWidget(self.confusion)
+        lower.addWidget(self.wrong)
+        lower.setSizes([560, 640])
+        body = QSplitter(Qt.Orientation.Vertical)
+        body.addWidget(plots)
+        body.addWidget(lower)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table)
+        layout.addWidget(body, 1)
+
+    @property
+    def scores(self) -> dict[str, ModelScore]:
+        return {r.name: r for r in self.rows if isinstance(r, ModelScore)}
+
+    def show_rows(self, rows: list[ModelScore | ScoreSkipped], texts: list[str], split: str,
+                  colors: dict[str, str]) -> None:
+        self.rows = list(rows)
+        scores = self.scores
+        self.table.show_rows(self.rows, colors)
+        self.confusion.show_scores(scores)
+        self.by_length.show_buckets({n: s.result.by_length for n, s in scores.items()}, colors)
+        classes = max((len(s.result.label_names) for s in scores.values()), default=2) or 2
+        has_gap = self.by_gap.show_buckets({n: s.by_gap for n, s in scores.items()}, colors, chance=1 / classes) > 0
+        self.accuracy_tabs.setTabEnabled(1, has_gap)
+        self.accuracy_tabs.setTabToolTip(
+            1, "Accuracy against how many words follow the deciding word" if has_gap
+            else "Needs a dataset with a gap column, such as builtin:longrange")
+        if not has_gap and self.accuracy_tabs.currentIndex() == 1:
+            self.accuracy_tabs.setCurrentIndex(0)
+        self.through_time.show_scores(scores, colors)
+        self.gates.show_scores(scores, colors)
+        self.grads.show_scores(scores, colors)
+        self.wrong.show_scores(scores, texts, split)
+
+
+class CompareScreen(QWidget):
+    """Scores the session's models on its dataset when asked (or when either changes)."""
+
+    evaluated = Signal()
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.slot = TaskSlot(session, self)
+        self.split = QComboBox()
+        self.split.addItems(["test", "validation"])
+        self.split.setToolTip("Which split of the loaded dataset to score the models on")
+        self.button = QPushButton("Evaluate")
+        self.button.setToolTip("Score every model on the chosen split (F5)")
+        self.button.setShortcut("F5")
+        self.button.clicked.connect(self.evaluate)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.view = CompareView()
+        self.view.example_chosen.connect(session.open_in_tester.emit)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Split:"))
+        top.addWidget(self.split)
+        top.addWidget(self.button)
+        top.addWidget(self.message, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+        self._stale = True
+        self._rows: list[ModelScore | ScoreSkipped] = []
+        session.models_changed.connect(self._mark_stale)
+        session.dataset_changed.connect(self._mark_stale)
+        self.split.currentTextChanged.connect(self._mark_stale)
+        self._update_message()
+
+    def _mark_stale(self, *_args) -> None:
+        self._stale = True
+        self._update_message()
+        if self.isVisible():
+            self.evaluate()
+
+    def showEvent(self, event) -> None:  # evaluate lazily, when the screen is looked at
+        super().showEvent(event)
+        if self._stale:
+            self.evaluate()
+
+    def _update_message(self) -> None:
+        if not self.session.models:
+            self.message.setText("Train or open models to compare them.")
+        elif self.session.dataset is None:
+            self.message.setText("Load a dataset to score the models on it.")
+        elif self._stale:
+            self.message.setText("Press Evaluate to score the models.")
+
+    def evaluate(self) -> None:
+        dataset = self.session.dataset
+        if not self.session.models or dataset is None:
+            self._update_message()
+            return
+        split_name = self.split.currentText()
+        models = dict(self.session.models)
+        self._rows = []
+        self.button.setEnabled(False)
+        self.message.setText(f"Evaluating {len(models)} model(s) on {len(dataset[split_name]):,} {split_name} texts…")
+        self.slot.start(
+            lambda control: score_models(models, dataset, split_name, control), "compare",
+            on_event=self._on_event,
+            on_done=lambda: self._show(dataset[split_name].texts, split_name),
+            on_failed=lambda exc: QMessageBox.warning(self, "Evaluation failed", error_message(exc)),
+            on_ended=lambda: self.button.setEnabled(True),
+        )
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, PhaseEvent):
+            self.message.setText(event.message)
+        elif isinstance(event, ModelScore | ScoreSkipped):
+            self._rows.append(event)
+
+    def _show(self, texts: list[str], split_name: str) -> None:
+        self._stale = False
+        rows = self._rows
+        self.view.show_rows(rows, texts, split_name, self.session.colors())
+        scored = [r for r in rows if isinstance(r, ModelScore)]
+        skipped = len(rows) - len(scored)
+        text = f"Scored {len(scored)} model(s) on {len(texts):,} {split_name} texts."
+        if skipped:
+            text += f" {skipped} could not be scored on this data: the reason is in its row."
+        notes = [f"{s.name}: {note}." for s in scored for note in s.notes]
+        self.message.setText(" ".join([text, *notes]))
+        self.session.status.emit(f"Compared {len(scored)} models on the {split_name} split")
+        self.evaluated.emit()

@@ -1,0 +1,170 @@
+"""A form for one config dataclass, built from its fields' ``Setting`` metadata (``core.settings``).
+
+The labels, tooltips, ranges and choices come from the dataclass, as the command line's flags do,
+so the Train screen and ``main.py train`` always offer the same knobs described the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QSpinBox,
+    QWidget,
+)
+
+from core.settings import SettingField, settings_of, shown
+
+
+class ScientificSpinBox(QDoubleSpinBox):
+    """For rates that span decades: shows ``0.002`` or ``1e-05`` and steps 1-2-5 per decade."""
+
+    def __init__(self, minimum: float, maximum: float, floor: float, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._floor = floor  # the smallest positive value a step up from 0 goes to
+        self.setDecimals(10)
+        self.setRange(minimum, maximum)
+
+    def textFromValue(self, value: float) -> str:
+        return f"{value:g}"
+
+    def valueFromText(self, text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int) -> object:
+        try:
+            value = float(text)
+        except ValueError:
+            ok = re.fullmatch(r"[0-9.eE+-]*", text) is not None
+            return (QValidator.State.Intermediate if ok else QValidator.State.Invalid), text, pos
+        inside = self.minimum() <= value <= self.maximum()
+        return (QValidator.State.Acceptable if inside else QValidator.State.Intermediate), text, pos
+
+    def fixup(self, text: str) -> str:
+        return self.textFromValue(self.value())
+
+    def stepBy(self, steps: int) -> None:
+        value = self.value()
+        for _ in range(abs(steps)):
+            value = _step_125(value, up=steps > 0, floor=self._floor, minimum=self.minimum())
+        self.setValue(min(max(value, self.minimum()), self.maximum()))
+
+
+def _step_125(value: float, *, up: bool, floor: float, minimum: float) -> float:
+    """The next value of the 1, 2, 5, 10, 20... ladder above or below ``value``."""
+    if value <= 0:
+        return floor if up else minimum
+    e = math.floor(math.log10(value))
+    if up:
+        return next(m * 10.0**e for m in (1, 2, 5, 10, 20) if m * 10.0**e > value * (1 + 1e-9))
+    below = [m * 10.0**e for m in (0.5, 1, 2, 5) if m * 10.0**e < value * (1 - 1e-9)]
+    return below[-1] if below[-1] >= floor else minimum
+
+
+def make_input(f: SettingField) -> QWidget:
+    """The widget for one setting, showing its default, with its help as the tooltip."""
+    s, default = f.setting, f.default
+    w: QWidget
+    if isinstance(default, bool):
+        w = QCheckBox()
+    elif s.choices:
+        w = QComboBox(editable=s.open_choices)
+        w.addItems(list(s.choices))
+    elif s.log_scale:
+        lo, hi, _ = s.range or (0.0, 1.0, 0.0)
+        w = ScientificSpinBox(lo, hi, floor=1e-6)
+    elif isinstance(default, float):
+        w = QDoubleSpinBox()
+        w.setDecimals(2)
+        lo, hi, step = s.range or (0.0, 1.0, 0.05)
+        w.setRange(lo, hi)
+        w.setSingleStep(step)
+    else:
+        w = QSpinBox()
+        lo, hi, step = s.range or (0, 2**31 - 1, 1)
+        w.setRange(int(lo), int(hi))
+        w.setSingleStep(max(1, int(step)))
+        w.setGroupSeparatorShown(hi >= 10_000 and f.name != "seed")
+    set_value(w, default)
+    w.setToolTip(f"<p>{s.help}</p><p>Default: <b>{shown(default)}</b></p>")
+    return w
+
+
+def value_of(w: QWidget) -> Any:
+    if isinstance(w, QCheckBox):
+        return w.isChecked()
+    if isinstance(w, QComboBox):
+        return w.currentText().strip()
+    if isinstance(w, QSpinBox):
+        return w.value()
+    if isinstance(w, QDoubleSpinBox):
+        return float(w.value())
+    raise TypeError(type(w))
+
+
+def set_value(w: QWidget, value: Any) -> None:
+    """Set a form widget from a value that may have come back from QSettings as a string."""
+    if isinstance(w, QCheckBox):
+        w.setChecked(value.strip().lower() in ("1", "true", "yes", "on") if isinstance(value, str) else bool(value))
+    elif isinstance(w, QComboBox):
+        index = w.findText(str(value))
+        if index >= 0:
+            w.setCurrentIndex(index)
+        elif w.isEditable():
+            w.setEditText(str(value))
+    elif isinstance(w, QSpinBox):
+        w.setValue(int(float(value)))
+    elif isinstance(w, QDoubleSpinBox):
+        w.setValue(float(value))
+
+
+class ConfigForm(QGroupBox):
+    """``ConfigForm(title, ModelConfig)``: a labelled input per user-facing field of a config class."""
+
+    def __init__(self, title: str, config_cls: type, *, exclude: tuple[str, ...] = (),
+                 parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
+        self.config_cls = config_cls
+        self.fields = [f for f in settings_of(config_cls) if f.name not in exclude]
+        self.inputs: dict[str, QWidget] = {}
+        self.labels: list[QLabel] = []
+        layout = QFormLayout(self)
+        layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for f in self.fields:
+            w = make_input(f)
+            w.setObjectName(f"{config_cls.__name__}.{f.name}")
+            label = QLabel(f.setting.label)
+            label.setToolTip(w.toolTip())
+            label.setBuddy(w)
+            layout.addRow(label, w)
+            self.inputs[f.name] = w
+            self.labels.append(label)
+
+    def values(self) -> dict[str, Any]:
+        return {name: value_of(w) for name, w in self.inputs.items()}
+
+    def defaults(self) -> dict[str, Any]:
+        return {f.name: f.default for f in self.fields}
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        """Fill the inputs from ``values``; unknown names and unreadable values are left alone."""
+        for name, value in values.items():
+            w = self.inputs.get(name)
+            if w is None:
+                continue
+            try:
+                set_value(w, value)
+            except (TypeError, ValueError):
+                pass

@@ -1,0 +1,366 @@
+"""The Train screen: choose models and hyperparameters, train them side by side, watch the curves.
+
+All the work (the shared tokenizer, then each model in turn) runs in one task, ``core.pipeline.
+train_models``, whose events are tagged with the model they are about. The GUI thread only appends
+to plot buffers and updates a label from a timer, so the window stays responsive however fast the
+trainer reports. Finished models go into the ``Session`` as they complete, so a cancel keeps them.
+The form is built from the config dataclasses (``gui.config_form``); the run's bookkeeping and time
+left come from ``core.progress``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QIcon, QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.classifier import ModelConfig
+from core.errors import StudioError
+from core.events import EpochEvent, StepEvent
+from core.pipeline import ModelDone, train_models
+from core.progress import RunProgress
+from core.tokenizer import TokenizerConfig
+from core.trainer import TrainConfig
+from gui.config_form import ConfigForm
+from gui.session import Session
+from gui.theme import model_color
+from gui.training_plots import TrainingPlots
+from gui.worker import TaskSlot, error_message
+
+KIND_ORDER = ("lstm", "rnn", "gru")  # the order of the check boxes and of training
+DEFAULT_KINDS = ("lstm", "rnn")  # the comparison the app is about; GRU is one tick away
+KIND_TIPS = {
+    "lstm": "Long short-term memory: input, forget and output gates decide what the cell keeps, so it can "
+    "carry one word across a long gap. Ticked by default.",
+    "rnn": "Plain (Elman, tanh) recurrent network: the baseline without gates, which forgets over long gaps. "
+    "Ticked by default, to compare against the LSTM.",
+    "gru": "Gated recurrent unit: LSTM-like memory with two gates and fewer parameters. Optional: tick it for "
+    "a three-way comparison (training takes longer).",
+}
+SECTIONS = (("model", "Model", ModelConfig), ("tokenizer", "Tokenizer", TokenizerConfig),
+            ("train", "Training", TrainConfig))
+
+
+def _swatch(color: str) -> QIcon:
+    """A square of a model's colour, kept in colour while the form is disabled during training."""
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(QColor(color))
+    icon = QIcon()
+    for mode in (QIcon.Mode.Normal, QIcon.Mode.Disabled):
+        icon.addPixmap(pixmap, mode)
+    return icon
+
+
+class TrainScreen(QWidget):
+    """The Train screen over a ``Session``; see the module docstring."""
+
+    training_started = Signal()
+    training_finished = Signal(list)  # the session names of the models trained
+    training_cancelled = Signal()
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.slot = TaskSlot(session, self)
+        self._run: RunProgress | None = None
+        self._added: list[str] = []  # names the session gave the models of the current run
+        self.checkpoint_dir: Path | None = None  # where runs keep their best epoch; None: no checkpoints
+        self.kind_boxes: dict[str, QCheckBox] = {}
+        self.forms: dict[str, ConfigForm] = {}
+        self.plots = TrainingPlots(self)
+        self._build()
+        self._label_timer = QTimer(self)
+        self._label_timer.setInterval(100)  # the label and bar follow the trainer ten times a second
+        self._label_timer.timeout.connect(self._update_progress)
+        session.dataset_changed.connect(self._update_buttons)
+        self._update_buttons()
+
+    @property
+    def inputs(self) -> dict[tuple[str, str], QWidget]:
+        """Every form input by (section, field), e.g. ``("train", "epochs")``."""
+        return {(section, name): w for section, form in self.forms.items() for name, w in form.inputs.items()}
+
+    # --- layout ------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        form = QWidget()
+        column = QVBoxLayout(form)
+        column.setContentsMargins(0, 0, 6, 0)
+
+        models = QGroupBox("Models to train")
+        row = QHBoxLayout(models)
+        for kind in KIND_ORDER:
+            box = QCheckBox(kind.upper())
+            box.setIcon(_swatch(model_color(kind)))  # the colour of its curves
+            box.setChecked(kind in DEFAULT_KINDS)
+            box.setToolTip(KIND_TIPS[kind])
+            box.setObjectName(f"kind.{kind}")
+            box.toggled.connect(self._update_buttons)
+            self.kind_boxes[kind] = box
+            row.addWidget(box)
+        row.addStretch(1)
+        column.addWidget(models)
+        for section, title, cls in SECTIONS:
+            self.forms[section] = ConfigForm(title, cls, exclude=("kind",) if cls is ModelConfig else ())
+            column.addWidget(self.forms[section])
+        labels = [label for f in self.forms.values() for label in f.labels]
+        width = max(label.sizeHint().width() for label in labels)
+        for label in labels:
+            label.setMinimumWidth(width)  # one label column across the three groups
+
+        self.reset_button = QPushButton("Reset to defaults")
+        self.reset_button.setToolTip("Set every model, tokenizer and training choice back to its default.")
+        self.reset_button.clicked.connect(self.reset_to_defaults)
+        column.addWidget(self.reset_button, 0, Qt.AlignmentFlag.AlignLeft)
+        column.addStretch(1)
+        self._form = form
+
+        scroll = QScrollArea()
+        scroll.setWidget(form)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.train_button = QPushButton("Train")
+        self.train_button.setDefault(True)
+        self.train_button.clicked.connect(self.start_training)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Pause after the current batch; Resume carries on where it stopped.")
+        self.pause_button.clicked.connect(lambda: self.resume() if self.is_paused else self.pause())
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop after the current batch (Esc). Models already finished are kept.")
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons = QHBoxLayout()
+        for b in (self.train_button, self.pause_button, self.cancel_button):
+            buttons.addWidget(b)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(scroll, 1)
+        left_layout.addWidget(self.hint)
+        left_layout.addLayout(buttons)
+
+        self.progress_label = QLabel("Ready.")
+        self.progress_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("%p%")
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.progress_label)
+        right_layout.addWidget(self.progress_bar)
+        right_layout.addWidget(self.plots, 1)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        left.setMinimumWidth(300)
+        splitter.setSizes([340, 940])
+        layout = QHBoxLayout(self)
+        layout.addWidget(splitter)
+
+        # Window-wide, but Qt only fires a shortcut of a visible widget: on another screen of the
+        # main window (this one hidden) the keys do nothing here.
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self).activated.connect(self.start_training)
+        self._escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)  # enabled only while training
+        self._escape.activated.connect(self.cancel)
+
+    # --- settings ----------------------------------------------------------------------------------
+    def selected_kinds(self) -> list[str]:
+        return [kind for kind in KIND_ORDER if self.kind_boxes[kind].isChecked()]
+
+    def settings_dict(self) -> dict:
+        """The form as plain data: ``{"models": [kinds], section: {field: value}}``."""
+        return {"models": self.selected_kinds(), **{s: f.values() for s, f in self.forms.items()}}
+
+    def apply_settings(self, settings: dict) -> None:
+        """Fill the form from ``settings_dict()`` output; missing or unreadable entries are left alone."""
+        kinds = settings.get("models")
+        if isinstance(kinds, str):  # an older settings file gave a one-item list back as a string
+            kinds = [kinds]
+        if isinstance(kinds, list | tuple):
+            wanted = {str(k).lower() for k in kinds}
+            for kind, box in self.kind_boxes.items():
+                box.setChecked(kind in wanted)
+        for section, form in self.forms.items():
+            values = settings.get(section)
+            if isinstance(values, dict):
+                form.set_values(values)
+
+    def default_settings(self) -> dict:
+        return {"models": list(DEFAULT_KINDS), **{s: f.defaults() for s, f in self.forms.items()}}
+
+    def reset_to_defaults(self) -> None:
+        self.apply_settings(self.default_settings())
+
+    def configs(self) -> tuple[list[ModelConfig], TokenizerConfig, TrainConfig]:
+        """The configs the form describes; raises ``StudioError`` for a combination the core rejects."""
+        s = self.settings_dict()
+        models = [ModelConfig(kind=kind, **s["model"]) for kind in s["models"]]
+        return models, TokenizerConfig(**s["tokenizer"]), TrainConfig(**s["train"])
+
+    # --- state -------------------------------------------------------------------------------------
+    @property
+    def is_training(self) -> bool:
+        return self.slot.busy
+
+    @property
+    def is_paused(self) -> bool:
+        return self._run is not None and self._run.paused
+
+    def _update_buttons(self, *_: object) -> None:
+        training = self.is_training
+        dataset = self.session.dataset
+        cancelling = self._run is not None and self._run.cancelling
+        can_train = not training and dataset is not None and bool(self.selected_kinds())
+        self.train_button.setEnabled(can_train)
+        self.pause_button.setEnabled(training and not cancelling)
+        self.cancel_button.setEnabled(training and not cancelling)
+        self.pause_button.setText("Resume" if self.is_paused else "Pause")
+        self._escape.setEnabled(training)
+        self._form.setEnabled(not training)
+        if dataset is None:
+            self.hint.setText("Load a dataset on the Data screen first; then Train is enabled.")
+        elif not self.selected_kinds():
+            self.hint.setText("Tick at least one model to train.")
+        else:
+            n = {s: len(dataset[s]) for s in ("train", "validation")}
+            self.hint.setText(
+                f"Dataset: {dataset.source}\n{n['train']:,} training · {n['validation']:,} validation texts"
+            )
+        self.train_button.setToolTip(
+            self.hint.text() if not can_train and not training else
+            "Train the ticked models one after another on the loaded dataset (Ctrl+Enter)."
+        )
+
+    # --- actions -----------------------------------------------------------------------------------
+    def start_training(self) -> bool:
+        """Train the ticked models in one background task; False when it cannot start."""
+        dataset = self.session.dataset
+        if self.is_training or dataset is None or not self.selected_kinds():
+            return False
+        try:
+            model_configs, tokenizer_config, train_config = self.configs()
+        except (StudioError, TypeError, ValueError) as exc:
+            QMessageBox.warning(self, "Cannot train", error_message(exc))
+            return False
+        names = [self.session.unique_name(c.kind.upper()) for c in model_configs]
+        plan = list(zip(names, model_configs, strict=True))
+        self._run = RunProgress([(n, c.kind) for n, c in plan])
+        self._added = []
+        self.plots.clear()
+        checkpoints = self.checkpoint_dir
+        self.slot.start(
+            lambda control: train_models(dataset, plan, train_config, tokenizer_config, control, checkpoints),
+            "training", on_event=self._on_event, on_done=self._on_succeeded, on_cancelled=self._on_cancelled,
+            on_failed=self._on_failed, on_ended=lambda: self._finish("Stopped.") if self._run else None,
+        )
+        self.progress_bar.setValue(0)
+        self.progress_label.setText("Starting…")
+        self._update_buttons()
+        self._label_timer.start()
+        self.session.status.emit(f"Training {', '.join(names)} on {dataset.source}")
+        self.training_started.emit()
+        return True
+
+    def pause(self) -> None:
+        if not self.is_training or self._run is None or self.is_paused or self._run.cancelling:
+            return
+        self.slot.task.pause()
+        self._run.pause()
+        self._update_buttons()
+        self._update_progress()
+
+    def resume(self) -> None:
+        if not self.is_training or self._run is None or not self.is_paused:
+            return
+        self.slot.task.resume()
+        self._run.resume()
+        self._update_buttons()
+        self._update_progress()
+
+    def cancel(self) -> None:
+        """Ask the trainer to stop at its next batch; ``training_cancelled`` follows."""
+        if not self.is_training or self._run is None:
+            return
+        self._run.cancel()
+        self.slot.cancel()  # also wakes a paused run
+        self._update_buttons()
+        self._update_progress()
+
+    # --- task signals (GUI thread) -----------------------------------------------------------------
+    def _on_event(self, item: Any) -> None:
+        run = self._run
+        if run is None:
+            return
+        if isinstance(item, ModelDone):
+            name = self.session.add_model(item.model, item.name)
+            self._added.append(name)
+            accuracy = run.results.get(item.name)
+            shown = f": validation accuracy {accuracy:.1%}" if accuracy is not None else ""
+            self.session.status.emit(f"{name} trained{shown}")
+            return
+        if run.update(item):
+            self.plots.start_model(item.name, self.session.color(item.name, item.kind))
+        if isinstance(item.event, StepEvent):
+            self.plots.add_step(item.name, item.event)
+        elif isinstance(item.event, EpochEvent):
+            self.plots.add_epoch(item.name, item.event)
+
+    def _update_progress(self) -> None:
+        text, value = self._run.describe() if self._run is not None else ("Ready.", 0)
+        self.progress_label.setText(text)
+        self.progress_bar.setValue(value)
+
+    def _finish(self, message: str, bar: int | None = None) -> list[str]:
+        """Back to idle (before any signal, so a handler may start the next training at once)."""
+        self.slot.detach()  # the task has ended its work; only its ``ended`` signal is still to come
+        self._label_timer.stop()
+        self._run = None
+        self.plots.refresh()
+        self.progress_label.setText(message)
+        if bar is not None:
+            self.progress_bar.setValue(bar)
+        self._update_buttons()
+        return list(self._added)
+
+    def _on_succeeded(self) -> None:
+        summary = self._run.summary() if self._run else ""
+        added = self._finish(f"Finished · {summary}" if summary else "Finished.", bar=1000)
+        self.training_finished.emit(added)
+
+    def _on_cancelled(self) -> None:
+        kept = list(self._added)
+        text = "Cancelled" + (f" · kept {', '.join(kept)}" if kept else " · no model finished")
+        self._finish(text + " · the curves so far stay below.")
+        self.session.status.emit("Training cancelled")
+        self.training_cancelled.emit()
+
+    def _on_failed(self, exc: object) -> None:
+        self._finish("Training failed.")
+        self.session.status.emit("Training failed")
+        QMessageBox.critical(self, "Training failed", error_message(exc))
