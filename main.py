@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import sys
 
-# numpy's OpenBLAS threads spin after each small matmul (the gate trace makes many) and then fight
-# PyTorch's own threads for the cores: on 2 cores that made a trace 3x slower. PyTorch does the
-# heavy lifting here, so numpy gets one thread. Must be set before numpy is imported.
+# numpy's OpenBLAS threads spin after each small matmul and then fight PyTorch's own threads for the
+# cores. PyTorch does the heavy lifting here, so the app's numpy gets one thread (set before numpy is
+# imported). The gate trace does not rely on this: it limits BLAS itself (core/trace.py), so a user's
+# own script that imports core gets the same speed.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 

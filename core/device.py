@@ -1,7 +1,7 @@
 """Choosing where tensors live: CUDA, then Apple's MPS, else the CPU.
 
-No global state: the choice is returned, never stored. Under ``torchrun`` each process gets the
-GPU its ``LOCAL_RANK`` names, so the trainer needs no change to run distributed later.
+No global state: the choice is returned, never stored. Where ``LOCAL_RANK`` is set (one process
+per GPU, as ``torchrun`` starts them), auto picks the GPU it names.
 """
 
 from __future__ import annotations

@@ -39,14 +39,14 @@ from gui.source_picker import SourcePicker
 from gui.worker import TaskSlot, error_message
 
 ERROR_COLOR = "#C62828"
-DEMO_SOURCE = "builtin:reviews"  # offline, binary, small: an LSTM and an RNN train on it in about a minute
+DEMO_SOURCE = "builtin:reviews"  # offline, binary, small: LSTM and RNN train on it in ~20 s on 2 cores
 WELCOME = (
     "<h3>Start here</h3>"
     "<p>Pick a dataset above: a Hugging Face Hub name, a CSV, TSV, JSON or Parquet file (or a folder of "
     "split files), or drop one anywhere on this screen.</p>"
     "<p>New to the app? The built-in demo needs no download: it loads short movie reviews "
     f"(<code>{DEMO_SOURCE}</code>), trains an LSTM and a plain RNN on them side by side, and opens the "
-    "comparison (about a minute on a laptop).</p>"
+    "comparison (about half a minute on a laptop).</p>"
 )
 
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from core.data import TextDataset
 from core.sentiment_model import SentimentModel
-from gui.theme import model_color
+from gui.theme import EXTRA_COLORS, KIND_COLORS
 from gui.worker import Task
 
 
@@ -48,14 +48,19 @@ class Session(QObject):
     def color(self, name: str, kind: str | None = None) -> str:
         """The colour of the model called ``name``, the same on every screen for the whole session.
 
-        Assigned on first ask: the first model of a kind gets the kind's colour, later ones distinct
-        extras. The Train screen asks (with ``kind``) before the model exists, so its curves and
-        the finished model share the colour.
+        Assigned on first ask: the first model of a kind gets the kind's colour, every later one the
+        next extra colour (distinct until the extras run out). The Train screen asks (with ``kind``)
+        before the model exists, so its curves and the finished model share the colour.
         """
         if name not in self._colors:
             kind = kind or (self.models[name].kind if name in self.models else "")
-            index = sum(1 for k, _ in self._colors.values() if k == kind)
-            self._colors[name] = (kind, model_color(kind, index))
+            first_of_kind = all(k != kind for k, _ in self._colors.values())
+            if first_of_kind and kind in KIND_COLORS:
+                color = KIND_COLORS[kind]
+            else:
+                extras = sum(1 for _, c in self._colors.values() if c in EXTRA_COLORS)
+                color = EXTRA_COLORS[extras % len(EXTRA_COLORS)]
+            self._colors[name] = (kind, color)
         return self._colors[name][1]
 
     def colors(self) -> dict[str, str]:

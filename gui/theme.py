@@ -1,6 +1,6 @@
 """The app's look: the icon, model colours and plot styling shared by every screen.
 
-A model's colour is *assigned* once, by the session (``Session.color``), from ``model_color``.
+A model's colour is *assigned* once, by the session (``Session.color``), from these palettes.
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ KIND_COLORS = {"lstm": "#0072B2", "gru": "#009E73", "rnn": "#D55E00"}
 EXTRA_COLORS = ["#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#999999"]
 
 
-def model_color(kind: str, index: int = 0) -> str:
-    """The colour of a model: its kind's colour for the first of a kind, then a distinct extra one."""
-    if index == 0 and kind in KIND_COLORS:
-        return KIND_COLORS[kind]
-    return EXTRA_COLORS[index % len(EXTRA_COLORS)]
+def model_color(kind: str) -> str:
+    """The colour of a kind (the first model of it; ``Session.color`` assigns the rest)."""
+    return KIND_COLORS.get(kind, EXTRA_COLORS[0])
 
 
 def style_plot(view: pg.GraphicsView, plot: pg.PlotItem, palette: QPalette | None = None) -> None:

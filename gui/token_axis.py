@@ -12,7 +12,7 @@ import math
 import unicodedata
 
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QFontMetrics, QPainter
 
 from core.tokenizer import UNK
@@ -81,10 +81,7 @@ class TokenAxis(pg.AxisItem):
         widest = max((metrics.horizontalAdvance(s) for s in labels), default=0)
         self.upright = bool(labels) and widest + self.PADDING > column_px
         self.setTicks([[(i + 0.5, s) for i, s in enumerate(labels)]] if labels else [[]])
-        if self.upright:
-            self.setHeight(widest + self.PADDING + max(self.style["tickLength"], 0) + 4)
-        else:
-            self.setHeight(None)  # as tall as one line of text
+        self.setHeight(widest + self.PADDING + 8 if self.upright else None)  # None: one line of text
 
     def labels(self) -> list[str]:
         """Every column's label, as drawn (for tests)."""
@@ -92,14 +89,20 @@ class TokenAxis(pg.AxisItem):
 
     def drawPicture(self, p: QPainter, axisSpec, tickSpecs, textSpecs) -> None:
         super().drawPicture(p, axisSpec, tickSpecs, [] if self.upright else textSpecs)
-        if not self.upright:
+        view = self.linkedView()
+        if not self.upright or view is None:
             return
-        length = self.height() - max(self.style["tickLength"], 0) - 2
-        line = p.fontMetrics().height()
-        for rect, _flags, text in textSpecs:
+        # Placed from the view, not from pyqtgraph's text boxes: those are level text boxes, and the
+        # ones that stick out past either end (the first and last words) are dropped.
+        top, length = 4.0, self.height() - 6.0
+        metrics = p.fontMetrics()
+        line = metrics.height()
+        for i, label in enumerate(self._labels):
+            x = self.mapFromScene(view.mapViewToScene(QPointF(i + 0.5, 0))).x()
+            text = metrics.elidedText(label, Qt.TextElideMode.ElideRight, int(length))
             p.save()
-            p.translate(rect.center().x(), rect.top())
-            p.rotate(-90)  # +x now points up: the word reads bottom to top and ends at its tick
+            p.translate(x, top)
+            p.rotate(-90)  # +x now points up: the word reads bottom to top and ends under its column
             p.drawText(QRectF(-length, -line / 2, length, line),
                        int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), text)
             p.restore()

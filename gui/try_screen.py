@@ -7,7 +7,7 @@ get the prediction after each word (O(T²)), so the live trace is capped to the 
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -38,6 +38,35 @@ MODE_ITEMS = (("mean over units", "mean"), ("one unit", "unit"), ("all units of 
 
 def trace_limit(model: SentimentModel) -> int:
     return TRACE_TOKENS_BIDIRECTIONAL if model.config.bidirectional else TRACE_TOKENS
+
+
+class SidewaysScroll(QScrollArea):
+    """Scrolls its widget sideways only: the widget is as tall as the view and at least as wide as asked.
+
+    (A resizable ``QScrollArea`` would size a widget holding word-wrapped text by its preferred
+    height and cut off the bottom, with no vertical scroll bar to reach it.)
+    """
+
+    def __init__(self, widget: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setWidgetResizable(False)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(widget)
+        self._content_width = 0
+
+    def set_content_width(self, width: int) -> None:
+        self._content_width = width
+        self._fit()
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self._fit()
+        return super().viewportEvent(event)
+
+    def _fit(self) -> None:
+        view = self.viewport().size()
+        self.widget().resize(max(view.width(), self._content_width), view.height())
 
 
 class TryScreen(QWidget):
@@ -119,11 +148,7 @@ class TryScreen(QWidget):
         plots_layout.addWidget(QLabel("Prediction after each word"))
         plots_layout.addWidget(self.prob_plot, 2)
         # The heatmap and the curve scroll sideways together once the words no longer fit (~60).
-        self.plots_scroll = QScrollArea()
-        self.plots_scroll.setWidgetResizable(True)
-        self.plots_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.plots_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.plots_scroll.setWidget(self.plots)
+        self.plots_scroll = SidewaysScroll(self.plots)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.plots_scroll)
         splitter.addWidget(self.equations)
@@ -239,9 +264,9 @@ class TryScreen(QWidget):
             self.heatmap.clear(message)
             self.prob_plot.clear_trace()
             self.equations.clear()
-            self.plots.setMinimumWidth(0)
+            self.plots_scroll.set_content_width(0)
             return
-        self.plots.setMinimumWidth(min_width(len(trace.tokens)))
+        self.plots_scroll.set_content_width(min_width(len(trace.tokens)))
         self.heatmap.set_trace(trace, **options)
         self.prob_plot.set_trace(trace, self.session.color(self.model_combo.currentData()))
         self._on_hovered(len(trace.tokens) - 1)

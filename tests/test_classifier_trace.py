@@ -149,3 +149,29 @@ def test_fast_dropout_keeps_the_expected_value():
     assert set(torch.unique(y).tolist()) <= {0.0, 2.0}
     assert abs(float(y.mean()) - 1.0) < 0.02
     assert torch.equal(drop.eval()(x), x)
+
+
+def test_the_trace_runs_numpy_on_one_blas_thread_whoever_imports_core():
+    """A user's own script gets no OPENBLAS_NUM_THREADS=1 from main.py: the trace limits BLAS itself,
+    for its own duration only."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import json, numpy, threadpoolctl\n"
+        "from core import trace\n"
+        "def blas(): return [i['num_threads'] for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas']\n"
+        "before = blas()\n"
+        "with trace._one_blas_thread(): inside = blas()\n"
+        "print(json.dumps([before, inside, blas()]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr
+    before, inside, after = json.loads(result.stdout)
+    assert inside and set(inside) == {1}, result.stdout
+    assert before == after  # the user's numpy keeps its own threads outside the trace

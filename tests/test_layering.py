@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -37,3 +38,22 @@ def test_ruff_is_clean():
     result = subprocess.run([str(ruff), "check", "core", "gui", "tests", "main.py", "cli.py", "benchmarks", "scripts"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_ci_qt_blocker_blocks_qt_and_nothing_else():
+    """`.ci/run` runs the core tests under .ci/no_qt; that step proves something only if the blocker works."""
+    code = (
+        "import importlib\n"
+        "for m in ('PySide6', 'PySide6.QtCore', 'shiboken6', 'pyqtgraph', 'superqt'):\n"
+        "    try:\n"
+        "        importlib.import_module(m)\n"
+        "    except ModuleNotFoundError:\n"
+        "        continue\n"
+        "    raise SystemExit(f'{m} was importable')\n"
+        "import cli, core.compare, core.data, core.pipeline, numpy, torch\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / ".ci" / "no_qt")}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env=env)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stdout + result.stderr

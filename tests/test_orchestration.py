@@ -8,7 +8,7 @@ from core.classifier import ModelConfig
 from core.data import load_dataset
 from core.events import StepEvent, TaskControl, run_to_end
 from core.pipeline import ModelDone, ModelEvent, train_models
-from core.progress import estimate_left_s, format_duration
+from core.progress import RunProgress, estimate_left_s, format_duration
 from core.tokenizer import TokenizerConfig
 from core.trainer import TrainConfig
 
@@ -42,3 +42,67 @@ def test_train_models_tags_events_and_shares_one_tokenizer(dataset):
     assert {i.name for i in steps} == {"LSTM", "RNN"} and {i.kind for i in steps} == {"lstm", "rnn"}
 
 
+
+
+def test_run_progress_follows_the_events_of_two_models(dataset):
+    plan = [(kind.upper(), ModelConfig(kind=kind, embed_dim=8, hidden_size=8)) for kind in ("lstm", "rnn")]
+    progress = RunProgress([(n, c.kind) for n, c in plan])
+    assert progress.describe() == ("Preparing: starting…", 0)
+    started, seen_second_half = [], False
+    for item in train_models(dataset, plan, TrainConfig(epochs=2, device="cpu"), TokenizerConfig(), TaskControl()):
+        if progress.update(item):
+            started.append(item.name)
+        text, value = progress.describe()
+        if started == ["LSTM", "RNN"] and progress.last_step is not None:
+            assert text.startswith("RNN (2/2) · epoch ") and "left" in text and 500 <= value <= 1000
+            seen_second_half = True
+    assert started == ["LSTM", "RNN"] and seen_second_half
+    assert set(progress.results) == {"LSTM", "RNN"} and "validation accuracy" in progress.summary()
+    progress.pause()
+    assert progress.describe()[0].startswith("Paused")
+    progress.cancel()
+    assert progress.describe()[0].startswith("Cancelling")
+
+
+def test_a_cancel_drops_the_half_trained_model_and_keeps_the_finished_one(dataset):
+    plan = [(kind.upper(), ModelConfig(kind=kind, embed_dim=8, hidden_size=8)) for kind in ("lstm", "rnn")]
+    control = TaskControl()
+    done = []
+    for item in train_models(dataset, plan, TrainConfig(epochs=50, device="cpu"), TokenizerConfig(), control):
+        if isinstance(item, ModelDone):
+            done.append(item.name)
+        if isinstance(item, ModelEvent) and item.name == "RNN" and isinstance(item.event, StepEvent):
+            control.cancel()
+    assert done == ["LSTM"]
+
+
+def test_score_models_headless_keeps_a_model_it_cannot_score_with_the_reason(tiny_model, tiny_dataset):
+    import copy
+
+    from core.compare import ModelScore, ScoreSkipped, score_models
+
+    three = copy.copy(tiny_model)
+    three.label_names = ["a", "b", "c"]
+    rows = [e for e in score_models({"LSTM": tiny_model, "3-class": three}, tiny_dataset, "test", TaskControl())
+            if isinstance(e, ModelScore | ScoreSkipped)]
+    assert [type(r).__name__ for r in rows] == ["ModelScore", "ScoreSkipped"]
+    assert "don't match" in rows[1].reason
+    score = rows[0]
+    assert score.result.accuracy == pytest.approx(tiny_model.evaluate(tiny_dataset["test"]).accuracy)
+    assert score.gates.gate == "forget" and score.gradient is not None and score.by_gap == []
+
+
+def test_a_model_trained_on_another_carve_is_flagged(tmp_path):
+    from core.compare import carve_warning
+    from core.events import run_to_end
+    from core.pipeline import train_model
+
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\n" + "".join(f"w{i} {'good' if i % 2 else 'bad'},{i % 2}\n" for i in range(200)))
+    trained_on = load_dataset(str(data), split_seed=1)
+    model = run_to_end(train_model(trained_on, ModelConfig(embed_dim=8, hidden_size=8),
+                                   TrainConfig(epochs=1, device="cpu"))).model
+    assert model.info.splits.split_seed == 1 and model.info.splits.sizes["test"] == len(trained_on["test"])
+    assert carve_warning(model, trained_on) is None
+    warning = carve_warning(model, load_dataset(str(data)))  # the app's default carve, seed 0
+    assert "split seed 1" in warning and "training rows" in warning

@@ -141,3 +141,63 @@ def test_settings_are_kept_between_runs(qtbot, settings_file):
     assert second.data_screen.picker.current_source() == SOURCE
     assert second.tabs.currentIndex() == 2
     second.close()
+
+
+def test_a_first_launch_gets_to_a_comparison_with_one_click(qtbot, window, monkeypatch):
+    """From an empty window to an LSTM-vs-RNN comparison without reading anything: the demo button."""
+    import gui.data_screen as data_screen_module
+
+    monkeypatch.setattr(data_screen_module, "DEMO_SOURCE", "builtin:reviews?n=400")  # the same set, smaller
+    monkeypatch.setattr(main_window_module, "DEMO_SOURCE", "builtin:reviews?n=400")
+    win = window
+    assert win.tabs.currentWidget() is win.data_screen and win.session.dataset is None
+    assert win.data_screen.body.currentIndex() == 0 and win.data_screen.demo_button.isVisible()
+    win.train_screen.inputs[("train", "epochs")].setValue(1)  # the demo uses the form as it is; keep it short
+    with qtbot.waitSignal(win.compare_screen.evaluated, timeout=120_000):
+        win.data_screen.demo_button.click()
+    assert win.tabs.currentWidget() is win.compare_screen
+    assert list(win.session.models) == ["LSTM", "RNN"] and win.compare_screen.view.table.rowCount() == 2
+    assert win.data_screen.body.currentIndex() == 1  # the welcome page gives way to the data
+
+
+def _trained_window(qtbot, win: MainWindow) -> None:
+    load(qtbot, win)
+    small_training(win)
+    with qtbot.waitSignal(win.train_screen.training_finished, timeout=120_000):
+        assert win.train_screen.start_training()
+
+
+@pytest.mark.parametrize("answer", ["cancel", "save"])
+def test_closing_with_unsaved_models_asks_first(qtbot, settings_file, tmp_path, monkeypatch, answer):
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    _trained_window(qtbot, win)
+    assert win.session.unsaved == {"LSTM", "RNN"}
+    assert "(not saved)" in win.models_screen.list.item(0).text()
+    asked: list[list[str]] = []
+    monkeypatch.setattr(main_window_module, "ask_unsaved", lambda parent, names: asked.append(names) or answer)
+    folder = tmp_path / "kept"
+    folder.mkdir()
+    monkeypatch.setattr(main_window_module.QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    win.close()
+    assert asked == [["LSTM", "RNN"]]
+    if answer == "cancel":
+        assert win.isVisible() and list(win.session.models) == ["LSTM", "RNN"]
+        return
+    qtbot.waitUntil(lambda: not win.isVisible(), timeout=10_000)  # closes once both files are written
+    assert sorted(p.name for p in folder.iterdir()) == ["LSTM.safetensors", "RNN.safetensors"]
+    assert not win.session.unsaved and len(asked) == 1
+
+
+def test_a_second_run_keeps_each_model_in_one_colour_on_every_screen(qtbot, window):
+    win = window
+    _trained_window(qtbot, win)
+    with qtbot.waitSignal(win.train_screen.training_finished, timeout=120_000):
+        assert win.train_screen.start_training()
+    assert list(win.session.models) == ["LSTM", "RNN", "LSTM (2)", "RNN (2)"]
+    plots = win.train_screen.plots
+    for name in ("LSTM (2)", "RNN (2)"):
+        pen = plots._models[name].curves["train_loss_smooth"].opts["pen"]
+        assert pen.color().name() == win.session.color(name).lower()
+    assert len({win.session.color(n) for n in win.session.models}) == 4

@@ -123,3 +123,51 @@ def test_compare_shows_the_lstm_vs_rnn_story(qtbot, tiny_dataset, tiny_model):
         panel.evaluate()
     assert not view.scores["BiLSTM"].gradient.exact_loss
     assert "u·h_T" in view.through_time.getPlotItem().titleLabel.text
+
+
+def test_a_model_that_cannot_be_scored_keeps_its_row_with_the_reason(qtbot, tiny_model, tiny_dataset):
+    """A 3-class model on 2-class data: the reason stays in its row, not in a message that is overwritten."""
+    import copy
+
+    from core.data import TextDataset
+
+    three = copy.copy(tiny_model)
+    three.label_names = ["a", "b", "c"]
+    session = Session()
+    session.set_dataset(tiny_dataset)
+    session.add_model(tiny_model, "LSTM")
+    session.add_model(three, "Other")
+    panel = CompareScreen(session)
+    qtbot.addWidget(panel)
+    panel.split.setCurrentText("validation")
+    with qtbot.waitSignal(panel.evaluated, timeout=20_000):
+        panel.evaluate()
+    table = panel.view.table
+    assert table.rowCount() == 2 and table.item(1, 0).text() == "Other"
+    assert "don't match" in table.item(1, 1).text() and table.columnSpan(1, 1) == table.columnCount() - 1
+    assert "1 could not be scored" in panel.message.text()
+    assert list(panel.view.scores) == ["LSTM"]
+    # the misclassified list says which split it lists
+    assert "Misclassified validation examples" in panel.view.wrong.title.text()
+    assert panel.view.wrong.table.rowCount() == int((panel.view.scores["LSTM"].predicted
+                                                     != panel.view.scores["LSTM"].truth).sum())
+    assert isinstance(session.dataset, TextDataset)
+
+
+def test_colours_are_assigned_once_and_shared_by_every_screen(qtbot, tiny_model):
+    from gui.try_screen import TryScreen
+
+    session = Session()
+    session.add_model(tiny_model, "LSTM")
+    second = session.add_model(tiny_model)  # "LSTM (2)": a second model of the same kind
+    models = ModelsScreen(session)
+    tryout = TryScreen(session)
+    qtbot.addWidget(models)
+    qtbot.addWidget(tryout)
+    assert second == "LSTM (2)" and session.color("LSTM") != session.color(second)
+    shown = {models.list.item(i).data(0x0100): models.list.item(i).foreground().color().name().upper()
+             for i in range(models.list.count())}
+    assert shown == {name: color.upper() for name, color in session.colors().items()}
+    assert session.color(second).lower() in tryout.cards[second].title.text().lower()
+    session.remove_model("LSTM")
+    assert session.color(second).upper() == shown[second]  # kept when other models go

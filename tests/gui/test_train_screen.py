@@ -237,3 +237,14 @@ def test_ctrl_enter_trains_and_escape_cancels(panel, dataset, qtbot):
     with qtbot.waitSignal(panel.training_cancelled, timeout=2000):
         qtbot.keyClick(panel.cancel_button, Qt.Key.Key_Escape)
     assert not panel.is_training
+
+
+def test_the_form_offers_every_setting_the_command_line_does(panel):
+    from core.settings import settings_of
+
+    expected = {(section, f.name) for section, cls in (("model", ModelConfig), ("tokenizer", TokenizerConfig),
+                                                      ("train", TrainConfig)) for f in settings_of(cls)}
+    assert set(panel.inputs) == expected - {("model", "kind")}  # the kind is the row of check boxes
+    assert ("tokenizer", "min_frequency") in panel.inputs and ("tokenizer", "lowercase") in panel.inputs
+    for (_section, name), w in panel.inputs.items():
+        assert w.toolTip().startswith("<p>"), name

@@ -180,3 +180,55 @@ def test_typing_is_debounced_into_one_update(qtbot):
     qtbot.wait(250)
     assert updates == [1]
     assert panel.current_trace.tokens == ["the", "film", "was", "great"]
+
+
+WORDS = ("the movie was not as good as i hoped but the acting felt really charming and the ending was honestly "
+         "wonderful even if the plot seemed slow in the middle and some scenes were clumsy yet overall i would "
+         "recommend it to anyone who likes quiet films about people and cities at night").split() * 2
+
+
+def test_every_word_is_labelled_up_to_60_words_at_1280x800_then_the_plots_scroll(qtbot, tiny_model, tmp_path,
+                                                                                  monkeypatch):
+    """The heatmap labels every column (upright once they don't fit level); past ~60 words it scrolls."""
+    from PySide6.QtCore import QSettings
+
+    import gui.main_window as main_window_module
+
+    monkeypatch.setattr(main_window_module, "settings",
+                        lambda: QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    win = main_window_module.MainWindow()
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    win.session.add_model(tiny_model, "LSTM")
+    win.tabs.setCurrentWidget(win.try_screen)
+    screen = win.try_screen
+    for n, upright, scrolls in ((8, False, False), (30, True, False), (60, True, False), (90, True, True)):
+        with qtbot.waitSignal(screen.updated, timeout=5000):
+            screen.set_text(" ".join(WORDS[:n]))
+        qtbot.wait(50)  # the scroll area fits its content on the next layout pass
+        heatmap = screen.heatmap
+        assert heatmap.column_labels() == WORDS[:n]  # every column has its word, none thinned out
+        assert heatmap.word_axis.upright == upright, n
+        assert (screen.plots_scroll.horizontalScrollBar().maximum() > 0) == scrolls, n
+        if n == 60:
+            win.grab().save(str(tmp_path / "try-60-words.png"))  # for a person to look at when it fails
+    labels = heatmap.word_axis
+    assert labels.height() >= max(heatmap.fontMetrics().horizontalAdvance(w) for w in WORDS)  # room for upright words
+
+
+def test_a_three_class_model_draws_chance_at_one_third(qtbot):
+    model = untrained("lstm")
+    model.label_names = ["negative", "neutral", "positive"]
+    cfg = model.config
+    model.classifier = build_classifier(
+        ModelConfig(kind="lstm", vocab_size=cfg.vocab_size, embed_dim=8, hidden_size=6, num_classes=3), seed=0)
+    panel, _ = make_panel(qtbot, model)
+    with qtbot.waitSignal(panel.updated, timeout=5000):
+        panel.set_text("the film was great")
+    plot = panel.prob_plot
+    assert len(plot.curves) == 3 and plot.threshold.value() == pytest.approx(1 / 3)
+    panel2, _ = make_panel(qtbot, untrained("lstm"))
+    with qtbot.waitSignal(panel2.updated, timeout=5000):
+        panel2.set_text("the film was great")
+    assert len(panel2.prob_plot.curves) == 1 and panel2.prob_plot.threshold.value() == pytest.approx(0.5)
