@@ -29,8 +29,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def _in_range(typ: type, lo: float, hi: float):
+    """An argparse type: ``typ`` of the text, refused outside [lo, hi] (the setting's range)."""
+    def parse(text: str):
+        value = typ(text)
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{text} is outside {lo:g} to {hi:g}")
+        return value
+    parse.__name__ = typ.__name__  # argparse names the type in "invalid int value" messages
+    return parse
+
+
 def add_setting_flags(parser: argparse.ArgumentParser, config_cls: type, title: str) -> None:
-    """One flag per user-facing field of ``config_cls`` (see ``core.settings``), defaults from the class."""
+    """One flag per user-facing field of ``config_cls`` (see ``core.settings``): its name, default,
+    choices, range and help all come from the field, as the Train screen's form does."""
     from core.settings import settings_of
 
     group = parser.add_argument_group(title)
@@ -39,15 +51,19 @@ def add_setting_flags(parser: argparse.ArgumentParser, config_cls: type, title: 
         helptext = s.summary.replace("%", "%%")
         if s.choices and s.open_choices:
             helptext += f" E.g. {', '.join(s.choices)}."
+        if s.range is not None:
+            helptext += f" Range {s.range[0]:g} to {s.range[1]:g}."
         helptext += " (default: %(default)s)"
         if isinstance(f.default, bool):
             group.add_argument(f.flag, action=argparse.BooleanOptionalAction, help=helptext, **kwargs)
             continue
         if s.choices and not s.open_choices:
             kwargs["choices"] = s.choices
+        else:
+            kwargs["metavar"] = f.name.upper()
         typ = type(f.default)
-        group.add_argument(f.flag, type=typ, metavar=None if "choices" in kwargs else typ.__name__.upper(),
-                           help=helptext, **kwargs)
+        kwargs["type"] = _in_range(typ, *s.range[:2]) if s.range is not None else typ
+        group.add_argument(f.flag, help=helptext, **kwargs)
 
 
 def configs_from(args: argparse.Namespace, *config_classes: type) -> list:
@@ -92,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split-seed", type=int, default=None,
                     help="seed for carving missing splits (default: the one the model file records, so a carved "
                          "test split holds none of its training rows)")
+    # Before 0.2, evaluate's --seed chose the carve. Now the model file records its carve; an old
+    # script's --seed is accepted and, with a note, left to the record (following it would re-create
+    # the very mismatch the record prevents).
+    ev.add_argument("--seed", dest="legacy_seed", type=int, default=None, help=argparse.SUPPRESS)
 
     pr = sub.add_parser("predict", help="predict texts (arguments, or stdin one per line); JSON lines on stdout")
     pr.add_argument("model_file", metavar="FILE")
@@ -103,11 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load(args, split_seed: int, log):
-    from core.data import load_dataset
+def _load(args, split_seed: int, log, fractions: tuple[float, float] | None = None):
+    from core.data import TEST_FRACTION, VALIDATION_FRACTION, load_dataset
 
+    validation_fraction, test_fraction = fractions or (VALIDATION_FRACTION, TEST_FRACTION)
     dataset = load_dataset(args.data, text_column=args.text_column, label_column=args.label_column,
-                           split_seed=split_seed)
+                           split_seed=split_seed, validation_fraction=validation_fraction,
+                           test_fraction=test_fraction)
     for note in dataset.notes:
         log(f"note: {note}")
     return dataset
@@ -197,8 +219,9 @@ def cmd_train(args) -> int:
         "tokens_per_s": round(fin.tokens_per_s or 0),
         "parameters": fin.num_parameters,
     }
-    progress.log(f"saved {out}: test accuracy {summary['test_accuracy']:.4f}, macro F1 "
-                 f"{summary['test_macro_f1']:.4f}, {summary['training_time_s']:.1f} s")
+    scores = (f"test accuracy {test.accuracy:.4f}, macro F1 {test.macro_f1:.4f}" if test
+              else "no test score (the run was cancelled or the test split is empty)")
+    progress.log(f"saved {out}: {scores}, {summary['training_time_s']:.1f} s")
     print(json.dumps(summary))
     return 0
 
@@ -222,8 +245,17 @@ def cmd_evaluate(args) -> int:
     from core.modelfile import load_model
 
     model = load_model(args.model_file)
+    if args.legacy_seed is not None:
+        _stderr("note: evaluate --seed no longer sets how missing splits are carved: the model file records it "
+                "(use --split-seed to override)")
     split_seed = evaluation_split_seed(model, args.split_seed, _stderr)
-    dataset = _load(args, split_seed, _stderr)
+    rec = model.info.splits
+    same_data = rec is not None and model.info.dataset == args.data
+    if same_data:  # the same source: redo its carve exactly, with the columns it was trained on
+        args.text_column = args.text_column or rec.text_column or None
+        args.label_column = args.label_column or rec.label_column or None
+    fractions = (rec.validation_fraction, rec.test_fraction) if same_data else None
+    dataset = _load(args, split_seed, _stderr, fractions)
     split = dataset[args.split]
     split = Split(split.texts, model.align_labels(dataset.label_names)[split.labels], split.extra)
     result = model.evaluate(split)

@@ -79,6 +79,7 @@ def measure(data: str, epochs: int, warm: bool) -> dict:
     wait_for(panel.training_finished, 3600)
     seconds = time.perf_counter() - t0
     stalls = beat.stop()
+    win.session.unsaved.clear()  # closing must not ask about the models (nobody is there to answer)
     win.close()
     app.processEvents()
     return {

@@ -22,6 +22,12 @@ Pooling = Literal["last", "mean", "max"]
 CELL_KINDS: tuple[CellKind, ...] = ("lstm", "gru", "rnn")
 POOLINGS: tuple[Pooling, ...] = ("mean", "max", "last")
 _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+CELL_DESCRIPTIONS: dict[str, str] = {  # what each kind is, for a person choosing one
+    "lstm": "Long short-term memory: input, forget and output gates decide what the cell keeps, so it can "
+    "carry one word across a long gap.",
+    "rnn": "Plain (Elman, tanh) recurrent network: the baseline without gates, which forgets over long gaps.",
+    "gru": "Gated recurrent unit: LSTM-like memory with two gates and fewer parameters.",
+}
 
 
 @dataclass

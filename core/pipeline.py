@@ -107,10 +107,9 @@ def train_model(
     """
     model_config = model_config or ModelConfig()
     train_config = train_config or TrainConfig()
-    tokenizer_config = tokenizer.config if tokenizer is not None else tokenizer_config or TokenizerConfig()
     if tokenizer is None:
         yield PhaseEvent("tokenizer", f"learning a vocabulary from {len(dataset['train']):,} training texts")
-        tokenizer = TextTokenizer.train(dataset["train"].texts, tokenizer_config)
+        tokenizer = TextTokenizer.train(dataset["train"].texts, tokenizer_config or TokenizerConfig())
     yield PhaseEvent("encoding", "tokenizing the splits")
     encoded = {s: encode_split(tokenizer, dataset[s]) for s in ("train", "validation", "test")}
     model_config = ModelConfig.from_dict(

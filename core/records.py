@@ -1,8 +1,9 @@
 """Typed records of how a model was made: its training run, its data splits and its provenance.
 
 They travel inside model files as JSON (``to_dict`` / ``from_dict``), in the same layout the files
-have always used, so files written by earlier versions still open. ``from_dict`` is lenient about
-missing keys (older files, checkpoints) and ignores unknown ones (newer files).
+have always used, so files written by earlier versions still open. ``from_dict`` fills in what older
+files and checkpoints lack (whole entries, partial validation scores, the split record) and ignores
+keys it does not know (newer files); an entry missing a key every version writes is damage.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from core.data.dataset import TEST_FRACTION, VALIDATION_FRACTION
 from core.events import EpochEvent, FinishedEvent, StepEvent
 from core.metrics import EvalResult
 
@@ -120,8 +122,8 @@ class SplitRecord:
     """
 
     split_seed: int = 0
-    validation_fraction: float = 0.1
-    test_fraction: float = 0.1
+    validation_fraction: float = VALIDATION_FRACTION
+    test_fraction: float = TEST_FRACTION
     carved: list[str] = field(default_factory=list)  # splits carved from train, e.g. ["validation", "test"]
     sizes: dict[str, int] = field(default_factory=dict)  # split -> rows
     text_column: str = ""

@@ -40,9 +40,9 @@ class TrainConfig:
         32, "Batch size", "Texts per optimisation step. Small batches generalise better on sentence data and are "
         "fast on CPU; raise it on a GPU.", range=(1, 8192, 8))
     learning_rate: float = setting(
-        2e-3, "Learning rate", "AdamW's step size. A rate that trains small recurrent classifiers quickly and "
-        "stably; it is decayed when validation stops improving.", range=(1e-6, 1.0, 0.0), log_scale=True,
-        flag="--lr")
+        2e-3, "Learning rate", "The learning rate, AdamW's step size. A rate that trains small recurrent "
+        "classifiers quickly and stably; it is decayed when validation stops improving.",
+        range=(1e-6, 1.0, 0.0), log_scale=True, flag="--lr")
     weight_decay: float = setting(
         1e-4, "Weight decay", "AdamW's decoupled weight decay, pulling weights towards zero. A mild regulariser "
         "beside dropout.", range=(0.0, 1.0, 0.0), log_scale=True)

@@ -142,6 +142,10 @@ class CompareScreen(QWidget):
         self._update_message()
 
     def _mark_stale(self, *_args) -> None:
+        """The models, the data or the split changed: drop a run in progress (its results would be
+        about the old set) and score again now if the screen is shown, else when it is next shown."""
+        self.slot.detach()
+        self.button.setEnabled(True)
         self._stale = True
         self._update_message()
         if self.isVisible():
@@ -174,7 +178,7 @@ class CompareScreen(QWidget):
             lambda control: score_models(models, dataset, split_name, control), "compare",
             on_event=self._on_event,
             on_done=lambda: self._show(dataset[split_name].texts, split_name),
-            on_failed=lambda exc: QMessageBox.warning(self, "Evaluation failed", error_message(exc)),
+            on_failed=self._on_failed,
             on_ended=lambda: self.button.setEnabled(True),
         )
 
@@ -184,10 +188,15 @@ class CompareScreen(QWidget):
         elif isinstance(event, ModelScore | ScoreSkipped):
             self._rows.append(event)
 
+    def _on_failed(self, exc: BaseException) -> None:
+        message = error_message(exc)
+        self.message.setText(f"Evaluation failed: {message}")
+        QMessageBox.warning(self, "Evaluation failed", message)
+
     def _show(self, texts: list[str], split_name: str) -> None:
         self._stale = False
         rows = self._rows
-        self.view.show_rows(rows, texts, split_name, self.session.colors())
+        self.view.show_rows(rows, texts, split_name, {r.name: self.session.color(r.name) for r in rows})
         scored = [r for r in rows if isinstance(r, ModelScore)]
         skipped = len(rows) - len(scored)
         text = f"Scored {len(scored)} model(s) on {len(texts):,} {split_name} texts."

@@ -96,7 +96,7 @@ def make_input(f: SettingField) -> QWidget:
         lo, hi, step = s.range or (0, 2**31 - 1, 1)
         w.setRange(int(lo), int(hi))
         w.setSingleStep(max(1, int(step)))
-        w.setGroupSeparatorShown(hi >= 10_000 and f.name != "seed")
+        w.setGroupSeparatorShown(hi >= 10_000 and step > 1)  # sizes (30,000), not identifiers (a seed)
     set_value(w, default)
     w.setToolTip(f"<p>{s.help}</p><p>Default: <b>{shown(default)}</b></p>")
     return w

@@ -29,7 +29,7 @@ def _style(plot: pg.PlotWidget, left: str, bottom: str) -> None:
     plot.setLabel("left", left)
     plot.setLabel("bottom", bottom)
     plot.setMenuEnabled(False)
-    plot.setAcceptDrops(False)  # a dropped file belongs to the panel, not to the graphics view
+    plot.setAcceptDrops(False)  # a dropped file belongs to the screen, not to the graphics view
 
 
 class ClassBalanceChart(pg.PlotWidget):

@@ -61,6 +61,7 @@ class DataScreen(QWidget):
 
     loaded = Signal(object)  # the TextDataset, after session.set_dataset
     load_failed = Signal(str)  # the message shown to the user
+    load_cancelled = Signal()
     demo_requested = Signal()  # the welcome page's button
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
@@ -122,7 +123,8 @@ class DataScreen(QWidget):
 
         welcome = QLabel(WELCOME)
         welcome.setWordWrap(True)
-        welcome.setMaximumWidth(560)
+        welcome.setFixedWidth(560)
+        welcome.setMinimumHeight(welcome.heightForWidth(560))  # centred, it would get one line per paragraph
         self.demo_button = QPushButton("▶  Start with the built-in demo")
         self.demo_button.setToolTip(f"Load {DEMO_SOURCE}, train an LSTM and an RNN on it, then compare them")
         self.demo_button.setMinimumHeight(40)
@@ -171,6 +173,7 @@ class DataScreen(QWidget):
         self.slot.detach()
         self._set_busy(False, f"Cancelled loading {self._loading_source}.")
         self.session.status.emit(f"Cancelled loading {self._loading_source}.")
+        self.load_cancelled.emit()
 
     def settings_dict(self) -> dict:
         return self.picker.settings_dict()

@@ -11,7 +11,7 @@ import json
 from contextlib import suppress
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, QTimer
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
 
@@ -69,27 +69,28 @@ class MainWindow(QMainWindow):
         self.train_screen.checkpoint_dir = checkpoint_dir()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        for panel, name, tip in (
+        for screen, name, tip in (
             (self.data_screen, "&Data", "Pick and inspect a dataset"),
             (self.train_screen, "&Train", "Train LSTM, RNN and GRU models and watch them learn"),
             (self.compare_screen, "&Compare", "Score the models side by side"),
             (self.try_screen, "T&ry", "Type a sentence and look inside the models"),
             (self.models_screen, "&Models", "Save and open model files"),
         ):
-            index = self.tabs.addTab(panel, name.replace("&", ""))
+            index = self.tabs.addTab(screen, name.replace("&", ""))
             self.tabs.setTabToolTip(index, tip)
         self.setCentralWidget(self.tabs)
 
         self.session.status.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.session.open_in_tester.connect(lambda _text: self.tabs.setCurrentWidget(self.try_screen))
         self.session.dataset_changed.connect(self._dataset_changed)
-        self._demo = False  # the first-run demo is under way (see start_demo)
-        self._closing_saves = False  # Save all was chosen on close: close once the files are written
+        self._demo = ""  # the first-run demo's stage: "", "loading" or "training" (see start_demo)
+        self._closing_save: Task | None = None  # Save all chosen on close: the window closes when it ends
         self.data_screen.demo_requested.connect(self.start_demo)
         self.data_screen.loaded.connect(self._demo_loaded)
-        self.data_screen.load_failed.connect(self._demo_stopped)
+        for signal in (self.data_screen.load_failed, self.data_screen.load_cancelled,
+                       self.train_screen.training_cancelled, self.train_screen.training_failed):
+            signal.connect(self._demo_stopped)
         self.train_screen.training_finished.connect(self._demo_trained)
-        self.train_screen.training_cancelled.connect(self._demo_stopped)
         self._build_menus()
         self.statusBar().showMessage("Ready: pick a dataset on the Data screen (Ctrl+O opens a file)")
         self.resize(1280, 800)
@@ -174,25 +175,28 @@ class MainWindow(QMainWindow):
 
     # the first-run demo ------------------------------------------------------------------------
     def start_demo(self) -> None:
-        """Load the built-in demo set, then train the default LSTM and RNN on it and open Compare."""
-        self._demo = True
+        """Load the built-in demo set, then train the ticked models (LSTM and RNN) on it and open Compare.
+
+        Any other load, a cancel or a failure ends the demo: later loads and trainings act as usual.
+        """
+        self._demo = "loading"
         self.tabs.setCurrentWidget(self.data_screen)
         self.data_screen.load(DEMO_SOURCE)
 
-    def _demo_loaded(self, _dataset) -> None:
-        if not self._demo:
+    def _demo_loaded(self, dataset) -> None:
+        if self._demo != "loading" or dataset.source != DEMO_SOURCE:
+            self._demo = ""
             return
         self.tabs.setCurrentWidget(self.train_screen)
-        if not self.train_screen.start_training():
-            self._demo = False
+        self._demo = "training" if self.train_screen.start_training() else ""
 
     def _demo_trained(self, _names: list) -> None:
-        if self._demo:
-            self._demo = False
+        if self._demo == "training":
             self.tabs.setCurrentWidget(self.compare_screen)
+        self._demo = ""
 
     def _demo_stopped(self, *_args) -> None:
-        self._demo = False
+        self._demo = ""
 
     def leftover_checkpoints(self) -> list[Path]:
         """Checkpoints of runs that never finished (a finished or cancelled run removes its own)."""
@@ -296,8 +300,12 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         """Ask about unsaved models, cancel running work and wait for it (within one batch), then close."""
+        if self._closing_save is not None:  # still writing the files of Save all: close when it ends
+            self.statusBar().showMessage("Still saving the models; the window closes when they are written")
+            event.ignore()
+            return
         unsaved = [n for n in self.session.models if n in self.session.unsaved]
-        if unsaved and not self._closing_saves:
+        if unsaved:
             answer = ask_unsaved(self, unsaved)
             if answer == "cancel":
                 event.ignore()
@@ -307,10 +315,10 @@ class MainWindow(QMainWindow):
                 if not folder:
                     event.ignore()
                     return
-                self._closing_saves = True  # close again once the files are written
                 task = self.models_screen.save_all(unsaved, folder)
-                task.succeeded.connect(self.close)
-                task.failed.connect(lambda _exc: setattr(self, "_closing_saves", False))
+                self._closing_save = task
+                task.succeeded.connect(self.close, Qt.ConnectionType.QueuedConnection)  # after ``ended``
+                task.ended.connect(lambda: setattr(self, "_closing_save", None))
                 self.statusBar().showMessage(f"Saving {len(unsaved)} model(s) to {folder}…")
                 event.ignore()
                 return

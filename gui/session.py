@@ -21,7 +21,6 @@ from gui.worker import Task
 class Session(QObject):
     dataset_changed = Signal(object)  # TextDataset | None
     models_changed = Signal()  # a model was added, saved or removed
-    model_added = Signal(str)  # the new model's name
     status = Signal(str)  # a short message for the status bar
     open_in_tester = Signal(str)  # a text to try (e.g. a misclassified example)
 
@@ -75,7 +74,6 @@ class Session(QObject):
         self.color(name, model.kind)
         if not saved:
             self.unsaved.add(name)
-        self.model_added.emit(name)
         self.models_changed.emit()
         return name
 

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.classifier import ModelConfig
+from core.classifier import CELL_DESCRIPTIONS, ModelConfig
 from core.errors import StudioError
 from core.events import EpochEvent, StepEvent
 from core.pipeline import ModelDone, train_models
@@ -45,13 +45,10 @@ from gui.worker import TaskSlot, error_message
 
 KIND_ORDER = ("lstm", "rnn", "gru")  # the order of the check boxes and of training
 DEFAULT_KINDS = ("lstm", "rnn")  # the comparison the app is about; GRU is one tick away
-KIND_TIPS = {
-    "lstm": "Long short-term memory: input, forget and output gates decide what the cell keeps, so it can "
-    "carry one word across a long gap. Ticked by default.",
-    "rnn": "Plain (Elman, tanh) recurrent network: the baseline without gates, which forgets over long gaps. "
-    "Ticked by default, to compare against the LSTM.",
-    "gru": "Gated recurrent unit: LSTM-like memory with two gates and fewer parameters. Optional: tick it for "
-    "a three-way comparison (training takes longer).",
+WHY_TICKED = {  # why each box starts ticked or not; what the kind is comes from core.classifier
+    "lstm": "Ticked by default.",
+    "rnn": "Ticked by default, to compare against the LSTM.",
+    "gru": "Optional: tick it for a three-way comparison (training takes longer).",
 }
 SECTIONS = (("model", "Model", ModelConfig), ("tokenizer", "Tokenizer", TokenizerConfig),
             ("train", "Training", TrainConfig))
@@ -73,6 +70,7 @@ class TrainScreen(QWidget):
     training_started = Signal()
     training_finished = Signal(list)  # the session names of the models trained
     training_cancelled = Signal()
+    training_failed = Signal(str)  # the message shown to the user
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -106,9 +104,9 @@ class TrainScreen(QWidget):
         row = QHBoxLayout(models)
         for kind in KIND_ORDER:
             box = QCheckBox(kind.upper())
-            box.setIcon(_swatch(model_color(kind)))  # the colour of its curves
+            box.setIcon(_swatch(model_color(kind)))  # the colour of the first model of the kind
             box.setChecked(kind in DEFAULT_KINDS)
-            box.setToolTip(KIND_TIPS[kind])
+            box.setToolTip(f"{CELL_DESCRIPTIONS[kind]} {WHY_TICKED[kind]}")
             box.setObjectName(f"kind.{kind}")
             box.toggled.connect(self._update_buttons)
             self.kind_boxes[kind] = box
@@ -363,4 +361,6 @@ class TrainScreen(QWidget):
     def _on_failed(self, exc: object) -> None:
         self._finish("Training failed.")
         self.session.status.emit("Training failed")
-        QMessageBox.critical(self, "Training failed", error_message(exc))
+        message = error_message(exc)
+        self.training_failed.emit(message)
+        QMessageBox.critical(self, "Training failed", message)

@@ -26,6 +26,11 @@ import gui.main_window as main_window_module  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 SST2 = ROOT.parent / "shared" / "datasets" / "sst2"
+LONG_SENTENCE = (  # 52 words: every one labelled under its heatmap column at 1280x800
+    "i went in expecting another tired thriller , but the first hour is tense , the lead gives a quiet and "
+    "moving performance , and even when the plot stumbles in the last act the film never loses its nerve ; "
+    "not a masterpiece , yet far better than it had any right to be"
+)
 
 
 def wait_for(signal, timeout_s: float) -> list:
@@ -83,26 +88,30 @@ def main() -> int:
 def sentences(settings_file: Path, quick: bool) -> None:
     """Part one: real sentences, default settings."""
     win = make_window(settings_file)
+    shot(win, win.data_screen, "welcome")  # what a first launch shows
     source = str(SST2) if (SST2 / "train.tsv").is_file() else "builtin:reviews"
     win.data_screen.load(source)
     wait_for(win.data_screen.loaded, 60)
     shot(win, win.data_screen, "data")
-    panel = win.train_screen
-    panel.reset_to_defaults()
-    panel.kind_boxes["gru"].setChecked(True)
-    panel.inputs[("train", "epochs")].setValue(2 if quick else 6)
-    win.tabs.setCurrentWidget(panel)
-    panel.start_training()
-    wait_for(panel.training_finished, 1800)
-    shot(win, panel, "train")
+    screen = win.train_screen
+    screen.reset_to_defaults()
+    screen.kind_boxes["gru"].setChecked(True)
+    screen.inputs[("train", "epochs")].setValue(2 if quick else 6)
+    win.tabs.setCurrentWidget(screen)
+    screen.start_training()
+    wait_for(screen.training_finished, 1800)
+    shot(win, screen, "train")
     win.tabs.setCurrentWidget(win.compare_screen)
     wait_for(win.compare_screen.evaluated, 300)
     shot(win, win.compare_screen, "compare")
     win.tabs.setCurrentWidget(win.try_screen)
     win.try_screen.set_text("a gorgeous , witty film , though the ending is not as good as it should be")
     shot(win, win.try_screen, "try")
+    win.try_screen.set_text(LONG_SENTENCE)
+    shot(win, win.try_screen, "try-long")
     win.models_screen.list.setCurrentRow(0)
     shot(win, win.models_screen, "models")
+    win.session.unsaved.clear()  # no Save all question when the script closes the window
     win.close()
 
 
@@ -111,20 +120,20 @@ def longrange(settings_file: Path, quick: bool) -> None:
     win = make_window(settings_file)
     win.data_screen.load("builtin:longrange?n=8000&gap=5-200")
     wait_for(win.data_screen.loaded, 60)
-    panel = win.train_screen
-    panel.reset_to_defaults()
-    panel.kind_boxes["gru"].setChecked(True)
+    screen = win.train_screen
+    screen.reset_to_defaults()
+    screen.kind_boxes["gru"].setChecked(True)
     for key, value in {("model", "embed_dim"): 32, ("model", "hidden_size"): 32, ("model", "dropout"): 0.0,
                        ("model", "word_dropout"): 0.0, ("train", "learning_rate"): 5e-3,
                        ("train", "epochs"): 3 if quick else 10, ("train", "patience"): 10}.items():
-        if key in panel.inputs:
-            panel.inputs[key].setValue(value)
-    panel.inputs[("model", "bidirectional")].setChecked(False)
-    panel.inputs[("model", "pooling")].setCurrentText("last")
-    win.tabs.setCurrentWidget(panel)
-    panel.start_training()
-    wait_for(panel.training_finished, 1800)
-    shot(win, panel, "train-longrange")
+        if key in screen.inputs:
+            screen.inputs[key].setValue(value)
+    screen.inputs[("model", "bidirectional")].setChecked(False)
+    screen.inputs[("model", "pooling")].setCurrentText("last")
+    win.tabs.setCurrentWidget(screen)
+    screen.start_training()
+    wait_for(screen.training_finished, 1800)
+    shot(win, screen, "train-longrange")
     win.tabs.setCurrentWidget(win.compare_screen)
     wait_for(win.compare_screen.evaluated, 300)
     view = win.compare_screen.view
@@ -133,6 +142,7 @@ def longrange(settings_file: Path, quick: bool) -> None:
     shot(win, win.compare_screen, "compare-longrange")
     view.inside_tabs.setCurrentWidget(view.gates)
     shot(win, win.compare_screen, "compare-gates")
+    win.session.unsaved.clear()
     win.close()
 
 

@@ -208,3 +208,19 @@ def test_every_setting_is_a_flag_described_by_its_dataclass_field():
     args = train.parse_args(["--data", "x", "--out", "m", "--lr-decay", "0.25", "--no-lowercase", "--layers", "2"])
     model, tokenizer, training = cli_module.configs_from(args, ModelConfig, TokenizerConfig, TrainConfig)
     assert (training.lr_decay, tokenizer.lowercase, model.num_layers) == (0.25, False, 2)
+
+
+def test_a_setting_outside_its_range_is_refused_before_any_work(tmp_path):
+    out = tmp_path / "m.safetensors"
+    for flag, value in (("--max-length", "0"), ("--patience", "0"), ("--lr-decay", "5"), ("--vocab-size", "-5")):
+        r = cli("train", "--data", LONGRANGE, "--out", str(out), flag, value)
+        err = r.stderr.decode()
+        assert r.returncode == 2 and f"argument {flag}: {value} is outside" in err, err
+    assert not out.exists()
+
+
+def test_an_old_scripts_evaluate_seed_is_accepted_and_the_record_wins(model_file):
+    r = cli("evaluate", str(model_file), "--data", LONGRANGE, "--seed", "5")
+    assert r.returncode == 0, r.stderr.decode()
+    assert "no longer sets how missing splits are carved" in r.stderr.decode()
+    assert json.loads(r.stdout)["split_seed"] == 0

@@ -15,7 +15,7 @@ and ``stats``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,11 +27,11 @@ from core.data.readers import _read_folder, _read_table
 from core.data.sources import BUILTIN_SETS, FILE_EXTENSIONS, HUB_SUGGESTIONS, _check_cancel, parse_source
 from core.data.stats import SplitStats, describe
 from core.errors import ColumnError, DataError
-from core.events import PhaseEvent, TaskCancelled, TaskControl
+from core.events import PhaseEvent, TaskControl
 
 __all__ = [
     "BUILTIN_SETS", "FILE_EXTENSIONS", "HUB_SUGGESTIONS", "SPLITS", "TEST_FRACTION", "VALIDATION_FRACTION",
-    "ColumnError", "DataError", "Loaded", "Split", "SplitStats", "TaskCancelled", "TextDataset", "describe",
+    "ColumnError", "DataError", "Loaded", "Split", "SplitStats", "TextDataset", "describe",
     "load_dataset", "load_steps", "loading_message", "parse_source",
 ]  # fmt: skip
 
@@ -44,7 +44,7 @@ def load_dataset(
     split_seed: int = 0,
     validation_fraction: float = VALIDATION_FRACTION,
     test_fraction: float = TEST_FRACTION,
-    should_cancel: Callable[[], bool] | None = None,
+    control: TaskControl | None = None,
 ) -> TextDataset:
     """Load any source into a three-split ``TextDataset``.
 
@@ -52,7 +52,7 @@ def load_dataset(
     ``split_seed``) so every source gives the trainer the same shape. The split seed is the data's
     own, not the training seed: models trained with different seeds are scored on the same test
     rows, and a model file records the carve so ``evaluate`` can redo it. Raises ``DataError`` for
-    anything the user can fix and ``TaskCancelled`` when ``should_cancel()`` turns True between steps.
+    anything the user can fix and ``TaskCancelled`` when ``control`` is cancelled between steps.
     """
     for name, frac in (("validation", validation_fraction), ("test", test_fraction)):
         if not (isinstance(frac, (int, float)) and 0.0 <= frac < 1.0):
@@ -61,9 +61,9 @@ def load_dataset(
         raise DataError("The validation and test fractions together must leave at least 10% for training.")
 
     kind, target, options = parse_source(source)
-    _check_cancel(should_cancel)
+    _check_cancel(control)
     if kind == "builtin":  # generated with all three splits; its own seed option decides the content
-        return _load_builtin(source, target, options, should_cancel)
+        return _load_builtin(source, target, options, control)
 
     notes: list[str] = []
     classlabels: dict[str, list[str]] = {}
@@ -71,11 +71,11 @@ def load_dataset(
     if kind == "file":
         frames = {"train": _read_table(Path(target), notes)}
     elif kind == "folder":
-        frames = _read_folder(Path(target), notes, should_cancel)
+        frames = _read_folder(Path(target), notes, control)
     else:
-        frames, classlabels = _load_hub(target, options.get("config"), should_cancel)
+        frames, classlabels = _load_hub(target, options.get("config"), control)
         lenient = True
-    _check_cancel(should_cancel)
+    _check_cancel(control)
     return _assemble(
         source,
         frames,
@@ -86,7 +86,7 @@ def load_dataset(
         lenient_splits=lenient,
         seed=split_seed,
         fractions={"validation": validation_fraction, "test": test_fraction},
-        should_cancel=should_cancel,
+        control=control,
     )
 
 
@@ -103,8 +103,7 @@ def load_steps(
 ) -> Iterator[PhaseEvent | Loaded]:
     """Load and describe ``source`` as a task (both are slow for big sets); the last event is ``Loaded``."""
     yield PhaseEvent("load", loading_message(source))
-    dataset = load_dataset(source, text_column=text_column, label_column=label_column,
-                           should_cancel=lambda: control.cancelled)
+    dataset = load_dataset(source, text_column=text_column, label_column=label_column, control=control)
     control.check()
     yield PhaseEvent("describe", "Counting classes and token lengths…")
     yield Loaded(dataset, describe(dataset))

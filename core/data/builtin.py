@@ -11,6 +11,7 @@ import numpy as np
 from core.data.dataset import Split, TextDataset
 from core.data.sources import _check_cancel, _check_options, _option_int
 from core.errors import DataError
+from core.events import TaskControl
 
 _FILLER = (
     "the", "movie", "was", "then", "we", "a", "scene", "and", "after", "story", "of", "that", "it", "in",
@@ -38,7 +39,7 @@ def _balanced_labels(rng: np.random.Generator, m: int) -> np.ndarray:
 
 
 def _load_builtin(
-    source: str, name: str, options: dict[str, str], should_cancel: Callable[[], bool] | None
+    source: str, name: str, options: dict[str, str], control: TaskControl | None
 ) -> TextDataset:
     where = f"builtin:{name}"
     if name == "longrange":
@@ -70,7 +71,7 @@ def _load_builtin(
     rng = np.random.default_rng(s)
     splits: dict[str, Split] = {}
     for split, m_ in _builtin_sizes(n).items():
-        _check_cancel(should_cancel)
+        _check_cancel(control)
         splits[split] = generate(rng, m_)
     return TextDataset(source=source, splits=splits, label_names=["negative", "positive"], notes=notes)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from core.data.sources import _SPLIT_ALIASES, HUB_SUGGESTIONS, _check_cancel, _one_line
 from core.errors import DataError
+from core.events import TaskControl
 
 
 def _env_true(value: str) -> bool:
@@ -55,12 +55,12 @@ def _hub_online() -> bool:
 
 
 def _load_hub(
-    name: str, config: str | None, should_cancel: Callable[[], bool] | None
+    name: str, config: str | None, control: TaskControl | None
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Load a Hub dataset (from the cache when offline) -> (frames per split, ClassLabel names per column)."""
     shown = f"{name}:{config}" if config else name
     online = _hub_online()
-    _check_cancel(should_cancel)
+    _check_cancel(control)
     import datasets
 
     not_cached = (
@@ -100,7 +100,7 @@ def _load_hub(
         raise DataError(
             f'Couldn\'t load "{shown}" from the Hugging Face Hub: {type(err).__name__}: {_one_line(err, 150)}'
         ) from None
-    _check_cancel(should_cancel)
+    _check_cancel(control)
 
     if not hasattr(loaded, "items"):  # a single Dataset
         loaded = {"train": loaded}
@@ -114,7 +114,7 @@ def _load_hub(
             if isinstance(feature, datasets.ClassLabel):
                 classlabels.setdefault(str(col), list(feature.names))
         frames[split] = ds.to_pandas()
-        _check_cancel(should_cancel)
+        _check_cancel(control)
     if "train" not in frames:
         raise DataError(
             f'Hub dataset "{shown}" has no train split '

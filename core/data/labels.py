@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -13,6 +13,7 @@ import numpy as np
 from core.data.dataset import SPLITS, Split, TextDataset
 from core.data.sources import _check_cancel, _one_line
 from core.errors import ColumnError, DataError
+from core.events import TaskControl
 
 _TEXT_NAMES = (
     "text", "sentence", "review", "content", "document", "tweet", "comment", "body",
@@ -151,7 +152,7 @@ def _class_names(
                              "numbers.")
         return names, {v: i for i, v in enumerate(order)}
 
-    # Words: merge spellings that differ only in case (keep the most common spelling as the name).
+    # Words: merge spellings that differ only in case (the name is the first spelling in sorted order).
     spellings: dict[str, list[str]] = {}
     for s in sorted(strs):
         spellings.setdefault(s.casefold(), []).append(s)
@@ -223,7 +224,7 @@ def _assemble(
     lenient_splits: bool,
     seed: int,
     fractions: dict[str, float],
-    should_cancel: Callable[[], bool] | None,
+    control: TaskControl | None,
 ) -> TextDataset:
     """Tables per split -> TextDataset: pick columns, clean rows, map labels, carve missing splits."""
     train_df = frames["train"]
@@ -288,7 +289,7 @@ def _assemble(
         if dropped:
             notes.append(f"Dropped {dropped} of {len(texts)} {split} rows with an empty text or label.")
         raw[split] = (keep_t, keep_l)
-        _check_cancel(should_cancel)
+        _check_cancel(control)
 
     union: set[int | str] = set()
     for _, labs in raw.values():
@@ -323,7 +324,7 @@ def _assemble(
     }
     carved: tuple[str, ...] = ()
     if missing:
-        _check_cancel(should_cancel)
+        _check_cancel(control)
         splits, carved = _carve(splits, missing, fractions, seed)
         if carved:
             notes.append(f"Carved {' and '.join(carved)} from train (seed {seed}, stratified by class).")

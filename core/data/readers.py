@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from core.data.dataset import SPLITS
 from core.data.sources import _SHARD_RE, _SPLIT_ALIASES, FILE_EXTENSIONS, _check_cancel, _one_line
 from core.errors import DataError
+from core.events import TaskControl
 
 
 def _decode(raw: bytes, path: Path, notes: list[str]) -> str:
@@ -207,7 +207,7 @@ def _split_files(folder: Path) -> tuple[dict[str, list[Path]], list[str]]:
     return found, seen
 
 
-def _read_folder(folder: Path, notes: list[str], should_cancel: Callable[[], bool] | None) -> dict[str, Any]:
+def _read_folder(folder: Path, notes: list[str], control: TaskControl | None) -> dict[str, Any]:
     """A folder of split files (train required; validation/valid/val/dev and test optional)."""
     import pandas as pd
 
@@ -231,7 +231,7 @@ def _read_folder(folder: Path, notes: list[str], should_cancel: Callable[[], boo
             )
         parts = []
         for p in files:
-            _check_cancel(should_cancel)
+            _check_cancel(control)
             parts.append(_read_table(p, notes))
         if parts:
             frames[split] = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)

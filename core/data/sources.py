@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from core.errors import DataError
-from core.events import TaskCancelled
+from core.events import TaskCancelled, TaskControl
 
 BUILTIN_SETS: dict[str, str] = {
     "longrange": (
@@ -114,8 +114,9 @@ def _check_options(options: dict[str, str], allowed: Sequence[str], where: str) 
         )
 
 
-def _check_cancel(should_cancel: Callable[[], bool] | None) -> None:
-    if should_cancel is not None and should_cancel():
+def _check_cancel(control: TaskControl | None) -> None:
+    """Between the steps of a load: raise ``TaskCancelled`` once ``control`` is cancelled."""
+    if control is not None and control.cancelled:
         raise TaskCancelled("dataset loading was cancelled")
 
 

@@ -201,3 +201,11 @@ def test_a_second_run_keeps_each_model_in_one_colour_on_every_screen(qtbot, wind
         pen = plots._models[name].curves["train_loss_smooth"].opts["pen"]
         assert pen.color().name() == win.session.color(name).lower()
     assert len({win.session.color(n) for n in win.session.models}) == 4
+
+
+def test_a_cancelled_demo_leaves_later_loads_alone(qtbot, window):
+    win = window
+    win.start_demo()
+    win.data_screen.cancel()
+    load(qtbot, win)  # the user's own data: no training starts, no tab switches
+    assert not win.train_screen.is_training and win.tabs.currentWidget() is win.data_screen

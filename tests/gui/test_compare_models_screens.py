@@ -171,3 +171,24 @@ def test_colours_are_assigned_once_and_shared_by_every_screen(qtbot, tiny_model)
     assert session.color(second).lower() in tryout.cards[second].title.text().lower()
     session.remove_model("LSTM")
     assert session.color(second).upper() == shown[second]  # kept when other models go
+
+
+def test_a_change_during_scoring_drops_the_old_run(qtbot, tiny_model, tiny_dataset):
+    """Removing a model while the (hidden) screen scores: the old run's rows never appear."""
+    session = Session()
+    session.set_dataset(tiny_dataset)
+    session.add_model(tiny_model, "A")
+    session.add_model(tiny_model, "B")
+    panel = CompareScreen(session)
+    qtbot.addWidget(panel)
+    shown = []
+    panel.evaluated.connect(lambda: shown.append([r.name for r in panel.view.rows]))
+    panel.evaluate()
+    assert panel.slot.busy
+    session.remove_model("B")
+    assert not panel.slot.busy and panel.button.isEnabled()
+    qtbot.waitUntil(lambda: not session.tasks, timeout=20_000)  # the dropped run ends; nothing is drawn from it
+    assert shown == []
+    with qtbot.waitSignal(panel.evaluated, timeout=20_000):
+        panel.evaluate()
+    assert shown == [["A"]]

@@ -15,7 +15,8 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
 import core.data as core_data
-from core.data import DataError, TaskCancelled, describe
+from core.data import DataError, describe
+from core.events import TaskCancelled
 from gui.data_screen import DataScreen
 from gui.preview_table import PREVIEW_ROWS
 from gui.session import Session
@@ -147,11 +148,11 @@ def test_bad_file_warns_and_panel_stays_usable(qtbot, panel, warnings, tmp_path)
 def test_cancel_stops_a_slow_load_quickly(qtbot, panel, warnings, monkeypatch):
     started, saw_cancel = threading.Event(), threading.Event()
 
-    def slow_load(source, *, should_cancel, **kwargs):
+    def slow_load(source, *, control, **kwargs):
         started.set()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            if should_cancel():
+            if control.cancelled:
                 saw_cancel.set()
                 raise TaskCancelled("cancelled")
             time.sleep(0.01)
