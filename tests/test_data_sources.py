@@ -7,7 +7,6 @@ Columns, labels, carving and statistics are in tests/test_data_labels.py.
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.data import DataError, Split, describe, load_dataset, parse_source
+from core.data import DataError, describe, load_dataset, parse_source
 from core.data import builtin as builtin_module
 from core.data import hub as hub_module
 from core.events import TaskCancelled, TaskControl
@@ -432,27 +431,6 @@ def test_import_is_light():
     code = "import sys, core.data; print([m for m in ('pandas', 'pyarrow', 'datasets') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
-
-
-# ---------------------------------------------------------------------------------------------
-# describe()
-
-
-def test_describe():
-    ds = load_dataset("builtin:longrange?n=200&gap=10")
-    stats = describe(ds)
-    tr = stats["train"]
-    assert tr.count == 160 and sum(tr.per_class.values()) == 160
-    assert set(tr.per_class) == {"negative", "positive"}
-    lengths = [len(t.split()) for t in ds["train"].texts]
-    assert tr.lengths.tolist() == lengths
-    assert tr.max == max(lengths) and tr.min == min(lengths)
-    assert tr.mean == pytest.approx(np.mean(lengths))
-    assert tr.p95 == sorted(lengths)[math.ceil(0.95 * len(lengths)) - 1]  # nearest rank
-    json.dumps({s: v.to_dict() for s, v in stats.items()})
-    ds.splits["test"] = Split(texts=[], labels=np.zeros(0, np.int64))
-    empty = describe(ds)["test"]
-    assert empty.count == 0 and empty.p95 == 0 and empty.mean == 0
 
 
 # ---------------------------------------------------------------------------------------------
