@@ -27,6 +27,7 @@ from core.classifier import ModelConfig, SentimentClassifier
 from core.data import TextDataset
 from core.errors import StudioError
 from core.events import EpochEvent, Event, FinishedEvent, PhaseEvent, TaskControl
+from core.metrics import EvalResult
 from core.modelfile import safe_file_name, save_model
 from core.records import CheckpointMark, History, ModelInfo, RunSummary, SplitRecord, TrainingRecord
 from core.sentiment_model import SentimentModel, encode_split
@@ -70,19 +71,6 @@ def versions() -> dict[str, str]:
     }
 
 
-def split_record(dataset: TextDataset) -> SplitRecord:
-    """How ``dataset``'s splits were made, to store with a model trained on it."""
-    return SplitRecord(
-        split_seed=dataset.split_seed,
-        validation_fraction=dataset.validation_fraction,
-        test_fraction=dataset.test_fraction,
-        carved=list(dataset.carved),
-        sizes={name: len(split) for name, split in dataset.splits.items()},
-        text_column=dataset.text_column,
-        label_column=dataset.label_column,
-    )
-
-
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
@@ -118,7 +106,7 @@ def train_model(
     classifier = build_classifier(model_config, train_config.seed)
     trainer = Trainer(classifier, train_config, control)
     yield PhaseEvent("training", f"training {model_config.kind.upper()} on {trainer.device}")
-    info = ModelInfo(name=name or model_config.kind.upper(), dataset=dataset.source, splits=split_record(dataset),
+    info = ModelInfo(name=name or model_config.kind.upper(), dataset=dataset.source, splits=SplitRecord.of(dataset),
                      created=_now(), versions=versions())
     model = SentimentModel(classifier, tokenizer, list(dataset.label_names), train_config, TrainingRecord(), info)
     history = History()
@@ -151,8 +139,6 @@ def _write_checkpoint(path: Path, event: EpochEvent, model: SentimentModel, hist
 
     Returns None, or a message when the file could not be written: training goes on without it.
     """
-    from core.metrics import EvalResult
-
     model.record = TrainingRecord(
         finished=RunSummary(epochs_run=event.epoch, best_epoch=event.epoch, training_time_s=event.elapsed_s,
                             num_parameters=model.classifier.num_parameters()),

@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from core.data.dataset import TEST_FRACTION, VALIDATION_FRACTION
+from core.data.dataset import TEST_FRACTION, VALIDATION_FRACTION, TextDataset
 from core.events import EpochEvent, FinishedEvent, StepEvent
 from core.metrics import EvalResult
 
@@ -128,6 +128,19 @@ class SplitRecord:
     sizes: dict[str, int] = field(default_factory=dict)  # split -> rows
     text_column: str = ""
     label_column: str = ""
+
+    @classmethod
+    def of(cls, dataset: TextDataset) -> SplitRecord:
+        """How ``dataset``'s splits were made, to store with a model trained on it."""
+        return cls(
+            split_seed=dataset.split_seed,
+            validation_fraction=dataset.validation_fraction,
+            test_fraction=dataset.test_fraction,
+            carved=list(dataset.carved),
+            sizes={name: len(split) for name, split in dataset.splits.items()},
+            text_column=dataset.text_column,
+            label_column=dataset.label_column,
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)
