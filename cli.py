@@ -10,14 +10,18 @@ stdout as JSON so scripts can read them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from core.errors import ColumnError, StudioError
 
-EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 1, 2, 130
+EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED, EXIT_TERMINATED = 1, 2, 130, 143
+MAX_STDIN_BYTES = 256 << 20
 SPLIT_SEED_HELP = (
     "seed for carving validation/test rows from train when the data has no such split (default: %(default)s); "
     "separate from --seed, so models trained with different seeds are tested on the same rows"
@@ -31,10 +35,12 @@ class _Parser(argparse.ArgumentParser):
 
 def _in_range(typ: type, lo: float, hi: float):
     """An argparse type: ``typ`` of the text, refused outside [lo, hi] (the setting's range)."""
+    from core.settings import shown
+
     def parse(text: str):
         value = typ(text)
         if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{text} is outside {lo:g} to {hi:g}")
+            raise argparse.ArgumentTypeError(f"{text} is outside {shown(lo)} to {shown(hi)}")
         return value
     parse.__name__ = typ.__name__  # argparse names the type in "invalid int value" messages
     return parse
@@ -43,7 +49,7 @@ def _in_range(typ: type, lo: float, hi: float):
 def add_setting_flags(parser: argparse.ArgumentParser, config_cls: type, title: str) -> None:
     """One flag per user-facing field of ``config_cls`` (see ``core.settings``): its name, default,
     choices, range and help all come from the field, as the Train screen's form does."""
-    from core.settings import settings_of
+    from core.settings import settings_of, shown
 
     group = parser.add_argument_group(title)
     for f in settings_of(config_cls):
@@ -52,7 +58,7 @@ def add_setting_flags(parser: argparse.ArgumentParser, config_cls: type, title: 
         if s.choices and s.open_choices:
             helptext += f" E.g. {', '.join(s.choices)}."
         if s.range is not None:
-            helptext += f" Range {s.range[0]:g} to {s.range[1]:g}."
+            helptext += f" Range {shown(s.range[0])} to {shown(s.range[1])}."
         helptext += " (default: %(default)s)"
         if isinstance(f.default, bool):
             group.add_argument(f.flag, action=argparse.BooleanOptionalAction, help=helptext, **kwargs)
@@ -123,25 +129,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load(args, split_seed: int, log, fractions: tuple[float, float] | None = None):
+def _load(args, split_seed: int, log, fractions: tuple[float, float] | None = None, min_classes: int = 2):
     from core.data import TEST_FRACTION, VALIDATION_FRACTION, load_dataset
 
     validation_fraction, test_fraction = fractions or (VALIDATION_FRACTION, TEST_FRACTION)
     dataset = load_dataset(args.data, text_column=args.text_column, label_column=args.label_column,
                            split_seed=split_seed, validation_fraction=validation_fraction,
-                           test_fraction=test_fraction)
+                           test_fraction=test_fraction, min_classes=min_classes)
     for note in dataset.notes:
         log(f"note: {note}")
     return dataset
 
 
-def _check_out_path(out: str) -> Path:
-    path = Path(out).expanduser()
-    if path.is_dir():
-        raise StudioError(f"--out {out} is a folder; give a file name such as model.safetensors")
-    if not path.parent.exists():
-        raise StudioError(f"--out: folder {path.parent} does not exist")
-    return path
+def _check_out_path(out: str, data: str) -> Path:
+    """The model file to write, checked before any work (see ``core.files.check_destination``)."""
+    from core.modelfile import check_model_destination
+
+    return check_model_destination(out, data)
 
 
 def _stderr(msg: str) -> None:
@@ -195,7 +199,7 @@ def cmd_train(args) -> int:
     from core.tokenizer import TokenizerConfig
     from core.trainer import TrainConfig
 
-    out = _check_out_path(args.out)
+    out = _check_out_path(args.out, args.data)
     model_config, tok_config, train_config = configs_from(args, ModelConfig, TokenizerConfig, TrainConfig)
     progress = _Progress(args.quiet)
     progress.log(f"loading {args.data} ...")
@@ -206,7 +210,7 @@ def cmd_train(args) -> int:
         model = run_to_end(train_model(dataset, model_config, train_config, tok_config), progress).model
     finally:
         progress.close()
-    save_model(model, out)
+    save_model(model, out)  # checks again: the file system may have changed during training
     fin, test = model.record.finished, model.record.test
     summary = {
         "out": str(out),
@@ -255,13 +259,13 @@ def cmd_evaluate(args) -> int:
         args.text_column = args.text_column or rec.text_column or None
         args.label_column = args.label_column or rec.label_column or None
     fractions = (rec.validation_fraction, rec.test_fraction) if same_data else None
-    dataset = _load(args, split_seed, _stderr, fractions)
+    dataset = _load(args, split_seed, _stderr, fractions, min_classes=1)  # one class is a fair test
     split = dataset[args.split]
     split = Split(split.texts, model.align_labels(dataset.label_names)[split.labels], split.extra)
     result = model.evaluate(split)
     summary = result.summary()
     summary.update(split=args.split, data=args.data, model_file=str(args.model_file), split_seed=split_seed)
-    print(json.dumps(_finite(summary)))
+    print(json.dumps(_finite(summary), allow_nan=False))
     return 0
 
 
@@ -287,7 +291,9 @@ def _read_texts(args) -> list[str]:
         return texts
     if sys.stdin is None or sys.stdin.isatty():
         raise StudioError("give texts as arguments, or one per line on standard input")
-    raw = sys.stdin.buffer.read()
+    raw = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)  # bounded: `predict < /dev/zero` must not eat the memory
+    if len(raw) > MAX_STDIN_BYTES:
+        raise StudioError(f"standard input holds more than {MAX_STDIN_BYTES >> 20} MB; predict a file in parts")
     try:
         data = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -322,14 +328,14 @@ def cmd_predict(args) -> int:
         row = pred.to_dict()
         if args.gates:
             row.update(trace_to_dict(model.trace(pred.text)))
-        print(json.dumps(row, ensure_ascii=False))
+        print(json.dumps(_finite(row), ensure_ascii=False, allow_nan=False))
     return 0
 
 
 def cmd_info(args) -> int:
     from core.modelfile import read_info
 
-    print(json.dumps(_finite(read_info(args.model_file)), indent=2))
+    print(json.dumps(_finite(read_info(args.model_file)), indent=2, allow_nan=False))
     return 0
 
 
@@ -348,21 +354,56 @@ def main(argv: list[str] | None = None) -> int:
     elif rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     commands = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "info": cmd_info}
+    with _sigterm_as_interrupt():
+        return _run(commands[args.command], args)
+
+
+def _run(command, args) -> int:
+    """Run one command; every way it can end becomes one line on stderr and an exit status."""
+    from core.tokenizer import is_rust_panic
+
     try:
-        return commands[args.command](args)
+        return command(args)
     except ColumnError as e:
         print(f"error: {str(e).rstrip('.')}; {column_hint(e)}.", file=sys.stderr)
         return EXIT_ERROR
     except StudioError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_ERROR
+    except _Terminated:
+        print("cancelled (terminated)", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)
         return EXIT_CANCELLED
     except BrokenPipeError:
         return 0
-    except Exception as e:
+    except BaseException as e:  # the last line of defence: a Rust panic is not an Exception
+        if isinstance(e, SystemExit | GeneratorExit) or not (isinstance(e, Exception) or is_rust_panic(e)):
+            raise
         if args.debug:
             raise
-        print(f"internal error: {type(e).__name__}: {e} (run with --debug for details)", file=sys.stderr)
+        detail = " ".join(str(e).split())[:300]
+        print(f"internal error: {type(e).__name__}: {detail} (run with --debug for details)", file=sys.stderr)
         return EXIT_ERROR
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so it ends like Ctrl+C: cleanly, saying so."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Treat SIGTERM (``kill``, a scheduler stopping the job) like SIGINT: unwind, say "cancelled"."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -205,7 +205,7 @@ def bench_tokenize(quick: bool, results: dict, table: list) -> None:
     import unicodedata
 
     texts, _, _ = imdb_like_texts(2000 if quick else 12500)
-    tok = TextTokenizer.train(texts, TokenizerConfig(max_length=10**6))  # no truncation: count every token
+    tok = TextTokenizer.train(texts, TokenizerConfig(max_length=100_000))  # no truncation: count every token
     split_vocab = {w: i for i, w in enumerate({w for t in texts for w in t.lower().split()})}
     words = re.compile(r"\w+|[^\w\s]+")  # the same split as our pre-tokenizer
     same_vocab = {w: i for i, w in enumerate({w for t in texts for w in words.findall(t.lower())})}

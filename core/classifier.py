@@ -8,6 +8,7 @@ them is the cell's, not a difference in the code around it.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -15,12 +16,13 @@ import torch
 from torch import _VF, nn  # _VF: the fused RNN kernels nn.LSTM/GRU/RNN call (see fused_rnn)
 
 from core.errors import StudioError
-from core.settings import setting
+from core.settings import check_settings, setting
 
 CellKind = Literal["rnn", "gru", "lstm"]
 Pooling = Literal["last", "mean", "max"]
 CELL_KINDS: tuple[CellKind, ...] = ("lstm", "gru", "rnn")
 POOLINGS: tuple[Pooling, ...] = ("mean", "max", "last")
+MAX_PARAMETERS = 500_000_000  # 2 GB of float32 weights, about 8 GB while training with Adam
 _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 CELL_DESCRIPTIONS: dict[str, str] = {  # what each kind is, for a person choosing one
     "lstm": "Long short-term memory: input, forget and output gates decide what the cell keeps, so it can "
@@ -64,18 +66,35 @@ class ModelConfig:
     unk_id: int = 1
 
     def __post_init__(self) -> None:
-        if self.kind not in _CELLS:
-            raise StudioError(f"unknown model kind {self.kind!r}; choose one of lstm, gru, rnn")
-        if self.pooling not in POOLINGS:
-            raise StudioError(f"unknown pooling {self.pooling!r}; choose one of max, mean, last")
-        for name in ("vocab_size", "embed_dim", "hidden_size", "num_layers"):
-            if int(getattr(self, name)) < 1:
-                raise StudioError(f"{name.replace('_', ' ')} must be at least 1, not {getattr(self, name)}")
+        check_settings(self)
+        for name in ("vocab_size", "num_classes", "pad_id", "unk_id"):
+            value = getattr(self, name)
+            if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+                value = int(value)
+                object.__setattr__(self, name, value)
+            if type(value) is not int or not 0 <= value <= 100_000_000:
+                raise StudioError(f"{name.replace('_', ' ')} must be a whole number, not {value!r}"[:120])
+        if self.vocab_size < 2 or not (self.pad_id < self.vocab_size and self.unk_id < self.vocab_size):
+            raise StudioError(f"a vocabulary of {self.vocab_size} tokens cannot hold [PAD] and [UNK]")
         if self.num_classes < 2:
             raise StudioError(f"a classifier needs at least 2 classes, not {self.num_classes}")
-        for name in ("dropout", "word_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise StudioError(f"{name.replace('_', ' ')} must be in [0, 1), not {getattr(self, name)}")
+        n = self.num_parameters()
+        if n > MAX_PARAMETERS:
+            raise StudioError(
+                f"this model would have {n / 1e6:,.0f} million parameters; the most is {MAX_PARAMETERS / 1e6:,.0f} "
+                f"million (vocabulary {self.vocab_size:,} x embedding {self.embed_dim}, {self.num_layers} layer(s) "
+                f"of {self.hidden_size}): lower the embedding size, hidden size, layers or vocabulary size"
+            )
+
+    def num_parameters(self) -> int:
+        """The number of weights, computed without building anything (to refuse a model too big first)."""
+        gates = {"rnn": 1, "gru": 3, "lstm": 4}[self.kind]
+        h, dirs = self.hidden_size, self.num_directions
+        n = self.vocab_size * self.embed_dim
+        for layer in range(self.num_layers):
+            inputs = self.embed_dim if layer == 0 else h * dirs
+            n += dirs * gates * h * (inputs + h + 2)
+        return n + h * dirs * self.num_classes + self.num_classes
 
     @property
     def num_directions(self) -> int:

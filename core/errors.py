@@ -33,3 +33,12 @@ class ColumnError(DataError):
         super().__init__(message)
         self.columns = list(columns)
         self.missing = tuple(missing)
+
+
+class SettingError(StudioError):
+    """A setting's value is outside what it allows; ``field`` names the config field, so a form can
+    point at it."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field

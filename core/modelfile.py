@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +22,10 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from core.classifier import ModelConfig, SentimentClassifier
-from core.errors import ModelFileError
+from core.data import input_files
+from core.errors import ModelFileError, StudioError
 from core.events import PhaseEvent, TaskControl
+from core.files import GIB, check_destination, read_bounded, write_atomic
 from core.records import ModelInfo, TrainingRecord
 from core.sentiment_model import SentimentModel
 from core.tokenizer import TextTokenizer, TokenizerConfig
@@ -32,6 +33,7 @@ from core.trainer import TrainConfig
 
 FORMAT_NAME = "sentiment-studio-model"
 FORMAT_VERSION = 1  # bump when the layout changes; newer files are refused with a clear message
+MAX_FILE_BYTES = 3 * GIB  # the largest model allowed (core.classifier.MAX_PARAMETERS) is 2 GB of weights
 _REQUIRED = ("format", "format_version", "model_config", "tokenizer", "tokenizer_config", "label_names")
 
 
@@ -62,25 +64,17 @@ def to_bytes(model: SentimentModel) -> bytes:
     return st_save(tensors, metadata=metadata)
 
 
+def check_model_destination(path: str | os.PathLike, data_source: str = "") -> Path:
+    """Check before training or saving that ``path`` can take a model file and is none of the files
+    of ``data_source`` (see ``core.files.check_destination``)."""
+    return check_destination(path, input_files(data_source) if data_source else [], "model file", ModelFileError)
+
+
 def save_model(model: SentimentModel, path: str | os.PathLike) -> Path:
-    """Write ``model`` to ``path`` atomically; an interrupted save leaves any old file untouched."""
-    path = Path(path).expanduser()
-    data = to_bytes(model)
-    if path.is_dir():
-        raise ModelFileError(f"{path} is a folder; give a file name such as model.safetensors")
-    if not path.parent.exists():
-        raise ModelFileError(f"folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``model`` to ``path`` atomically; an interrupted save leaves any old file untouched, an
+    existing file keeps its permissions, and the model's own data files are never overwritten."""
+    check_model_destination(path, model.info.dataset)
+    return write_atomic(path, to_bytes(model), what="model file", error=ModelFileError)
 
 
 def _header_metadata(data: bytes, name: str) -> dict[str, str]:
@@ -121,18 +115,26 @@ def from_bytes(data: bytes, name: str = "the model file") -> SentimentModel:
         raise ModelFileError(f"{name} is damaged or truncated ({e})") from e
     if meta.get("weights_sha256") and _weights_digest(tensors) != meta["weights_sha256"]:
         raise ModelFileError(f"{name} was changed after it was saved (weights checksum mismatch)")
+    bad = sorted(k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all()))
+    if bad:
+        raise ModelFileError(f"{name} holds weights that are not finite numbers (NaN or infinity, e.g. in {bad[0]}); "
+                             "it can't make predictions")
+    # The same checks as a freshly trained model: the configs validate their own settings, the
+    # tokenizer is rebuilt around the file's vocabulary only, and the class names must be usable.
     try:
-        config = ModelConfig.from_dict(json.loads(meta["model_config"]))
-        tok_config = TokenizerConfig.from_dict(json.loads(meta["tokenizer_config"]))
+        config = ModelConfig.from_dict(_object(meta["model_config"]))
+        tok_config = TokenizerConfig.from_dict(_object(meta["tokenizer_config"]))
+        train_config = TrainConfig.from_dict(_object(meta.get("train_config", "{}")))
         tokenizer = TextTokenizer.from_json(meta["tokenizer"], tok_config)
-        label_names = [str(x) for x in json.loads(meta["label_names"])]
-        train_config = TrainConfig.from_dict(json.loads(meta.get("train_config", "{}")))
-        record = TrainingRecord.from_dict(json.loads(meta.get("metrics", "{}")))
-        info = ModelInfo.from_dict(json.loads(meta.get("info", "{}")))
+        label_names = _label_names(json.loads(meta["label_names"]), name)
+        record = TrainingRecord.from_dict(_object(meta.get("metrics", "{}")))
+        info = ModelInfo.from_dict(_object(meta.get("info", "{}")))
     except ModelFileError:
         raise
+    except StudioError as e:
+        raise ModelFileError(f"{name} holds settings training would refuse: {e}") from e
     except Exception as e:
-        raise ModelFileError(f"{name} has damaged metadata ({type(e).__name__}: {e})") from e
+        raise ModelFileError(f"{name} has damaged metadata ({type(e).__name__}: {_one_line(e)})") from e
     if len(label_names) != config.num_classes:
         raise ModelFileError(f"{name} is inconsistent: {len(label_names)} class names for {config.num_classes} classes")
     if tokenizer.vocab_size != config.vocab_size:
@@ -162,15 +164,32 @@ def from_bytes(data: bytes, name: str = "the model file") -> SentimentModel:
     return SentimentModel(classifier, tokenizer, label_names, train_config, record, info)
 
 
+def _object(text: str) -> dict:
+    """A JSON object from the metadata (``ValueError`` for anything else, a 5,000-digit number included)."""
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a JSON object, found {type(value).__name__}")
+    return value
+
+
+def _label_names(value: object, name: str) -> list[str]:
+    """The class names as training would make them: distinct (ignoring case), non-empty text."""
+    if not isinstance(value, list) or not all(isinstance(n, str) and n.strip() for n in value):
+        raise ModelFileError(f"{name} is damaged: its class names are not a list of non-empty texts")
+    folded = [n.casefold() for n in value]
+    dupes = sorted({n for n in value if folded.count(n.casefold()) > 1})
+    if dupes:
+        raise ModelFileError(f'{name} is damaged: its class names repeat "{dupes[0]}" (each class needs its own)')
+    return value
+
+
+def _one_line(error: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError as e:
-        raise ModelFileError(f"model file {path} does not exist") from e
-    except IsADirectoryError as e:
-        raise ModelFileError(f"{path} is a folder, not a model file") from e
-    except OSError as e:
-        raise ModelFileError(f"can't read model file {path}: {e.strerror or e}") from e
+    return read_bounded(path, MAX_FILE_BYTES, "model file", ModelFileError)
 
 
 def load_model(path: str | os.PathLike) -> SentimentModel:
@@ -191,7 +210,7 @@ def read_info(path: str | os.PathLike) -> dict:
             continue
         try:
             out[k] = json.loads(v)
-        except (json.JSONDecodeError, TypeError, RecursionError):  # not JSON, not a string, too deep
+        except (ValueError, TypeError, RecursionError):  # not JSON (or a 5,000-digit number), not a string, too deep
             out[k] = v
     return out
 

@@ -27,6 +27,14 @@ def encode_split(tokenizer: TextTokenizer, split: Split) -> EncodedSplit:
     return EncodedSplit.from_ragged(tokenizer.encode_batch(split.texts, details=False).ids, split.labels)
 
 
+def _finite(probabilities: np.ndarray) -> np.ndarray:
+    """Refuse to answer from probabilities that are not numbers (weights so large the network overflows):
+    a label picked from NaN would be a silent wrong result."""
+    if not np.isfinite(probabilities).all():
+        raise StudioError("the model's outputs are not finite numbers (its weights overflow); it can't predict")
+    return probabilities
+
+
 @dataclass
 class Prediction:
     text: str
@@ -65,7 +73,7 @@ class SentimentModel:
         split = EncodedSplit.from_ragged(
             self.tokenizer.encode_batch(texts, details=False).ids, np.zeros(len(texts), dtype=np.int64)
         )
-        return predict_probabilities(self.classifier, split, self.device, batch_size)[0]
+        return _finite(predict_probabilities(self.classifier, split, self.device, batch_size)[0])
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         probs = self.predict_proba(list(texts))
@@ -82,6 +90,7 @@ class SentimentModel:
         """Metrics on ``split`` (labels already in this model's class ids) and the (n, classes) probabilities."""
         encoded = encode_split(self.tokenizer, split)
         probs, loss = predict_probabilities(self.classifier, encoded, self.device)
+        probs = _finite(probs)
         result = evaluate_predictions(
             encoded.labels, probs.argmax(1), encoded.lengths, len(self.label_names), loss, self.label_names
         )
@@ -98,6 +107,9 @@ class SentimentModel:
         numbered = all(n.isdigit() for n in data_label_names) or all(n.isdigit() for n in self.label_names)
         if len(data_label_names) == len(self.label_names) and numbered:
             return np.arange(len(data_label_names), dtype=np.int64)
+        if all(n.isdigit() and int(n) < len(self.label_names) for n in data_label_names):
+            # fewer numbered classes than the model's (a test file of one class): number k is class k
+            return np.array([int(n) for n in data_label_names], dtype=np.int64)
         raise StudioError(
             f"the dataset's classes ({', '.join(data_label_names)}) don't match "
             f"the model's ({', '.join(self.label_names)})"
@@ -108,6 +120,7 @@ class SentimentModel:
         prediction after each token."""
         enc = self.tokenizer.encode(text)
         cells, prefix, probs = trace_ids(self.classifier, enc.ids[0], prefixes=prefixes)
+        _finite(probs)
         return Trace(
             text=text,
             kind=self.kind,

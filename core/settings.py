@@ -8,8 +8,12 @@ comment that explains the default. (magicgui builds forms from annotated datacla
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 _KEY = "setting"
 
@@ -60,6 +64,45 @@ def settings_of(cls: type) -> list[SettingField]:
         if s is not None:
             out.append(SettingField(f.name, f.default, s))
     return out
+
+
+def check_settings(config: Any) -> None:
+    """Refuse a config whose user-facing values its own settings forbid, naming the setting.
+
+    Called by each config's ``__post_init__``: the form, the command line, a model file and a test
+    all get the same checks (right type, within the range, one of the choices). A whole number given
+    for a float setting becomes a float; nothing else is converted.
+    """
+    from core.errors import SettingError
+
+    for f in settings_of(type(config)):
+        value, s = getattr(config, f.name), f.setting
+        where = f"{s.label} ({f.flag})"
+        kind = type(f.default)
+        if kind in (int, float) and isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
+            if kind is float or isinstance(value, numbers.Integral):  # 1 for a rate; numpy's int64 for a size
+                value = kind(value)
+                object.__setattr__(config, f.name, value)
+        if type(value) is not kind:
+            raise SettingError(f"{where} must be {_KIND_WORDS[kind]}, not {_short(value)}", f.name)
+        if kind is float and not math.isfinite(value):
+            raise SettingError(f"{where} must be a finite number, not {value}", f.name)
+        if s.range is not None and not s.range[0] <= value <= s.range[1]:
+            lo, hi = shown(s.range[0]), shown(s.range[1])
+            raise SettingError(f"{where} must be between {lo} and {hi}, not {_short(value)}", f.name)
+        if s.choices and not s.open_choices and value not in s.choices:
+            raise SettingError(f"{where} must be one of {', '.join(s.choices)}, not {_short(value)}", f.name)
+
+
+_KIND_WORDS = {bool: "on or off (true/false)", int: "a whole number", float: "a number", str: "text"}
+
+
+def _short(value: Any) -> str:
+    try:
+        text = repr(value) if isinstance(value, str) else str(value)
+    except ValueError:  # an int of more than 4,300 digits
+        return "a number too long to show"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def shown(value: Any) -> str:

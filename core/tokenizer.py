@@ -7,9 +7,11 @@ offsets into the original text: views draw values over the very words a person t
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -17,7 +19,7 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from core.errors import StudioError
-from core.settings import setting
+from core.settings import check_settings, setting
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
@@ -48,7 +50,7 @@ class TokenizerConfig:
         flag="--tokenizer")
     vocab_size: int = setting(
         30_000, "Vocabulary size", "Most distinct tokens kept; rarer ones become [UNK]. An upper bound that "
-        "sentence datasets rarely reach, so every word keeps its own vector.", range=(100, 1_000_000, 1000))
+        "sentence datasets rarely reach, so every word keeps its own vector.", range=(10, 1_000_000, 1000))
     min_frequency: int = setting(
         1, "Min frequency", "Times a token must occur in the training texts to enter the vocabulary. 1 keeps "
         "rare words: most sentiment words are rare (Kim 2014 keeps all).", range=(1, 1000, 1))
@@ -64,6 +66,9 @@ class TokenizerConfig:
     truncation_side: Literal["right", "left"] = setting(
         "right", "Truncation side", "Which end of a long text is cut: right keeps the beginning, left keeps the "
         "end (where reviews often sum up).", choices=("right", "left"))
+
+    def __post_init__(self) -> None:
+        check_settings(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> TokenizerConfig:
@@ -84,6 +89,45 @@ class Encoded:
     word_ids: list[list[int]] | None  # per text, the word index of each token (subwords share one)
 
 
+_KINDS = {
+    "word": (models.WordLevel, trainers.WordLevelTrainer),
+    "bpe": (models.BPE, trainers.BpeTrainer),
+    "wordpiece": (models.WordPiece, trainers.WordPieceTrainer),
+}
+_MODEL_TYPES = {"word": "WordLevel", "bpe": "BPE", "wordpiece": "WordPiece"}
+
+
+def _set_pipeline(tok: Tokenizer, config: TokenizerConfig) -> None:
+    """The steps around the vocabulary, from the config alone (training and loading share them)."""
+    steps = []
+    if config.unicode_normalization == "nfkc":
+        steps.append(normalizers.NFKC())
+    if config.lowercase:
+        steps.append(normalizers.Lowercase())
+    tok.normalizer = normalizers.Sequence(steps) if steps else None
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()  # words and runs of punctuation
+    tok.decoder = decoders.WordPiece() if config.kind == "wordpiece" else None
+
+
+def is_rust_panic(error: BaseException) -> bool:
+    """A Rust panic from ``tokenizers`` (pyo3's ``PanicException``): a ``BaseException``, not an
+    ``Exception``, so ``except Exception`` lets it through."""
+    return type(error).__name__ == "PanicException"
+
+
+@contextmanager
+def rust_errors(doing: str) -> Iterator[None]:
+    """Turn a failure inside the Rust tokenizer, a panic included, into a ``StudioError``."""
+    try:
+        yield
+    except StudioError:
+        raise
+    except BaseException as e:
+        if not (isinstance(e, Exception) or is_rust_panic(e)):
+            raise
+        raise StudioError(f"the tokenizer failed while {doing}: {' '.join(str(e).split())[:200]}") from None
+
+
 class TextTokenizer:
     """A trained ``tokenizers.Tokenizer`` plus the config it was trained with."""
 
@@ -98,33 +142,15 @@ class TextTokenizer:
     def train(cls, texts: Sequence[str], config: TokenizerConfig | None = None) -> TextTokenizer:
         """Learn the vocabulary from ``texts`` (the training split only, to keep test data unseen)."""
         config = config or TokenizerConfig()
-        if config.max_length < 1:
-            raise StudioError(f"max length must be at least 1 token, not {config.max_length}")
-        kinds = {
-            "word": (models.WordLevel, trainers.WordLevelTrainer),
-            "bpe": (models.BPE, trainers.BpeTrainer),
-            "wordpiece": (models.WordPiece, trainers.WordPieceTrainer),
-        }
-        if config.kind not in kinds:
-            raise StudioError(f"unknown tokenizer kind {config.kind!r}; choose word, bpe or wordpiece")
-        model_cls, trainer_cls = kinds[config.kind]
+        model_cls, trainer_cls = _KINDS[config.kind]
         tok = Tokenizer(model_cls(unk_token=UNK))
-        if config.kind == "wordpiece":
-            tok.decoder = decoders.WordPiece()
         trainer = trainer_cls(
             vocab_size=config.vocab_size,
             min_frequency=config.min_frequency,
             special_tokens=SPECIAL_TOKENS,
             show_progress=False,
         )
-        steps = []
-        if config.unicode_normalization == "nfkc":
-            steps.append(normalizers.NFKC())
-        if config.lowercase:
-            steps.append(normalizers.Lowercase())
-        if steps:
-            tok.normalizer = normalizers.Sequence(steps)
-        tok.pre_tokenizer = pre_tokenizers.Whitespace()  # words and runs of punctuation
+        _set_pipeline(tok, config)
         tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
         if tok.token_to_id(PAD) != PAD_ID or tok.token_to_id(UNK) != UNK_ID:
             raise AssertionError("special tokens must come first in the vocabulary")
@@ -135,7 +161,29 @@ class TextTokenizer:
 
     @classmethod
     def from_json(cls, text: str, config: TokenizerConfig) -> TextTokenizer:
-        return cls(Tokenizer.from_str(text), config)
+        """A tokenizer saved by ``to_json``, checked as if freshly trained (raises ``StudioError``).
+
+        Only the vocabulary is taken from the file: the steps around it (normalizer, pre-tokenizer,
+        decoder, no post-processor) are rebuilt from ``config``, the app's own known kinds, so a
+        crafted pattern in a file can neither change how text is split nor crash the Rust side.
+        """
+        try:
+            model_type = json.loads(text)["model"]["type"]
+        except (json.JSONDecodeError, RecursionError, TypeError, KeyError) as e:
+            raise StudioError(f"the tokenizer is not a tokenizers JSON file ({type(e).__name__})") from None
+        if model_type != _MODEL_TYPES[config.kind]:
+            raise StudioError(f"the tokenizer is a {model_type} model, but its settings say {config.kind}")
+        with rust_errors("reading the tokenizer"):
+            tok = Tokenizer.from_str(text)
+            _set_pipeline(tok, config)
+            tok.post_processor = None
+            vocab = tok.get_vocab(with_added_tokens=True)
+            size = tok.get_vocab_size(with_added_tokens=True)
+        if vocab.get(PAD) != PAD_ID or vocab.get(UNK) != UNK_ID:
+            raise StudioError(f"the tokenizer's special tokens are not {PAD}={PAD_ID} and {UNK}={UNK_ID}")
+        if len(vocab) != size or any(not 0 <= i < size for i in vocab.values()):
+            raise StudioError(f"the tokenizer's token ids are not the numbers 0 to {size - 1}")
+        return cls(tok, config)
 
     # use ----------------------------------------------------------------------------------------
     @property
@@ -154,7 +202,8 @@ class TextTokenizer:
         # A lone surrogate (e.g. from a file name or argv decoded with surrogateescape) makes the Rust
         # side raise a bare TypeError; U+FFFD keeps the length, so offsets still index the given text.
         texts = [t if t.isascii() or _utf8_ok(t) else _SURROGATES.sub("\ufffd", t) for t in texts]
-        encs = self._tok.encode_batch_fast(texts) if not details else self._tok.encode_batch(texts)
+        with rust_errors("tokenizing"):
+            encs = self._tok.encode_batch_fast(texts) if not details else self._tok.encode_batch(texts)
         ids, offsets, tokens, word_ids = [], [], [], []
         for enc in encs:
             a = np.asarray(enc.ids, dtype=np.int64)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,12 +23,13 @@ from torch import nn
 
 from core.batching import EncodedSplit, bucketed_order, collate, predict_probabilities
 from core.device import choose_device
-from core.errors import StudioError, TrainingError
+from core.errors import SettingError, StudioError, TrainingError
 from core.events import EpochEvent, Event, FinishedEvent, PhaseEvent, StepEvent, TaskControl
 from core.metrics import EvalResult, evaluate_predictions
-from core.settings import setting
+from core.settings import check_settings, setting
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+_DEVICE_RE = re.compile(r"auto|cpu|mps|cuda(:\d{1,2})?")
 
 
 @dataclass
@@ -48,7 +50,7 @@ class TrainConfig:
         "beside dropout.", range=(0.0, 1.0, 0.0), log_scale=True)
     grad_clip: float = setting(
         5.0, "Gradient clip", "Largest global gradient norm allowed; a bigger step is scaled down to it. Protects "
-        "plain RNNs from exploding gradients without touching normal steps.", range=(0.1, 1000.0, 0.5))
+        "plain RNNs from exploding gradients without touching normal steps.", range=(0.01, 1e6, 0.5))
     patience: int = setting(
         3, "Patience (epochs)", "Epochs without a better validation accuracy before training stops and the best "
         "weights are restored. Gives the decayed learning rate a chance before giving up.", range=(1, 1000, 1))
@@ -64,10 +66,12 @@ class TrainConfig:
     eval_batch_size: int = 256  # inference only: larger is faster and changes no result
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise StudioError("epochs and batch size must be at least 1")
-        if not self.learning_rate > 0:
-            raise StudioError(f"learning rate must be positive, not {self.learning_rate}")
+        check_settings(self)
+        if not _DEVICE_RE.fullmatch(self.device.strip().lower()):
+            raise SettingError(f"Device (--device) must be auto, cpu, cuda, cuda:N or mps, not {self.device[:40]!r}",
+                               "device")
+        if type(self.eval_batch_size) is not int or not 1 <= self.eval_batch_size <= 65536:
+            raise StudioError(f"eval batch size must be a whole number from 1 to 65536, not {self.eval_batch_size!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -114,7 +118,7 @@ class Trainer:
         steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
         total_steps = steps_per_epoch * cfg.epochs
         best = _Best()
-        bad_epochs, global_step, epoch = 0, 0, 0
+        bad_epochs, global_step, epoch, start_loss = 0, 0, 0, math.nan
         train_time, tokens_seen, tps = 0.0, 0, 0.0
         cancelled = stopped_early = False
         start = time.perf_counter()
@@ -144,6 +148,8 @@ class Trainer:
                         "training stopped. Try a lower learning rate or gradient clipping."
                     )
                 global_step += 1
+                if global_step == 1:
+                    start_loss = loss_value
                 seen += len(index)
                 loss_sum += loss.detach() * len(index)
                 correct += (logits.detach().argmax(-1) == batch.labels).sum()
@@ -160,6 +166,7 @@ class Trainer:
                 )
             if cancelled:
                 break
+            _check_not_diverging(float(loss_sum) / max(seen, 1), start_loss, f"epoch {epoch}'s training loss", cfg)
             yield PhaseEvent("validating", f"epoch {epoch}: evaluating on the validation split")
             val = self.evaluate(validation, label_names)
             improved = best.offer(epoch, val, model)
@@ -181,6 +188,7 @@ class Trainer:
 
         if best.state is not None:
             model.load_state_dict(best.state)
+            _check_not_diverging(best.validation.loss, start_loss, "the best epoch's validation loss", cfg, factor=3)
         test_result = None
         if test is not None and len(test) and best.state is not None and not cancelled:
             yield PhaseEvent("testing", "evaluating the best weights on the test split")
@@ -195,6 +203,16 @@ class Trainer:
             tokens_per_s=tokens_seen / max(train_time, 1e-9),
             validation=best.validation,
             test=test_result,
+        )
+
+
+def _check_not_diverging(loss: float, start: float, what: str, cfg: TrainConfig, factor: float = 10) -> None:
+    """Refuse a run whose loss ended far above where it started (a learning rate too high): it would
+    be saved as a success while predicting worse than the untrained model."""
+    if math.isfinite(start) and start > 0 and not loss <= factor * start:
+        raise TrainingError(
+            f"training diverged: {what} is {loss:.3g}, far above the {start:.3g} it started at; the model was "
+            f"not kept. Lower the learning rate (it was {cfg.learning_rate:g}) or the gradient clip"
         )
 
 

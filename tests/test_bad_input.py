@@ -132,10 +132,10 @@ def test_unreadable_file_even_as_root(tmp_path, monkeypatch):
     p = tmp_path / "secret.csv"
     p.write_text("text,label\n" + rows())
 
-    def refuse(self):
-        raise PermissionError(13, "Permission denied", str(self))
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr("core.files.open", refuse, raising=False)
     with pytest.raises(DataError, match=r"Can.t read .*secret\.csv: Permission denied"):
         load_dataset(str(p))
 

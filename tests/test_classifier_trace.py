@@ -88,11 +88,11 @@ def test_padding_does_not_change_predictions():
 def test_bad_model_config_is_a_clear_error():
     from core.errors import StudioError
 
-    with pytest.raises(StudioError, match="kind"):
+    with pytest.raises(StudioError, match=r"Model \(--model\) must be one of lstm, gru, rnn"):
         ModelConfig(kind="transformer")
-    with pytest.raises(StudioError, match="dropout"):
+    with pytest.raises(StudioError, match=r"Dropout \(--dropout\) must be between 0 and 0.95"):
         ModelConfig(dropout=1.5)
-    with pytest.raises(StudioError, match="hidden size"):
+    with pytest.raises(StudioError, match=r"Hidden size \(--hidden-size\)"):
         ModelConfig(hidden_size=0)
 
 

@@ -23,7 +23,7 @@ from core.data.builtin import _load_builtin
 from core.data.dataset import SPLITS, TEST_FRACTION, VALIDATION_FRACTION, Split, TextDataset
 from core.data.hub import _load_hub
 from core.data.labels import _assemble
-from core.data.readers import _read_folder, _read_table
+from core.data.readers import _read_folder, _read_table, _split_files
 from core.data.sources import BUILTIN_SETS, FILE_EXTENSIONS, HUB_SUGGESTIONS, _check_cancel, parse_source
 from core.data.stats import SplitStats, describe
 from core.errors import ColumnError, DataError
@@ -32,7 +32,7 @@ from core.events import PhaseEvent, TaskControl
 __all__ = [
     "BUILTIN_SETS", "FILE_EXTENSIONS", "HUB_SUGGESTIONS", "SPLITS", "TEST_FRACTION", "VALIDATION_FRACTION",
     "ColumnError", "DataError", "Loaded", "Split", "SplitStats", "TextDataset", "describe",
-    "load_dataset", "load_steps", "loading_message", "parse_source",
+    "input_files", "load_dataset", "load_steps", "loading_message", "parse_source",
 ]  # fmt: skip
 
 
@@ -45,8 +45,12 @@ def load_dataset(
     validation_fraction: float = VALIDATION_FRACTION,
     test_fraction: float = TEST_FRACTION,
     control: TaskControl | None = None,
+    min_classes: int = 2,
 ) -> TextDataset:
     """Load any source into a three-split ``TextDataset``.
+
+    ``min_classes`` is what training needs (2); scoring a model on rows of one class is legitimate,
+    so ``evaluate`` asks for 1.
 
     Missing validation/test splits are carved from train (stratified per class, seeded by
     ``split_seed``) so every source gives the trainer the same shape. The split seed is the data's
@@ -87,7 +91,25 @@ def load_dataset(
         seed=split_seed,
         fractions={"validation": validation_fraction, "test": test_fraction},
         control=control,
+        min_classes=min_classes,
     )
+
+
+def input_files(source: str) -> list[Path]:
+    """The local files ``source`` reads (none for the Hub and built-in sets), which nothing the app
+    writes may overwrite; never raises."""
+    try:
+        kind, target, _ = parse_source(source)
+        if kind == "file":
+            return [Path(target)]
+        if kind == "folder":
+            found, _ = _split_files(Path(target))
+            if not found and (Path(target) / "data").is_dir():
+                found, _ = _split_files(Path(target) / "data")
+            return [p for files in found.values() for p in files]
+    except (DataError, OSError):
+        pass
+    return []
 
 
 @dataclass

@@ -29,6 +29,9 @@ _NEGATIVE = (
 )  # fmt: skip
 
 
+MAX_WORDS = 50_000_000  # the most a built-in set generates (longrange: n x (gap + 11) words)
+
+
 def _builtin_sizes(n: int) -> dict[str, int]:
     n_val = n // 10
     return {"train": n - 2 * n_val, "validation": n_val, "test": n_val}
@@ -58,6 +61,12 @@ def _load_builtin(
         if spread not in ("uniform", "log"):
             raise DataError(f'Option spread="{spread}" for {where} must be uniform or log.')
         s = _option_int(options, "seed", 0, 0, 2**63 - 1, where)
+        words = n * (gmax + 11)  # options are bounded one by one; their product bounds the memory
+        if words > MAX_WORDS:
+            raise DataError(
+                f"{where} with n={n:,} and gap up to {gmax:,} would generate up to {words:,} words; the most is "
+                f"{MAX_WORDS:,} (about 1 GB): lower n or the gap."
+            )
         generate: Callable[[np.random.Generator, int], Split] = partial(
             _gen_longrange, gmin=gmin, gmax=gmax, log_spread=spread == "log"
         )

@@ -41,6 +41,13 @@ _KNOWN_ORDERS: tuple[tuple[str, ...], ...] = (
     ("obj", "subj"),
 )
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+# The markers pandas reads as missing (its default ``na_values``): a label "NA" is no class. Exact
+# spellings, so a class really called "none" or "na" (lower case) keeps its rows.
+_NA_MARKERS = frozenset({
+    "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA",
+    "NULL", "NaN", "None", "n/a", "nan", "null",
+})
 _INT_RE = re.compile(r"[+-]?\d+")
 _FLOAT_RE = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 
@@ -65,15 +72,50 @@ def _is_missing(v: Any) -> bool:
     return type(v).__name__ in ("NAType", "NaTType")
 
 
-def _clean_texts(values: Sequence[Any]) -> list[str | None]:
+def _clean_texts(values: Sequence[Any], column: str, notes: list[str] | None = None) -> list[str | None]:
+    """Cells of the text column -> stripped text, or None when missing or empty.
+
+    Never ``str()`` of a container: a list of words (a Parquet list column, a JSON array) is joined
+    with spaces, with a note; any other structure (an object, a list of numbers, bytes that are not
+    UTF-8) is refused naming the row, because its Python spelling ("['a' 'b']") would be learned as
+    words. A lone surrogate (a JSON ``\\ud83d`` escape) becomes U+FFFD, which every later step can encode.
+    """
     out: list[str | None] = []
-    for v in values:
+    joined = 0
+    for row, v in enumerate(values, 1):
         if _is_missing(v):
             out.append(None)
+            continue
+        if isinstance(v, str):
+            s = v
+        elif isinstance(v, bytes):
+            try:
+                s = v.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DataError(f'Row {row} of the text column "{column}" holds bytes that are not UTF-8.') from None
+        elif isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating)):
+            s = str(v)
+        elif isinstance(v, (list, tuple, np.ndarray)) and all(isinstance(w, str) for w in v):
+            s, joined = " ".join(w.strip() for w in v), joined + 1
         else:
-            s = (v if isinstance(v, str) else str(v)).strip()
-            out.append(s or None)
+            raise DataError(
+                f'Row {row} of the text column "{column}" holds {_describe_cell(v)}, not text; '
+                "give each row its text as a string (a list of words is joined with spaces)."
+            )
+        if not s.isascii():
+            s = _SURROGATES.sub("\ufffd", s)
+        out.append(s.strip() or None)
+    if joined and notes is not None:
+        notes.append(f'Joined the words of {joined:,} list cell(s) of the text column "{column}" with spaces.')
     return out
+
+
+def _describe_cell(v: Any) -> str:
+    if isinstance(v, dict):
+        return f"an object ({_one_line(v, 40)})"
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return f"a list of non-text values ({_one_line(list(v)[:5], 40)})"
+    return f"a {type(v).__name__} value ({_one_line(v, 40)})"
 
 
 def _norm_labels(values: Sequence[Any], column: str) -> list[int | str | None]:
@@ -93,7 +135,7 @@ def _norm_labels(values: Sequence[Any], column: str) -> list[int | str | None]:
             out.append(int(v))
         elif isinstance(v, str):
             s = v.strip()
-            if not s:
+            if not s or s in _NA_MARKERS:
                 out.append(None)
             elif _INT_RE.fullmatch(s):
                 out.append(int(s))
@@ -225,6 +267,7 @@ def _assemble(
     seed: int,
     fractions: dict[str, float],
     control: TaskControl | None,
+    min_classes: int = 2,
 ) -> TextDataset:
     """Tables per split -> TextDataset: pick columns, clean rows, map labels, carve missing splits."""
     train_df = frames["train"]
@@ -267,7 +310,7 @@ def _assemble(
                 f'The {split} data has no "{absent}" column (its columns: {", ".join(map(str, df.columns))}).',
                 columns=columns, missing=("text" if absent == t_col else "label",),
             )
-        texts = _clean_texts(df[t_col].tolist())
+        texts = _clean_texts(df[t_col].tolist(), t_col, notes)
         labels = _norm_labels(df[l_col].tolist(), l_col)
         if l_col in classlabels:  # datasets' ClassLabel uses -1 for "no label" (e.g. GLUE test splits)
             labels = [None if isinstance(v, int) and v < 0 else v for v in labels]
@@ -287,7 +330,7 @@ def _assemble(
             missing.append(split)
             continue
         if dropped:
-            notes.append(f"Dropped {dropped} of {len(texts)} {split} rows with an empty text or label.")
+            notes.append(f"Dropped {dropped} of {len(texts)} {split} rows with an empty or missing (NA) text or label.")
         raw[split] = (keep_t, keep_l)
         _check_cancel(control)
 
@@ -304,7 +347,7 @@ def _assemble(
         )
     # Count classes, not raw values: "Positive" and "positive" are one class (merged by case above).
     train_classes = {mapping[v] for v in train_values}
-    if len(train_classes) < 2:
+    if len(train_classes) < min_classes:
         only = names[mapping[next(iter(train_values))]]
         raise DataError(
             f'Only one class ("{_one_line(only, 40)}") found in the training data; a classifier needs at least two.'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,21 +11,32 @@ from core.data.dataset import SPLITS
 from core.data.sources import _SHARD_RE, _SPLIT_ALIASES, FILE_EXTENSIONS, _check_cancel, _one_line
 from core.errors import DataError
 from core.events import TaskControl
+from core.files import GIB, read_bounded
+
+MAX_FILE_BYTES = 2 * GIB  # read whole into memory (pandas needs several times that): bigger sets in shards
+
+
+_BOMS = (  # longest first: the UTF-32 little-endian mark begins with the UTF-16 one
+    (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"),
+)
 
 
 def _decode(raw: bytes, path: Path, notes: list[str]) -> str:
-    """Bytes -> text: UTF-8 (BOM or not), UTF-16 with a BOM, else Windows-1252 with a note.
+    """Bytes -> text: UTF-8 (BOM or not), UTF-16/32 with a BOM, else Windows-1252 with a note.
 
-    cp1252 is the one fallback because it is what Excel and older corpora (e.g. MR) write on Windows;
-    it is accepted only when every byte decodes under it, and the fallback is reported in ``notes``.
+    cp1252 is the one fallback because it is what Excel and older corpora (e.g. MR) write on Windows.
+    A file that is UTF-8 but for a few lines (one stray Latin-1 byte) is decoded line by line, so one
+    bad byte does not turn every accented line of the rest into mojibake; the note names the lines.
     """
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return raw.decode("utf-16")
-        except UnicodeDecodeError:
-            raise DataError(
-                f"File {path.name} starts like UTF-16 text but is damaged; save it as UTF-8."
-            ) from None
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw.decode(codec)
+            except UnicodeDecodeError:
+                raise DataError(
+                    f"File {path.name} starts like {codec.upper()} text but is damaged; save it as UTF-8."
+                ) from None
     nul = raw.find(b"\x00")
     if nul >= 0:
         raise DataError(
@@ -33,18 +45,31 @@ def _decode(raw: bytes, path: Path, notes: list[str]) -> str:
         )
     try:
         return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        utf8_err = err
-    try:
-        text = raw.decode("cp1252")
     except UnicodeDecodeError:
-        bad = raw[utf8_err.start]
-        raise DataError(
-            f"File {path.name} is not UTF-8 text (byte 0x{bad:02x} at offset {utf8_err.start}); "
-            "save it as UTF-8."
-        ) from None
-    notes.append(f"{path.name} is not valid UTF-8; it was read as Windows-1252 (cp1252).")
-    return text
+        pass
+    lines = raw.split(b"\n")  # safe for both: no UTF-8 sequence and no cp1252 character holds byte 0x0a
+    out, fallback = [], []
+    for number, line in enumerate(lines, 1):
+        try:
+            out.append(line.decode("utf-8-sig" if number == 1 else "utf-8"))
+            continue
+        except UnicodeDecodeError:
+            pass
+        try:
+            out.append(line.decode("cp1252"))
+        except UnicodeDecodeError as err:
+            raise DataError(
+                f"Line {number} of {path.name} is not UTF-8 or Windows-1252 text (byte 0x{line[err.start]:02x}); "
+                "save the file as UTF-8."
+            ) from None
+        fallback.append(number)
+    if len(fallback) == sum(1 for line in lines if not line.isascii()):
+        notes.append(f"{path.name} is not UTF-8; it was read as Windows-1252 (cp1252).")
+    else:
+        shown = ", ".join(map(str, fallback[:10])) + (", …" if len(fallback) > 10 else "")
+        notes.append(f"{path.name} is UTF-8 except {len(fallback)} line(s) ({shown}), which were read as "
+                     "Windows-1252 (cp1252); check them.")
+    return "\n".join(out)
 
 
 def _read_table(path: Path, notes: list[str]) -> Any:
@@ -58,10 +83,7 @@ def _read_table(path: Path, notes: list[str]) -> Any:
         raise DataError(f"{path} is a folder, not a file.")
     if ext not in FILE_EXTENSIONS:
         raise DataError(f'Unsupported file type "{ext or path.name}"; use CSV, TSV, JSON, JSONL or Parquet.')
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise DataError(f"Can't read {path}: {err.strerror or err}.") from None
+    raw = read_bounded(path, MAX_FILE_BYTES, "data file", DataError)
     if not raw.strip():
         raise DataError(f"File {path.name} is empty.")
 
@@ -129,10 +151,13 @@ def _parse_json(text: str, path: Path, *, lines_only: bool) -> Any:
     """A JSON array of objects, an object of equal-length columns, or JSON lines (one object a line)."""
     import json
 
+    # A "\ud83d" escape decodes to a lone surrogate, which pandas' Arrow strings can't hold (and no
+    # file can encode): such strings get U+FFFD, only when the text has such an escape at all.
+    hook = _replace_surrogates if _SURROGATE_ESCAPE.search(text) else None
     whole_err: json.JSONDecodeError | None = None
     if not lines_only:
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=hook)
         except json.JSONDecodeError as err:
             whole_err = err  # maybe JSON lines: try that next
         except RecursionError:  # e.g. "[[[[..." 100,000 deep: the parser runs out of stack
@@ -145,7 +170,7 @@ def _parse_json(text: str, path: Path, *, lines_only: bool) -> Any:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = json.loads(line, object_pairs_hook=hook)
         except RecursionError:
             raise DataError(f"Line {lineno} of {path.name} is nested too deeply to be a JSON object.") from None
         except json.JSONDecodeError as err:
@@ -167,6 +192,21 @@ def _parse_json(text: str, path: Path, *, lines_only: bool) -> Any:
     return _json_frame(records, path)
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _replace_surrogates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    def fix(v: Any) -> Any:
+        if isinstance(v, str):
+            return _SURROGATES.sub("\ufffd", v)
+        if isinstance(v, list):
+            return [fix(x) for x in v]
+        return v
+
+    return {fix(k): fix(v) for k, v in pairs}
+
+
 def _json_frame(data: Any, path: Path) -> Any:
     import pandas as pd
 
@@ -175,7 +215,7 @@ def _json_frame(data: Any, path: Path) -> Any:
         if len(lists) == 1 and lists[0] and all(isinstance(r, dict) for r in lists[0]):
             data = lists[0]  # {"data": [{...}, ...]}
         elif lists and len(lists) == len(data) and len({len(v) for v in lists}) == 1:
-            return pd.DataFrame(data)  # {"text": [...], "label": [...]}
+            return pd.DataFrame(data, dtype=object)  # {"text": [...], "label": [...]}
         else:
             data = [data]
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
@@ -183,7 +223,9 @@ def _json_frame(data: Any, path: Path) -> Any:
             f'File {path.name} must hold a JSON array of objects such as {{"text": "...", "label": 1}}, '
             "or one such object per line."
         )
-    return pd.DataFrame.from_records(data)
+    # dtype=object keeps each cell as JSON gave it: pandas would otherwise make a column of ints and one
+    # float or null into float64, rounding labels above 2**53 (two classes merged, silently).
+    return pd.DataFrame(data, dtype=object)
 
 
 def _split_files(folder: Path) -> tuple[dict[str, list[Path]], list[str]]:
@@ -234,6 +276,13 @@ def _read_folder(folder: Path, notes: list[str], control: TaskControl | None) ->
             _check_cancel(control)
             parts.append(_read_table(p, notes))
         if parts:
+            columns = [list(part.columns) for part in parts]
+            if any(c != columns[0] for c in columns):
+                odd = next(i for i, c in enumerate(columns) if c != columns[0])
+                raise DataError(
+                    f"The {split} files of {folder} have different columns: {files[0].name} has "
+                    f"{', '.join(columns[0])}, {files[odd].name} has {', '.join(columns[odd])}; give them one header."
+                )
             frames[split] = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     return frames
 
