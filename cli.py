@@ -16,12 +16,14 @@ import math
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from core.errors import ColumnError, StudioError
 
 EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED, EXIT_TERMINATED = 1, 2, 130, 143
-MAX_STDIN_BYTES = 256 << 20
+MAX_LINE_BYTES = 16 << 20  # one text of standard input; `predict < /dev/zero` ends here
+PREDICT_CHUNK = 1000  # texts predicted at a time from standard input
 SPLIT_SEED_HELP = (
     "seed for carving validation/test rows from train when the data has no such split (default: %(default)s); "
     "separate from --seed, so models trained with different seeds are tested on the same rows"
@@ -261,7 +263,11 @@ def cmd_evaluate(args) -> int:
     fractions = (rec.validation_fraction, rec.test_fraction) if same_data else None
     dataset = _load(args, split_seed, _stderr, fractions, min_classes=1)  # one class is a fair test
     split = dataset[args.split]
-    split = Split(split.texts, model.align_labels(dataset.label_names)[split.labels], split.extra)
+    if len(split) == 0:
+        raise StudioError(f"the {args.split} split of {args.data} has no rows (the data holds "
+                          f"{sum(len(dataset[s]) for s in dataset.splits)} in all); choose another --split")
+    split = Split(split.texts, model.align_labels(dataset.label_names, dataset.label_values)[split.labels],
+                  split.extra)
     result = model.evaluate(split)
     summary = result.summary()
     summary.update(split=args.split, data=args.data, model_file=str(args.model_file), split_seed=split_seed)
@@ -280,25 +286,35 @@ def _finite(x):
     return x
 
 
-def _read_texts(args) -> list[str]:
+def _texts(args) -> Iterator[list[str]]:
+    """The texts to predict, in chunks: the arguments, or standard input streamed line by line, so a
+    million lines cost the memory of a thousand and a line with no end (/dev/zero) is refused."""
     if args.texts:
-        texts = list(args.texts)
-        for t in texts:
+        for t in args.texts:
             try:
                 t.encode("utf-8")
             except UnicodeEncodeError as e:
                 raise StudioError("a text argument is not valid UTF-8") from e
-        return texts
+        yield list(args.texts)
+        return
     if sys.stdin is None or sys.stdin.isatty():
         raise StudioError("give texts as arguments, or one per line on standard input")
-    raw = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)  # bounded: `predict < /dev/zero` must not eat the memory
-    if len(raw) > MAX_STDIN_BYTES:
-        raise StudioError(f"standard input holds more than {MAX_STDIN_BYTES >> 20} MB; predict a file in parts")
-    try:
-        data = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise StudioError(f"standard input is not UTF-8 text (bad byte at offset {e.start})") from e
-    return [line for line in data.split("\n") if line.strip()]
+    chunk: list[str] = []
+    for number, raw in enumerate(iter(lambda: sys.stdin.buffer.readline(MAX_LINE_BYTES + 1), b""), 1):
+        if len(raw) > MAX_LINE_BYTES:
+            raise StudioError(f"line {number} of standard input is longer than {MAX_LINE_BYTES >> 20} MiB")
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as e:
+            raise StudioError(f"line {number} of standard input is not UTF-8 text (bad byte at column "
+                              f"{e.start + 1})") from e
+        if line.strip():
+            chunk.append(line)
+        if len(chunk) == PREDICT_CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def trace_to_dict(trace, digits: int = 5) -> dict:
@@ -321,14 +337,16 @@ def cmd_predict(args) -> int:
     from core.modelfile import load_model
 
     model = load_model(args.model_file)
-    texts = _read_texts(args)
-    if not texts:
+    predicted = 0
+    for texts in _texts(args):
+        for pred in model.predict(texts):
+            row = pred.to_dict()
+            if args.gates:
+                row.update(trace_to_dict(model.trace(pred.text)))
+            print(json.dumps(_finite(row), ensure_ascii=False, allow_nan=False))
+        predicted += len(texts)
+    if not predicted:
         raise StudioError("no text to predict")
-    for pred in model.predict(texts):
-        row = pred.to_dict()
-        if args.gates:
-            row.update(trace_to_dict(model.trace(pred.text)))
-        print(json.dumps(_finite(row), ensure_ascii=False, allow_nan=False))
     return 0
 
 

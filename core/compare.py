@@ -130,7 +130,7 @@ def score_models(
             return
         yield PhaseEvent("evaluating", f"evaluating {name} on {len(split):,} {split_name} texts")
         try:
-            truth = model.align_labels(dataset.label_names)[split.labels]
+            truth = model.align_labels(dataset.label_names, dataset.label_values)[split.labels]
         except StudioError as e:
             yield ScoreSkipped(name, model.kind, str(e))
             continue

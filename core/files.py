@@ -53,20 +53,25 @@ def read_bounded(path: Path, limit: int, what: str, error: type[StudioError] = S
     while reading (files under /proc say 0 bytes and may hold more).
     """
     try:
-        st = path.stat()
+        # O_NONBLOCK: opening a FIFO never waits for a writer; fstat then checks the very file opened
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise error(f"{_cap(what)} {path} does not exist") from None
-    except OSError as e:
-        raise error(f"Can't read {what} {path}: {e.strerror or e}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise error(f"{_cap(what)} {path} is {_kind(st.st_mode)}, not a file that can be read")
-    if st.st_size > limit:
-        raise error(f"{_cap(what)} {path} is {size_text(st.st_size)}; the most this app reads is {size_text(limit)}")
+    except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+        raise error(f"Can't read {what} {path}: {getattr(e, 'strerror', None) or e}") from None
     try:
-        with open(path, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"{_cap(what)} {path} is {_kind(st.st_mode)}, not a file that can be read")
+        if st.st_size > limit:  # a 10 GB sparse file is refused without reading it
+            raise error(f"{_cap(what)} {path} is {size_text(st.st_size)}; the most this app reads is "
+                        f"{size_text(limit)}")
+        with os.fdopen(fd, "rb", closefd=False) as f:
             data = f.read(limit + 1)
     except OSError as e:
         raise error(f"Can't read {what} {path}: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
     if len(data) > limit:
         raise error(f"{_cap(what)} {path} holds more than {size_text(limit)}, the most this app reads")
     return data
@@ -80,7 +85,8 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _temp_prefix(path: Path) -> str:
-    return f".{path.name[:150]}."  # short enough that a name the file system takes gets a temporary too
+    """Short enough (150 bytes) that any name the file system takes gets a temporary beside it too."""
+    return "." + os.fsencode(path.name)[:150].decode("utf-8", "ignore") + "."
 
 
 def check_destination(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), what: str = "output",
@@ -97,13 +103,13 @@ def check_destination(path: str | os.PathLike, inputs: Iterable[str | os.PathLik
     if path.name in ("", ".", ".."):
         raise error(f"{_cap(what)} {path} is not a file name")
     try:
-        if path.is_symlink():
-            path = path.resolve()
+        if path.is_symlink():  # realpath, not resolve(): a loop of links is an OSError below, not RuntimeError
+            path = Path(os.path.realpath(path))
         st = path.stat()
     except FileNotFoundError:
         st = None
-    except OSError as e:  # a name too long, a loop of links, a folder we may not enter
-        raise error(f"Can't write {what} {path}: {e.strerror or e}") from None
+    except (OSError, ValueError) as e:  # a name too long, a loop of links, a folder we may not enter, a NUL
+        raise error(f"Can't write {what} {path}: {getattr(e, 'strerror', None) or e}") from None
     if st is not None and not stat.S_ISREG(st.st_mode):
         hint = "; give a file name such as model.safetensors" if stat.S_ISDIR(st.st_mode) else ""
         raise error(f"{_cap(what)} {path} is {_kind(st.st_mode)}; it would not be replaced{hint}")

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +23,14 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from core.classifier import ModelConfig, SentimentClassifier
-from core.data import input_files
+from core.data import FILE_EXTENSIONS, input_files
 from core.errors import ModelFileError, StudioError
 from core.events import PhaseEvent, TaskControl
 from core.files import GIB, check_destination, read_bounded, write_atomic
 from core.records import ModelInfo, TrainingRecord
 from core.sentiment_model import SentimentModel
-from core.tokenizer import TextTokenizer, TokenizerConfig
+from core.settings import from_stored
+from core.tokenizer import PAD_ID, UNK_ID, TextTokenizer, TokenizerConfig
 from core.trainer import TrainConfig
 
 FORMAT_NAME = "sentiment-studio-model"
@@ -67,7 +69,12 @@ def to_bytes(model: SentimentModel) -> bytes:
 def check_model_destination(path: str | os.PathLike, data_source: str = "") -> Path:
     """Check before training or saving that ``path`` can take a model file and is none of the files
     of ``data_source`` (see ``core.files.check_destination``)."""
-    return check_destination(path, input_files(data_source) if data_source else [], "model file", ModelFileError)
+    checked = check_destination(path, input_files(data_source) if data_source else [], "model file", ModelFileError)
+    suffix = checked.suffix.lower()
+    if suffix in FILE_EXTENSIONS:  # in a data folder it would be read as a split file, and it isn't one
+        raise ModelFileError(f"a model file named {checked.name} would be taken for a {suffix} data file; "
+                             "name it .safetensors")
+    return checked
 
 
 def save_model(model: SentimentModel, path: str | os.PathLike) -> Path:
@@ -122,11 +129,19 @@ def from_bytes(data: bytes, name: str = "the model file") -> SentimentModel:
     # The same checks as a freshly trained model: the configs validate their own settings, the
     # tokenizer is rebuilt around the file's vocabulary only, and the class names must be usable.
     try:
-        config = ModelConfig.from_dict(_object(meta["model_config"]))
-        tok_config = TokenizerConfig.from_dict(_object(meta["tokenizer_config"]))
-        train_config = TrainConfig.from_dict(_object(meta.get("train_config", "{}")))
-        tokenizer = TextTokenizer.from_json(meta["tokenizer"], tok_config)
-        label_names = _label_names(json.loads(meta["label_names"]), name)
+        config = from_stored(ModelConfig, _object(meta["model_config"]), ("dropout", "word_dropout"))
+        tok_config = from_stored(TokenizerConfig, _object(meta["tokenizer_config"]), ("vocab_size", "min_frequency"))
+        train_config = from_stored(TrainConfig, _object(meta.get("train_config", "{}")),
+                                   tuple(TrainConfig.__dataclass_fields__))
+        try:
+            tokenizer = TextTokenizer.from_json(meta["tokenizer"], tok_config)
+        except StudioError as e:
+            raise ModelFileError(f"{name} has a damaged tokenizer: {e}") from e
+        label_names = json.loads(meta["label_names"])
+        if isinstance(label_names, list) and len(label_names) != config.num_classes:
+            raise ModelFileError(f"{name} is inconsistent: {len(label_names)} class names for {config.num_classes} "
+                                 "classes")
+        label_names = _label_names(label_names, name)
         record = TrainingRecord.from_dict(_object(meta.get("metrics", "{}")))
         info = ModelInfo.from_dict(_object(meta.get("info", "{}")))
     except ModelFileError:
@@ -139,6 +154,8 @@ def from_bytes(data: bytes, name: str = "the model file") -> SentimentModel:
         raise ModelFileError(f"{name} is inconsistent: {len(label_names)} class names for {config.num_classes} classes")
     if tokenizer.vocab_size != config.vocab_size:
         raise ModelFileError(f"{name} is inconsistent: tokenizer and model disagree on the vocabulary size")
+    if (config.pad_id, config.unk_id) != (PAD_ID, UNK_ID):
+        raise ModelFileError(f"{name} is inconsistent: its padding and unknown-word ids are not the tokenizer's")
     # Build the network on the "meta" device first (shapes only, no memory) and check the file's
     # tensors against it: otherwise a config edited to say hidden_size=10**9 would make us allocate
     # terabytes before load_state_dict could notice, and a value of the wrong type (a string size)
@@ -176,14 +193,15 @@ def _label_names(value: object, name: str) -> list[str]:
     """The class names as training would make them: distinct (ignoring case), non-empty text."""
     if not isinstance(value, list) or not all(isinstance(n, str) and n.strip() for n in value):
         raise ModelFileError(f"{name} is damaged: its class names are not a list of non-empty texts")
-    folded = [n.casefold() for n in value]
-    dupes = sorted({n for n in value if folded.count(n.casefold()) > 1})
-    if dupes:
-        raise ModelFileError(f'{name} is damaged: its class names repeat "{dupes[0]}" (each class needs its own)')
+    counts = Counter(n.casefold() for n in value)
+    repeated = next((n for n in value if counts[n.casefold()] > 1), None)
+    if repeated is not None:
+        raise ModelFileError(f'{name} is damaged: its class names repeat "{_one_line(repeated, 40)}" (each class '
+                             "needs its own)")
     return value
 
 
-def _one_line(error: BaseException, limit: int = 200) -> str:
+def _one_line(error: object, limit: int = 200) -> str:
     text = " ".join(str(error).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

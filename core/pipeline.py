@@ -107,6 +107,7 @@ def train_model(
     trainer = Trainer(classifier, train_config, control)
     yield PhaseEvent("training", f"training {model_config.kind.upper()} on {trainer.device}")
     info = ModelInfo(name=name or model_config.kind.upper(), dataset=dataset.source, splits=SplitRecord.of(dataset),
+                     label_values=list(dataset.label_values) if dataset.label_values is not None else None,
                      created=_now(), versions=versions())
     model = SentimentModel(classifier, tokenizer, list(dataset.label_names), train_config, TrainingRecord(), info)
     history = History()

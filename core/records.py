@@ -160,6 +160,7 @@ class ModelInfo:
     created: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     checkpoint: bool = False  # written mid-training (see ``TrainingRecord.checkpoint``)
+    label_values: list[int] | None = None  # the whole number each class was written as (None: words)
     file: str = ""  # the file it was opened from or last saved to; not stored in the file
 
     def to_dict(self) -> dict:
@@ -175,4 +176,7 @@ class ModelInfo:
         info = cls(**_known(cls, d))
         info.splits = SplitRecord.from_dict(splits) if isinstance(splits, dict) else None
         info.dataset = str(info.dataset or "")
+        values = info.label_values
+        valid = isinstance(values, list) and all(type(v) is int for v in values) and len(set(values)) == len(values)
+        info.label_values = values if valid else None  # only a clean record is used to map labels
         return info

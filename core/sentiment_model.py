@@ -96,20 +96,29 @@ class SentimentModel:
         )
         return result, probs
 
-    def align_labels(self, data_label_names: list[str]) -> np.ndarray:
-        """Map a dataset's class ids to this model's: by name, or by position when the names on
-        either side are plain numbers and the counts match (a 0/1/2 file named by one version and
-        not another). Raises ``StudioError`` when the classes don't correspond.
+    def align_labels(self, data_label_names: list[str], data_label_values: list[int] | None = None) -> np.ndarray:
+        """Map a dataset's class ids to this model's.
+
+        When both were written as numbers (the model file records them), by number: a test file of
+        star ratings 1 and 2 maps to this model's 1 and 2 whatever either side named them. Otherwise by
+        name, or by position when the names on either side are plain numbers and the counts match (a
+        0/1/2 file named by one version and not another). Raises ``StudioError`` when the classes
+        don't correspond, rather than guess.
         """
+        mine = self.info.label_values
+        if mine is not None and data_label_values is not None and len(mine) == len(self.label_names):
+            lookup = {v: i for i, v in enumerate(mine)}
+            unknown = [v for v in data_label_values if v not in lookup]
+            if unknown:
+                raise StudioError(f"the dataset has label {unknown[0]}, which the model never learned (it knows "
+                                  f"{', '.join(map(str, mine))})")
+            return np.array([lookup[v] for v in data_label_values], dtype=np.int64)
         lookup = {n.lower(): i for i, n in enumerate(self.label_names)}
         if all(n.lower() in lookup for n in data_label_names):
             return np.array([lookup[n.lower()] for n in data_label_names], dtype=np.int64)
         numbered = all(n.isdigit() for n in data_label_names) or all(n.isdigit() for n in self.label_names)
         if len(data_label_names) == len(self.label_names) and numbered:
             return np.arange(len(data_label_names), dtype=np.int64)
-        if all(n.isdigit() and int(n) < len(self.label_names) for n in data_label_names):
-            # fewer numbered classes than the model's (a test file of one class): number k is class k
-            return np.array([int(n) for n in data_label_names], dtype=np.int64)
         raise StudioError(
             f"the dataset's classes ({', '.join(data_label_names)}) don't match "
             f"the model's ({', '.join(self.label_names)})"

@@ -94,6 +94,23 @@ def check_settings(config: Any) -> None:
             raise SettingError(f"{where} must be one of {', '.join(s.choices)}, not {_short(value)}", f.name)
 
 
+def from_stored(cls: type, values: dict, training_only: tuple[str, ...] = ()) -> Any:
+    """A config from a model file: checked like a new one, except that a setting which only shaped the
+    training (a seed, a clip, dropout) and which today's ranges refuse falls back to its default, so a
+    file written before the ranges were checked still opens. Settings that decide a prediction (sizes,
+    kinds, the maximum length) are never relaxed."""
+    from core.errors import SettingError
+
+    values = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+    while True:
+        try:
+            return cls(**values)
+        except SettingError as e:
+            if e.field not in training_only or e.field not in values:
+                raise
+            values.pop(e.field)
+
+
 _KIND_WORDS = {bool: "on or off (true/false)", int: "a whole number", float: "a number", str: "text"}
 
 

@@ -109,6 +109,11 @@ def _set_pipeline(tok: Tokenizer, config: TokenizerConfig) -> None:
     tok.decoder = decoders.WordPiece() if config.kind == "wordpiece" else None
 
 
+def _short(value: object, limit: int = 40) -> str:
+    text = " ".join(str(value).split())
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
 def is_rust_panic(error: BaseException) -> bool:
     """A Rust panic from ``tokenizers`` (pyo3's ``PanicException``): a ``BaseException``, not an
     ``Exception``, so ``except Exception`` lets it through."""
@@ -168,21 +173,38 @@ class TextTokenizer:
         crafted pattern in a file can neither change how text is split nor crash the Rust side.
         """
         try:
-            model_type = json.loads(text)["model"]["type"]
-        except (json.JSONDecodeError, RecursionError, TypeError, KeyError) as e:
+            spec = json.loads(text)
+            model_type, vocab = spec["model"]["type"], spec["model"]["vocab"]
+            merges = spec["model"].get("merges") or []
+            added = [t["content"] for t in spec.get("added_tokens") or []]
+        except (json.JSONDecodeError, RecursionError, ValueError, TypeError, KeyError, AttributeError) as e:
             raise StudioError(f"the tokenizer is not a tokenizers JSON file ({type(e).__name__})") from None
         if model_type != _MODEL_TYPES[config.kind]:
-            raise StudioError(f"the tokenizer is a {model_type} model, but its settings say {config.kind}")
-        with rust_errors("reading the tokenizer"):
-            tok = Tokenizer.from_str(text)
-            _set_pipeline(tok, config)
-            tok.post_processor = None
-            vocab = tok.get_vocab(with_added_tokens=True)
-            size = tok.get_vocab_size(with_added_tokens=True)
+            raise StudioError(f"the tokenizer is a {_short(model_type)} model, but its settings say {config.kind}")
+        if not isinstance(vocab, dict) or not all(isinstance(w, str) and type(i) is int for w, i in vocab.items()):
+            raise StudioError("the tokenizer's vocabulary is not a table of words and ids")
+        extra = [token for token in added if token not in SPECIAL_TOKENS]
+        if extra:
+            raise StudioError(f"the tokenizer adds tokens of its own ({_short(extra[0])}); only {PAD} and {UNK} are "
+                              "allowed")
+        size = len(vocab)
         if vocab.get(PAD) != PAD_ID or vocab.get(UNK) != UNK_ID:
             raise StudioError(f"the tokenizer's special tokens are not {PAD}={PAD_ID} and {UNK}={UNK_ID}")
-        if len(vocab) != size or any(not 0 <= i < size for i in vocab.values()):
+        if sorted(vocab.values()) != list(range(size)):
             raise StudioError(f"the tokenizer's token ids are not the numbers 0 to {size - 1}")
+        with rust_errors("reading the tokenizer"):
+            # The model is rebuilt from the vocabulary (and BPE's merges) with the app's own options,
+            # so a file's dropout, unknown-token name or prefix can't change what a text becomes.
+            if config.kind == "bpe":
+                pairs = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in merges]
+                model = models.BPE(vocab, pairs, unk_token=UNK)
+            elif config.kind == "wordpiece":
+                model = models.WordPiece(vocab, unk_token=UNK)
+            else:
+                model = models.WordLevel(vocab, unk_token=UNK)
+            tok = Tokenizer(model)
+            tok.add_special_tokens(SPECIAL_TOKENS)
+            _set_pipeline(tok, config)
         return cls(tok, config)
 
     # use ----------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from core.metrics import EvalResult, evaluate_predictions
 from core.settings import check_settings, setting
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-_DEVICE_RE = re.compile(r"auto|cpu|mps|cuda(:\d{1,2})?")
+_DEVICE_RE = re.compile(r"auto|cpu|mps(:0)?|cuda(:\d{1,2})?")
 
 
 @dataclass
@@ -71,7 +71,8 @@ class TrainConfig:
             raise SettingError(f"Device (--device) must be auto, cpu, cuda, cuda:N or mps, not {self.device[:40]!r}",
                                "device")
         if type(self.eval_batch_size) is not int or not 1 <= self.eval_batch_size <= 65536:
-            raise StudioError(f"eval batch size must be a whole number from 1 to 65536, not {self.eval_batch_size!r}")
+            raise SettingError(f"eval batch size must be a whole number from 1 to 65536, not {self.eval_batch_size!r}",
+                               "eval_batch_size")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -149,7 +150,7 @@ class Trainer:
                     )
                 global_step += 1
                 if global_step == 1:
-                    start_loss = loss_value
+                    start_loss = reference_loss(loss_value, logits.shape[-1])
                 seen += len(index)
                 loss_sum += loss.detach() * len(index)
                 correct += (logits.detach().argmax(-1) == batch.labels).sum()
@@ -206,9 +207,16 @@ class Trainer:
         )
 
 
+def reference_loss(first_loss: float, num_classes: int) -> float:
+    """Where a run's loss starts, for telling divergence: the first batch's loss, but never below chance
+    level, ln(classes), since one small batch can start far lower by luck."""
+    return max(first_loss, math.log(num_classes))
+
+
 def _check_not_diverging(loss: float, start: float, what: str, cfg: TrainConfig, factor: float = 10) -> None:
     """Refuse a run whose loss ended far above where it started (a learning rate too high): it would
-    be saved as a success while predicting worse than the untrained model."""
+    be saved as a success while predicting worse than the untrained model (``start``: ``reference_loss``).
+    """
     if math.isfinite(start) and start > 0 and not loss <= factor * start:
         raise TrainingError(
             f"training diverged: {what} is {loss:.3g}, far above the {start:.3g} it started at; the model was "

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.classifier import CELL_DESCRIPTIONS, ModelConfig
-from core.errors import StudioError
+from core.errors import SettingError, StudioError
 from core.events import EpochEvent, StepEvent
 from core.pipeline import ModelDone, train_models
 from core.progress import RunProgress
@@ -265,6 +265,8 @@ class TrainScreen(QWidget):
             model_configs, tokenizer_config, train_config = self.configs()
         except (StudioError, TypeError, ValueError) as exc:
             QMessageBox.warning(self, "Cannot train", error_message(exc))
+            if isinstance(exc, SettingError):  # show the user which input to change
+                next((w for (_, name), w in self.inputs.items() if name == exc.field), self).setFocus()
             return False
         names = [self.session.unique_name(c.kind.upper()) for c in model_configs]
         plan = list(zip(names, model_configs, strict=True))

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.errors import StudioError
 from core.sentiment_model import SentimentModel
 from core.trace import GATE_NAMES, MEMORY_GATE, Trace
 from gui.equation_view import EquationView
@@ -205,18 +206,23 @@ class TryScreen(QWidget):
         self._timer.stop()
         text = self.text()
         blank = not text.strip()
-        for name, card in self.cards.items():
-            model = self.session.models.get(name)
-            card.set_probabilities(None if blank or model is None else model.predict_proba([text])[0])
-        model = self.chosen_model()
-        if model is None or blank:
+        try:
+            for name, card in self.cards.items():
+                model = self.session.models.get(name)
+                card.set_probabilities(None if blank or model is None else model.predict_proba([text])[0])
+            model = self.chosen_model()
+            if model is None or blank:
+                self.current_trace, self._trace_key = None, None
+                self.note.hide()
+            else:
+                key = (self.model_combo.currentData(), id(model), text)
+                if key != self._trace_key:
+                    self.current_trace = self._trace(model, text)
+                    self._trace_key = key
+        except StudioError as exc:  # a model that can't predict (its weights overflow): say so, draw nothing
             self.current_trace, self._trace_key = None, None
-            self.note.hide()
-        else:
-            key = (self.model_combo.currentData(), id(model), text)
-            if key != self._trace_key:
-                self.current_trace = self._trace(model, text)
-                self._trace_key = key
+            self.note.setText(f"Can't show this model: {exc}")
+            self.note.show()
         self._render()
         self.updated.emit()
 

@@ -132,10 +132,14 @@ def test_unreadable_file_even_as_root(tmp_path, monkeypatch):
     p = tmp_path / "secret.csv"
     p.write_text("text,label\n" + rows())
 
-    def refuse(path, *args, **kwargs):
-        raise PermissionError(13, "Permission denied", str(path))
+    real_open = os.open
 
-    monkeypatch.setattr("core.files.open", refuse, raising=False)
+    def refuse(path, *args, **kwargs):
+        if str(path).endswith("secret.csv"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(DataError, match=r"Can.t read .*secret\.csv: Permission denied"):
         load_dataset(str(p))
 

@@ -138,6 +138,37 @@ def test_shards_with_different_columns_are_refused_not_dropped(tmp_path):
         load_dataset(str(tmp_path))
 
 
+def test_shards_with_the_same_columns_in_another_order_are_one_table(tmp_path):
+    (tmp_path / "train-00000-of-00002.jsonl").write_text("\n".join(
+        json.dumps({"text": f"good film {i}", "label": 1}) for i in range(20)))
+    (tmp_path / "train-00001-of-00002.jsonl").write_text("\n".join(
+        json.dumps({"label": 0, "text": f"bad film {i}"}) for i in range(20)))
+    dataset = load_dataset(str(tmp_path))
+    expected = [f"good film {i}" for i in range(20)] + [f"bad film {i}" for i in range(20)]
+    assert sorted(all_texts(dataset)) == sorted(expected)
+
+
+@pytest.mark.parametrize("ext", [".parquet", ".json"])
+def test_whole_number_labels_beyond_2_53_beside_a_null_keep_their_class(tmp_path, ext):
+    """pandas makes an int column with a null float64, which would round 2**53 + 1 into 2**53's class."""
+    labels = [2**53, 2**53 + 1, 7, None] * 10
+    rows = [{"text": f"text {i}", "label": y} for i, y in enumerate(labels)]
+    path = tmp_path / f"big{ext}"
+    if ext == ".parquet":
+        pd.DataFrame({"text": [r["text"] for r in rows], "label": pd.array(labels, dtype="Int64")}).to_parquet(path)
+    else:
+        path.write_text(json.dumps(rows))
+    assert load_dataset(str(path)).label_names == ["7", str(2**53), str(2**53 + 1)]
+
+
+def test_old_mac_line_endings_decode_line_by_line(tmp_path):
+    path = tmp_path / "cr.csv"
+    path.write_bytes(b"text,label\r" + "".join(f"caf\u00e9 {i},{i % 2}\r" for i in range(40)).encode()
+                     + "na\u00efve,0\r".encode("cp1252"))
+    dataset = load_dataset(str(path))
+    assert sum("café" in t for t in all_texts(dataset)) == 40 and "naïve" in all_texts(dataset)
+
+
 def test_data_notes_reach_the_command_line_even_when_quiet(tmp_path):
     path = tmp_path / "notes.csv"
     path.write_bytes(b"text,label\n" + b"".join(f"fil\u00e9 {i},{i % 2}\n".encode() for i in range(40))
@@ -151,7 +182,7 @@ def test_data_notes_reach_the_command_line_even_when_quiet(tmp_path):
 # Missing-value markers are not classes
 
 
-@pytest.mark.parametrize("marker", ["NA", "N/A", "null", "NaN", "None", "#N/A", "<NA>"])
+@pytest.mark.parametrize("marker", ["NA", "N/A", "null", "NaN", "NULL", "#N/A", "<NA>"])
 def test_a_missing_value_marker_in_a_word_label_column_is_no_class(tmp_path, marker):
     labels = ["pos", "neg", marker]
     path = tmp_path / "na.csv"
@@ -159,14 +190,18 @@ def test_a_missing_value_marker_in_a_word_label_column_is_no_class(tmp_path, mar
     dataset = load_dataset(str(path))
     assert dataset.label_names == ["neg", "pos"]
     assert sum(len(dataset[s]) for s in dataset.splits) == 40
-    assert any("Dropped 20 of 60 train rows with an empty or missing (NA)" in n for n in dataset.notes)
+    assert any(f'Dropped 20 of 60 train rows with an empty text or label, or a label that marks a missing value: '
+               f'"{marker}" (20).' in n for n in dataset.notes)
 
 
-def test_a_class_spelled_like_a_marker_in_lower_case_keeps_its_rows(tmp_path):
+@pytest.mark.parametrize("none", ["none", "None", "na"])
+def test_a_class_called_none_keeps_its_rows(tmp_path, none):
+    """"None" is a real class in some sets (no emotion, no aspect); it is never read as a missing value."""
     path = tmp_path / "none.csv"
-    labels = ["joy", "none"]
-    path.write_text("text,label\n" + "".join(f"film {i},{labels[i % 2]}\n" for i in range(40)))
-    assert load_dataset(str(path)).label_names == ["joy", "none"]
+    labels = ["Positive", "Negative", none]
+    path.write_text("text,label\n" + "".join(f"film {i},{labels[i % 3]}\n" for i in range(60)))
+    dataset = load_dataset(str(path))
+    assert sorted(dataset.label_names) == sorted(labels) and sum(len(dataset[s]) for s in dataset.splits) == 60
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,7 +280,11 @@ def test_options_bounded_one_by_one_are_bounded_together():
 
 
 def test_the_divergence_rule():
-    from core.trainer import _check_not_diverging
+    from core.trainer import _check_not_diverging, reference_loss
+
+    # one lucky small batch can start far below chance; the reference never does
+    assert reference_loss(0.19, 2) == pytest.approx(math.log(2)) and reference_loss(1.9, 2) == 1.9
+    _check_not_diverging(0.722, reference_loss(0.187, 2), "the best epoch's validation loss", TrainConfig(), factor=3)
 
     cfg = TrainConfig()
     _check_not_diverging(0.2, 0.69, "loss", cfg)  # learning
@@ -282,6 +321,66 @@ def test_evaluating_on_a_file_of_one_class_is_legitimate(tmp_path):
     assert result["count"] == 4 and result["confusion_matrix"][0] == [0, 0]  # no negative rows
     with pytest.raises(DataError, match="Only one class"):  # training still needs two
         load_dataset(str(one))
+
+
+def _stars_file(path: Path, stars: list[int], n: int = 60) -> Path:
+    words = {1: "awful", 2: "poor", 3: "fine", 4: "good", 5: "superb"}
+    path.write_text("text,label\n" + "".join(f"the film was {words[s]} {i},{s}\n" for i, s in enumerate(stars * n)))
+    return path
+
+
+def test_numbered_labels_map_by_number_not_by_position_or_scale_name(tmp_path):
+    """A model of 1-5 stars (named by the sentiment scale) evaluated on a file of stars 1 and 2 only (which
+    the scale alone would name negative and positive) must map 1 to 1 and 2 to 2; so must a file of one
+    star, which carries no name at all."""
+    model_path = tmp_path / "stars.safetensors"
+    code, err = _run("train", "--data", str(_stars_file(tmp_path / "all.csv", [1, 2, 3, 4, 5])), "--out",
+                     str(model_path), "--epochs", "6", "--embed-dim", "16", "--hidden-size", "16", "--device", "cpu",
+                     "--quiet", "--lr", "0.01")
+    assert code == 0, err
+    from core.modelfile import load_model
+
+    model = load_model(model_path)
+    assert model.info.label_values == [1, 2, 3, 4, 5] and model.label_names[0] == "very negative"
+    for stars in ([1, 2], [2], [5]):
+        data = load_dataset(str(_stars_file(tmp_path / f"{stars}.csv", stars)), min_classes=1)
+        assert list(model.align_labels(data.label_names, data.label_values)) == [s - 1 for s in stars]
+    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "evaluate", str(model_path), "--data",
+                        str(tmp_path / "[2].csv")], cwd=ROOT, capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()
+    result = json.loads(r.stdout)
+    assert result["accuracy"] == 1.0 and result["per_class"]["negative"]["recall"] == 1.0
+
+
+def test_a_model_without_recorded_numbers_refuses_to_guess(tiny_model):
+    tiny_model.info.label_values = None  # a file from before the record
+    with pytest.raises(StudioError, match="don't match"):
+        tiny_model.align_labels(["1"], [1])
+    assert list(tiny_model.align_labels(["0", "1"], [0, 1])) == [0, 1]  # same count: by position, as before
+
+
+def test_evaluating_a_split_with_no_rows_says_so(tmp_path):
+    model = tmp_path / "m.safetensors"
+    assert _run("train", "--data", "builtin:reviews?n=200", "--out", str(model), "--epochs", "1",
+                "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet")[0] == 0
+    three = tmp_path / "three.csv"
+    three.write_text("text,label\ngood,positive\nfine,positive\nbad,negative\n")
+    code, err = _run("evaluate", str(model), "--data", str(three))
+    assert code == cli.EXIT_ERROR and "the test split of" in err and "has no rows" in err
+
+
+def test_predict_streams_standard_input_in_chunks(tmp_path):
+    """Lines are read and predicted a chunk at a time (memory bounded by the chunk, not the input), in order,
+    with Windows line ends and blank lines handled as before."""
+    model = tmp_path / "m.safetensors"
+    assert _run("train", "--data", "builtin:reviews?n=200", "--out", str(model), "--epochs", "1",
+                "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet")[0] == 0
+    lines = [f"review number {i} was {'good' if i % 2 else 'bad'}" for i in range(2 * cli.PREDICT_CHUNK + 7)]
+    stdin = ("\ufeff" + "\r\n\n".join(lines) + "\n").encode()
+    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "predict", str(model)], cwd=ROOT, input=stdin,
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()
+    assert [json.loads(row)["text"] for row in r.stdout.decode().splitlines()] == lines
 
 
 def test_sigterm_during_training_ends_like_ctrl_c(tmp_path):

@@ -21,9 +21,12 @@ from safetensors import safe_open
 from safetensors.torch import save as st_save
 
 import cli
+from core.classifier import ModelConfig
 from core.errors import ModelFileError, StudioError
 from core.files import check_destination, read_bounded, write_atomic
-from core.modelfile import _weights_digest, load_model, read_info, save_model
+from core.modelfile import _weights_digest, check_model_destination, load_model, read_info, save_model
+from core.tokenizer import TokenizerConfig
+from core.trainer import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--epochs", "1", "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet"]
@@ -95,9 +98,9 @@ def test_saving_a_model_never_overwrites_its_own_data(tiny_model, tmp_path):
 def _special_files(tmp_path: Path) -> dict[str, Path]:
     fifo = tmp_path / "pipe.safetensors"
     os.mkfifo(fifo)
-    sock_path = tmp_path / "sock.safetensors"
-    sock = socket.socket(socket.AF_UNIX)
-    sock.bind(str(sock_path))
+    sock_path = tmp_path / "s.st"
+    with socket.socket(socket.AF_UNIX) as sock:  # the socket file stays after closing
+        sock.bind(str(sock_path))
     link = tmp_path / "link-to-pipe.safetensors"
     link.symlink_to(fifo)
     return {"fifo": fifo, "socket": sock_path, "link to a fifo": link, "device": Path("/dev/null")}
@@ -115,13 +118,18 @@ def test_special_files_are_never_replaced_or_written_through(tmp_path, tiny_mode
         assert path.lstat().st_mode == mode, f"{name} was replaced"
 
 
-@pytest.mark.parametrize("case", ["under /proc", "name too long", "no such folder", "a folder"])
+@pytest.mark.parametrize("case", ["under /proc", "name too long", "no such folder", "a folder", "a link loop",
+                                  "a data file name"])
 def test_a_destination_that_cannot_be_written_fails_before_any_work(tmp_path, no_work, case):
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
     out = {
         "under /proc": "/proc/model.safetensors",
         "name too long": str(tmp_path / ("m" * 300 + ".safetensors")),
         "no such folder": str(tmp_path / "missing" / "m.safetensors"),
         "a folder": str(tmp_path),
+        "a link loop": str(tmp_path / "loop1"),
+        "a data file name": str(tmp_path / "test.csv"),  # in a data folder it would be read as the test split
     }[case]
     code, err = run_cli("train", "--data", "builtin:reviews?n=100", "--out", out, *TINY)
     assert code == cli.EXIT_ERROR and err.startswith("error: ") and err.count("\n") == 1, err
@@ -134,6 +142,15 @@ def test_a_read_only_folder_fails_before_any_work(tmp_path, no_work):
     folder.mkdir(mode=0o555)
     code, err = run_cli("train", "--data", "builtin:reviews?n=100", "--out", str(folder / "m.safetensors"), *TINY)
     assert code == cli.EXIT_ERROR and "Permission denied" in err
+
+
+def test_a_long_name_in_many_bytes_that_the_file_system_takes_is_written(tmp_path):
+    name = "😀" * 60 + ".st"  # 243 bytes: the temporary beside it is cut by bytes, not characters
+    assert write_atomic(tmp_path / name, b"x").read_bytes() == b"x"
+    with pytest.raises(StudioError, match="Can't write"):
+        check_destination(str(tmp_path / "a\0b.st"))  # a NUL: one clear line, not a ValueError
+    with pytest.raises(ModelFileError, match=r"would be taken for a \.jsonl data file"):
+        check_model_destination(tmp_path / "model.jsonl")
 
 
 def test_overwriting_keeps_the_files_permissions_and_a_new_file_gets_the_umask(tmp_path):
@@ -183,17 +200,19 @@ def test_a_file_over_the_limit_is_refused_by_its_size_not_read(tmp_path, monkeyp
         read_bounded(sparse, 1 << 20, "data file")
 
 
-def test_a_file_that_grows_past_its_size_is_read_only_up_to_the_bound(tmp_path):
+def test_a_file_that_grows_past_its_size_is_read_only_up_to_the_bound(tmp_path, monkeypatch):
     """Files under /proc say 0 bytes; the bound holds while reading too."""
-    class SaysEmpty(type(Path())):
-        def stat(self, *args, **kwargs):
-            st = super().stat(*args, **kwargs)
-            return os.stat_result((st.st_mode, *st[1:6], 0, *st[7:10]))
-
     path = tmp_path / "liar.csv"
     path.write_bytes(b"x" * 2000)
+    real_fstat = os.fstat
+
+    def says_empty(fd):
+        st = real_fstat(fd)
+        return os.stat_result((st.st_mode, *st[1:6], 0, *st[7:10]))
+
+    monkeypatch.setattr(os, "fstat", says_empty)
     with pytest.raises(StudioError, match="holds more than 1000 bytes"):
-        read_bounded(SaysEmpty(path), 1000, "data file")
+        read_bounded(path, 1000, "data file")
 
 
 @pytest.mark.parametrize("command", ["train", "info", "predict", "predict-stdin"])
@@ -216,7 +235,7 @@ def test_fifos_and_devices_through_the_cli_end_quickly(tmp_path, command):
         assert subprocess_cli("train", "--data", "builtin:reviews?n=100", "--out", str(model), *TINY).returncode == 0
         with open("/dev/zero", "rb") as zero:
             r = subprocess_cli("predict", str(model), stdin=zero)
-        needle = "standard input holds more than"
+        needle = "line 1 of standard input is longer than 16 MiB"
     err = r.stderr.decode()
     assert r.returncode == cli.EXIT_ERROR and needle in err and "Traceback" not in err, err
 
@@ -279,29 +298,54 @@ def _edited(path: Path, key: str, **changes) -> dict:
 @pytest.mark.parametrize("key, changes, needle", [
     ("tokenizer_config", {"max_length": 0}, "Max length (tokens) (--max-length) must be between 1 and 100,000"),
     ("tokenizer_config", {"kind": "sentencepiece"}, "Tokenizer (--tokenizer) must be one of word, bpe, wordpiece"),
+    ("tokenizer_config", {"lowercase": "yes"}, "Lowercase (--lowercase) must be on or off"),
     ("model_config", {"num_layers": 100_000}, "Layers (--layers) must be between 1 and 8"),
     ("model_config", {"hidden_size": 10**10}, "Hidden size (--hidden-size) must be between 1 and 2,048"),
-    ("model_config", {"dropout": -1}, "Dropout (--dropout) must be between 0 and 0.95"),
     ("model_config", {"bidirectional": "yes"}, "Bidirectional (--bidirectional) must be on or off"),
-    ("train_config", {"grad_clip": -5.0}, "Gradient clip (--grad-clip) must be between"),
-    ("train_config", {"device": "meta"}, "Device (--device) must be auto, cpu, cuda, cuda:N or mps"),
-    ("train_config", {"seed": -1}, "Seed (--seed) must be between 0 and"),
+    ("model_config", {"pooling": "attention"}, "Pooling (--pooling) must be one of mean, max, last"),
 ])
-def test_model_file_settings_that_training_would_refuse(model_path, tmp_path, key, changes, needle):
+def test_model_file_settings_that_decide_predictions_are_checked_as_in_training(model_path, tmp_path, key, changes,
+                                                                                 needle):
     bad = rewrite(model_path, tmp_path / "bad.safetensors", _edited(model_path, key, **changes))
     with pytest.raises(ModelFileError, match="settings training would refuse") as info:
         load_model(bad)
     assert needle in str(info.value)
 
 
+@pytest.mark.parametrize("key, changes", [
+    ("train_config", {"grad_clip": 1e9, "seed": 20240101123, "epochs": 2000, "device": "xpu", "learning_rate": 2}),
+    ("train_config", {"grad_clip": -5.0, "seed": -1}),
+    ("model_config", {"dropout": 0.97, "word_dropout": -1}),
+    ("tokenizer_config", {"vocab_size": 5, "min_frequency": 0}),
+])
+def test_settings_that_only_shaped_training_fall_back_to_defaults(model_path, tmp_path, key, changes):
+    """Files written before the ranges were checked (an old --grad-clip 1e9 or a long seed) still open: these
+    settings don't change a prediction. Each value out of range becomes the default; the rest are kept."""
+    good = load_model(model_path)
+    model = load_model(rewrite(model_path, tmp_path / "old.safetensors", _edited(model_path, key, **changes)))
+    config = {"train_config": model.train_config, "model_config": model.config,
+              "tokenizer_config": model.tokenizer.config}[key]
+    defaults = {"train_config": TrainConfig(), "model_config": ModelConfig(), "tokenizer_config": TokenizerConfig()}
+    for name in changes:
+        assert getattr(config, name) == getattr(defaults[key], name)
+    assert model.predict_proba(["a good film"]).tolist() == good.predict_proba(["a good film"]).tolist()
+
+
 @pytest.mark.parametrize("names, needle", [
-    (["negative", "Negative"], 'repeat "Negative"'),
+    (["negative", "Negative"], 'repeat "negative"'),
     (["negative", ""], "not a list of non-empty texts"),
     (["negative", 1], "not a list of non-empty texts"),
 ])
 def test_model_file_class_names_must_be_distinct_texts(model_path, tmp_path, names, needle):
     bad = rewrite(model_path, tmp_path / "bad.safetensors", {"label_names": json.dumps(names)})
     with pytest.raises(ModelFileError, match=needle):
+        load_model(bad)
+
+
+def test_model_file_class_names_are_counted_before_they_are_compared(model_path, tmp_path):
+    names = [f"class {i}" for i in range(50_000)]
+    bad = rewrite(model_path, tmp_path / "many.safetensors", {"label_names": json.dumps(names)})
+    with pytest.raises(ModelFileError, match="50000 class names for 2 classes"):
         load_model(bad)
 
 
@@ -327,7 +371,7 @@ def test_model_file_tokenizer_of_another_kind_is_refused(model_path, tmp_path):
         spec["model"]["type"] = "Unigram"
 
     bad = rewrite(model_path, tmp_path / "bad.safetensors", _tokenizer_edit(model_path, other))
-    with pytest.raises(ModelFileError, match="Unigram model, but its settings say word"):
+    with pytest.raises(ModelFileError, match="a 'Unigram' model, but its settings say word"):
         load_model(bad)
 
 
@@ -343,6 +387,44 @@ def test_a_crafted_tokenizer_pipeline_is_replaced_by_the_apps_own(model_path, tm
     text = "the film was good, not bad"
     assert crafted.tokenizer.encode(text).tokens == tiny_model.tokenizer.encode(text).tokens
     assert crafted.predict_proba([text]).tolist() == tiny_model.predict_proba([text]).tolist()
+
+
+@pytest.fixture(scope="module")
+def bpe_file(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bpe") / "bpe.safetensors"
+    assert run_cli("train", "--data", "builtin:reviews?n=200", "--out", str(out), "--tokenizer", "bpe", "--vocab-size",
+                   "300", *TINY)[0] == 0
+    return out
+
+
+@pytest.mark.parametrize("edit", ["dropout", "unk_token", "prefix"])
+def test_a_bpe_files_own_model_options_are_ignored(bpe_file, tmp_path, edit):
+    """Only the vocabulary and merges are read: BPE dropout in a file would make predictions random, a renamed
+    unknown token would fail at prediction time, a prefix would split words differently."""
+    def craft(spec):
+        spec["model"].update({"dropout": {"dropout": 0.9}, "unk_token": {"unk_token": "<oops>"},
+                              "prefix": {"continuing_subword_prefix": "##"}}[edit])
+
+    crafted = load_model(rewrite(bpe_file, tmp_path / "c.safetensors", _tokenizer_edit(bpe_file, craft)))
+    good = load_model(bpe_file)
+    texts = ["the plot was clumsy but the acting was wonderful", "zzyzx unseen words"]
+    assert [crafted.tokenizer.encode(t).tokens for t in texts] == [good.tokenizer.encode(t).tokens for t in texts]
+    assert crafted.predict_proba(texts).tolist() == good.predict_proba(texts).tolist()
+
+
+def test_a_tokenizer_with_tokens_of_its_own_is_refused(model_path, tmp_path):
+    def add(spec):
+        spec["added_tokens"].append({"id": 5, "content": "good", "single_word": False, "lstrip": False,
+                                     "rstrip": False, "normalized": False, "special": True})
+
+    with pytest.raises(ModelFileError, match="has a damaged tokenizer: the tokenizer adds tokens of its own"):
+        load_model(rewrite(model_path, tmp_path / "c.safetensors", _tokenizer_edit(model_path, add)))
+
+
+@pytest.mark.parametrize("ids", [{"pad_id": 5}, {"unk_id": 0}])
+def test_special_ids_must_be_the_tokenizers(model_path, tmp_path, ids):
+    with pytest.raises(ModelFileError, match="padding and unknown-word ids are not the tokenizer's"):
+        load_model(rewrite(model_path, tmp_path / "c.safetensors", _edited(model_path, "model_config", **ids)))
 
 
 def test_non_finite_weights_are_refused(model_path, tmp_path):
@@ -376,7 +458,7 @@ def test_a_5000_digit_number_in_the_metadata(model_path, tmp_path):
     bad = rewrite(model_path, tmp_path / "big.safetensors", {"info": text, "format_version": "1" * 5000})
     info = read_info(bad)  # info shows what it can
     assert info["info"] == text
-    with pytest.raises(ModelFileError):  # too new a format version, said in one line
+    with pytest.raises(ModelFileError, match="has no valid format version"):  # one line, not a ValueError
         load_model(bad)
     assert run_cli("info", str(bad))[0] == 0
 

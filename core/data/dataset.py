@@ -45,6 +45,9 @@ class TextDataset:
     validation_fraction: float = VALIDATION_FRACTION  # of train, carved when the source has no validation split
     test_fraction: float = TEST_FRACTION  # likewise for test
     notes: list[str] = field(default_factory=list)  # things the user should know (guesses, drops, encoding)
+    # The whole number each class was written as, when the labels were numbers (a 1-5 star column named
+    # by a sentiment scale): a model records them, so a file holding only some of the numbers maps right.
+    label_values: list[int] | None = None
 
     @property
     def num_classes(self) -> int:

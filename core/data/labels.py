@@ -43,10 +43,11 @@ _KNOWN_ORDERS: tuple[tuple[str, ...], ...] = (
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 # The markers pandas reads as missing (its default ``na_values``): a label "NA" is no class. Exact
-# spellings, so a class really called "none" or "na" (lower case) keeps its rows.
+# spellings, so a class called "na" keeps its rows; and not "None", a real class in some sets (an
+# emotion or an aspect that is absent), so it stays a class.
 _NA_MARKERS = frozenset({
     "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA",
-    "NULL", "NaN", "None", "n/a", "nan", "null",
+    "NULL", "NaN", "n/a", "nan", "null",
 })
 _INT_RE = re.compile(r"[+-]?\d+")
 _FLOAT_RE = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
@@ -118,8 +119,11 @@ def _describe_cell(v: Any) -> str:
     return f"a {type(v).__name__} value ({_one_line(v, 40)})"
 
 
-def _norm_labels(values: Sequence[Any], column: str) -> list[int | str | None]:
-    """Labels -> int (also for whole floats and digit strings), stripped str, or None when missing."""
+def _norm_labels(values: Sequence[Any], column: str, markers: dict[str, int] | None = None) -> list[int | str | None]:
+    """Labels -> int (also for whole floats and digit strings), stripped str, or None when missing.
+
+    ``markers`` counts the missing-value markers met (NA, null...), for the note that says so.
+    """
     out: list[int | str | None] = []
     for v in values:
         if _is_missing(v):
@@ -135,6 +139,8 @@ def _norm_labels(values: Sequence[Any], column: str) -> list[int | str | None]:
             out.append(int(v))
         elif isinstance(v, str):
             s = v.strip()
+            if s in _NA_MARKERS and markers is not None:
+                markers[s] = markers.get(s, 0) + 1
             if not s or s in _NA_MARKERS:
                 out.append(None)
             elif _INT_RE.fullmatch(s):
@@ -311,7 +317,8 @@ def _assemble(
                 columns=columns, missing=("text" if absent == t_col else "label",),
             )
         texts = _clean_texts(df[t_col].tolist(), t_col, notes)
-        labels = _norm_labels(df[l_col].tolist(), l_col)
+        markers: dict[str, int] = {}
+        labels = _norm_labels(df[l_col].tolist(), l_col, markers)
         if l_col in classlabels:  # datasets' ClassLabel uses -1 for "no label" (e.g. GLUE test splits)
             labels = [None if isinstance(v, int) and v < 0 else v for v in labels]
         keep_t: list[str] = []
@@ -330,7 +337,9 @@ def _assemble(
             missing.append(split)
             continue
         if dropped:
-            notes.append(f"Dropped {dropped} of {len(texts)} {split} rows with an empty or missing (NA) text or label.")
+            said = ", ".join(f'"{m}" ({n:,})' for m, n in sorted(markers.items(), key=lambda kv: -kv[1])[:3])
+            notes.append(f"Dropped {dropped} of {len(texts)} {split} rows with an empty text or label"
+                         + (f", or a label that marks a missing value: {said}." if markers else "."))
         raw[split] = (keep_t, keep_l)
         _check_cancel(control)
 
@@ -371,10 +380,13 @@ def _assemble(
         splits, carved = _carve(splits, missing, fractions, seed)
         if carved:
             notes.append(f"Carved {' and '.join(carved)} from train (seed {seed}, stratified by class).")
+    numbers = classlabels.get(l_col) is None and all(isinstance(v, int) for v in mapping)
+    label_values = sorted(mapping, key=mapping.__getitem__) if numbers else None
     return TextDataset(
         source=source,
         splits=splits,
         label_names=names,
+        label_values=label_values,
         text_column=t_col,
         label_column=l_col,
         carved=carved,

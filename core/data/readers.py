@@ -43,33 +43,51 @@ def _decode(raw: bytes, path: Path, notes: list[str]) -> str:
             f"File {path.name} contains NUL bytes (offset {nul}); it is binary or UTF-16 "
             "without a byte-order mark. Save it as UTF-8 text."
         )
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    lines = raw.split(b"\n")  # safe for both: no UTF-8 sequence and no cp1252 character holds byte 0x0a
-    out, fallback = [], []
-    for number, line in enumerate(lines, 1):
-        try:
-            out.append(line.decode("utf-8-sig" if number == 1 else "utf-8"))
-            continue
-        except UnicodeDecodeError:
-            pass
-        try:
-            out.append(line.decode("cp1252"))
-        except UnicodeDecodeError as err:
-            raise DataError(
-                f"Line {number} of {path.name} is not UTF-8 or Windows-1252 text (byte 0x{line[err.start]:02x}); "
-                "save the file as UTF-8."
-            ) from None
-        fallback.append(number)
-    if len(fallback) == sum(1 for line in lines if not line.isascii()):
+    newline = b"\n" if b"\n" in raw else b"\r"  # old Mac files end lines with CR alone
+    if not _UTF8_SEQUENCE.search(raw):  # not one UTF-8 character: the whole file is Windows-1252
         notes.append(f"{path.name} is not UTF-8; it was read as Windows-1252 (cp1252).")
-    else:
-        shown = ", ".join(map(str, fallback[:10])) + (", …" if len(fallback) > 10 else "")
-        notes.append(f"{path.name} is UTF-8 except {len(fallback)} line(s) ({shown}), which were read as "
-                     "Windows-1252 (cp1252); check them.")
-    return "\n".join(out)
+        return _cp1252(raw, 0, raw, path, newline)
+    # UTF-8 but for some lines: decode those lines alone, in one pass (no copy of the file per line)
+    view, out, starts, pos = memoryview(raw), [], [], 0
+    while True:
+        try:
+            out.append(str(view[pos:], "utf-8"))
+            break
+        except UnicodeDecodeError as err:
+            bad = pos + err.start
+            start = max(raw.rfind(b"\n", pos, bad), raw.rfind(b"\r", pos, bad), pos - 1) + 1
+            ends = [i for i in (raw.find(b"\n", bad), raw.find(b"\r", bad)) if i >= 0]
+            end = min(ends) if ends else len(raw)
+            out.append(str(view[pos:start], "utf-8"))
+            out.append(_cp1252(view[start:end], start, raw, path, newline))
+            starts.append(start)
+            pos = end
+    numbers = [raw.count(newline, 0, start) + 1 for start in starts[:10]]
+    shown = ", ".join(map(str, numbers)) + (", …" if len(starts) > 10 else "")
+    notes.append(f"{path.name} is UTF-8 except {len(starts)} line(s) ({shown}), which were read as "
+                 "Windows-1252 (cp1252); check them.")
+    return "".join(out)
+
+
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _cp1252(chunk: bytes | memoryview, offset: int, raw: bytes, path: Path, newline: bytes) -> str:
+    """``chunk`` (at ``offset`` in ``raw``) as Windows-1252, or a ``DataError`` naming the line."""
+    try:
+        return str(chunk, "cp1252")
+    except UnicodeDecodeError as err:
+        at = offset + err.start
+        raise DataError(
+            f"Line {raw.count(newline, 0, at) + 1} of {path.name} is not UTF-8 or Windows-1252 text "
+            f"(byte 0x{raw[at]:02x}); save the file as UTF-8."
+        ) from None
 
 
 def _read_table(path: Path, notes: list[str]) -> Any:
@@ -91,7 +109,9 @@ def _read_table(path: Path, notes: list[str]) -> Any:
         if not (raw[:4] == b"PAR1" and raw[-4:] == b"PAR1"):
             raise DataError(f"File {path.name} is not a Parquet file (or it is damaged).")
         try:
-            df = pd.read_parquet(io.BytesIO(raw))
+            # numpy_nullable: an int64 column with a null stays whole numbers (Int64), not float64 that
+            # would round labels above 2**53 into one class
+            df = pd.read_parquet(io.BytesIO(raw), dtype_backend="numpy_nullable")
         except Exception as err:  # pyarrow raises many types for damaged files
             raise DataError(f"Can't read Parquet file {path.name}: {_one_line(err)}") from None
     else:
@@ -277,12 +297,13 @@ def _read_folder(folder: Path, notes: list[str], control: TaskControl | None) ->
             parts.append(_read_table(p, notes))
         if parts:
             columns = [list(part.columns) for part in parts]
-            if any(c != columns[0] for c in columns):
-                odd = next(i for i, c in enumerate(columns) if c != columns[0])
+            if any(set(c) != set(columns[0]) for c in columns):  # the same columns in another order are fine
+                odd = next(i for i, c in enumerate(columns) if set(c) != set(columns[0]))
                 raise DataError(
                     f"The {split} files of {folder} have different columns: {files[0].name} has "
                     f"{', '.join(columns[0])}, {files[odd].name} has {', '.join(columns[odd])}; give them one header."
                 )
+            parts = [part[columns[0]] for part in parts]
             frames[split] = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     return frames
 

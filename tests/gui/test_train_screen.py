@@ -224,6 +224,22 @@ def test_a_failure_shows_a_dialog_and_returns_to_idle(panel, dataset, qtbot, mon
     assert "failed" in panel.progress_label.text()
 
 
+def test_a_setting_the_core_refuses_is_named_and_its_input_focused(panel, dataset, qtbot, monkeypatch):
+    """The form's bounds come from the settings, but an editable choice (the device) takes any text: the
+    core's check names the setting and the screen puts the cursor on it."""
+    shown: list[tuple] = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *args: shown.append(args)))
+    panel.session.set_dataset(dataset)
+    device = panel.inputs[("train", "device")]
+    with qtbot.waitActive(panel):
+        panel.show()
+        panel.activateWindow()
+    device.setCurrentText("meta")
+    assert not panel.start_training() and not panel.is_training
+    assert shown[0][1] == "Cannot train" and "Device (--device) must be auto, cpu, cuda, cuda:N or mps" in shown[0][2]
+    qtbot.waitUntil(device.hasFocus, timeout=2000)
+
+
 def test_ctrl_enter_trains_and_escape_cancels(panel, dataset, qtbot):
     panel.session.set_dataset(dataset)
     small(panel, epochs=50)

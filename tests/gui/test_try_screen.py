@@ -232,3 +232,19 @@ def test_a_three_class_model_draws_chance_at_one_third(qtbot):
     with qtbot.waitSignal(panel2.updated, timeout=5000):
         panel2.set_text("the film was great")
     assert len(panel2.prob_plot.curves) == 1 and panel2.prob_plot.threshold.value() == pytest.approx(0.5)
+
+
+def test_a_model_whose_weights_overflow_is_named_not_drawn(qtbot):
+    """Finite but huge weights load (they pass every check) and give NaN outputs: the screen says so and
+    draws nothing, instead of an exception in a timer slot."""
+    import torch
+
+    model = untrained("lstm")
+    with torch.no_grad():
+        for p in model.classifier.parameters():
+            p.fill_(3e38)
+    panel, _ = make_panel(qtbot, model)
+    with qtbot.waitSignal(panel.updated, timeout=1000):
+        panel.set_text("the film was great")
+    assert panel.current_trace is None and not panel.note.isHidden()
+    assert panel.note.text().startswith("Can't show this model: the model's outputs are not finite numbers")
