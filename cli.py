@@ -1,4 +1,4 @@
-"""The headless command line: ``train``, ``evaluate``, ``predict`` and ``info``.
+"""The headless command line: ``train``, ``evaluate``, ``predict``, ``info`` and ``export``.
 
 A face of the app like ``gui/``: it parses arguments, drives the core's tasks and prints. Every
 setting flag of ``train`` is generated from the config dataclasses' field metadata
@@ -128,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     inf = sub.add_parser("info", help="show a model file's config, metrics and versions (JSON)")
     inf.add_argument("model_file", metavar="FILE")
+
+    ex = sub.add_parser("export", help="write a bundle that runs without PyTorch: ONNX model, tokenizer, model card")
+    ex.add_argument("model_file", metavar="FILE")
+    ex.add_argument("--out", required=True, metavar="FOLDER", help="the bundle's folder (created)")
+    ex.add_argument("--force", action="store_true", help="replace the folder if it exists and is not empty")
     return p
 
 
@@ -357,6 +362,17 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from core.events import run_to_end
+    from core.export import export_steps
+    from core.modelfile import load_model
+
+    model = load_model(args.model_file)
+    done = run_to_end(export_steps(model, args.out, force=args.force, model_file=args.model_file))
+    print(json.dumps({"out": done.path, "files": sorted(p.name for p in Path(done.path).iterdir())}))
+    return 0
+
+
 def column_hint(error: ColumnError) -> str:
     """How to name the columns on the command line."""
     flags = [f"--{role}-column" for role in ("text", "label") if role in error.missing] or ["--text-column",
@@ -371,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
         args.texts = [*args.texts, *rest]  # texts after an option: predict FILE --gates "text"
     elif rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    commands = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "info": cmd_info}
+    commands = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "info": cmd_info,
+                "export": cmd_export}
     with _sigterm_as_interrupt():
         return _run(commands[args.command], args)
 

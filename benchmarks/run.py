@@ -52,6 +52,8 @@ TARGETS = {
     "gui_stall_ms_p99": 30.0,
     "startup_s": 2.0,
     "train_peak_rss_mb": 2048.0,
+    "onnx_vs_torch_sentence": 1.0,  # ONNX Runtime at least as fast per sentence (p50 and p95)
+    "onnx_size_vs_weights": 2.0,
 }
 
 
@@ -277,6 +279,65 @@ def bench_trace(quick: bool, results: dict, table: list) -> None:
     table.append(("evaluation (IMDB-like reviews)", f"{rate:,.0f} texts/s", "", ""))
 
 
+def bench_export(quick: bool, results: dict, table: list) -> None:
+    """The export bundle under ONNX Runtime against the app's PyTorch path: same model, same texts, one
+    run with the two sides alternating (so load on the machine hits both alike)."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    from core.export import onnx_graph
+
+    texts, _, _ = imdb_like_texts(2000)
+    tok = TextTokenizer.train(texts)
+    model = SentimentModel(build_classifier(ModelConfig(vocab_size=tok.vocab_size), 0).eval(), tok,
+                           ["negative", "positive"])
+    graph = onnx_graph(model).SerializeToString()
+    session = ort.InferenceSession(graph)
+    bundle_tok = Tokenizer.from_str(tok.to_json())  # what a user's program loads from tokenizer.json
+
+    def onnx_predict(batch: list[str]) -> np.ndarray:
+        ids = [e.ids or [1] for e in bundle_tok.encode_batch(batch)]
+        arr = np.zeros((len(ids), max(map(len, ids))), dtype=np.int64)
+        for row, seq in zip(arr, ids, strict=True):
+            row[: len(seq)] = seq
+        return session.run(["probabilities"], {"ids": arr, "lengths": np.array([len(s) for s in ids])})[0]
+
+    sentences = [" ".join(t.split()[:30]) for t in texts[:200]]  # 30-word sentences, as typed in the app
+    for s_ in sentences[:20]:
+        onnx_predict([s_]), model.predict_proba([s_])
+    torch_ms, onnx_ms = [], []
+    for i in range(200 if quick else 1000):
+        s_ = sentences[i % len(sentences)]
+        for side, fn in ((torch_ms, model.predict_proba), (onnx_ms, onnx_predict))[:: 1 if i % 2 else -1]:
+            t0 = time.perf_counter()
+            fn([s_])
+            side.append((time.perf_counter() - t0) * 1000)
+    t50, t95 = float(np.percentile(torch_ms, 50)), float(np.percentile(torch_ms, 95))
+    o50, o95 = float(np.percentile(onnx_ms, 50)), float(np.percentile(onnx_ms, 95))
+    sample = texts[: 500 if quick else 2000]
+    by_length = sorted(sample, key=len)
+    t0 = time.perf_counter()
+    model.predict_proba(sample)
+    torch_rate = len(sample) / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for k in range(0, len(by_length), 256):  # the same batching the app does: by length, 256 a batch
+        onnx_predict(by_length[k : k + 256])
+    onnx_rate = len(sample) / (time.perf_counter() - t0)
+    weights = sum(p.numel() * 4 for p in model.classifier.parameters())
+    size_ratio = len(graph) / weights
+    results.update(torch_sentence_ms_p50=round(t50, 2), torch_sentence_ms_p95=round(t95, 2),
+                   onnx_sentence_ms_p50=round(o50, 2), onnx_sentence_ms_p95=round(o95, 2),
+                   torch_batch_texts_per_s=round(torch_rate, 1), onnx_batch_texts_per_s=round(onnx_rate, 1),
+                   onnx_size_vs_weights=round(size_ratio, 3))
+    table.append(("predict 1 sentence (30 words), PyTorch", f"p50 {t50:.2f} ms", f"p95 {t95:.2f} ms", ""))
+    table.append(("predict 1 sentence (30 words), ONNX Runtime", f"p50 {o50:.2f} ms", f"p95 {o95:.2f} ms",
+                  f"p50 and p95 <= PyTorch's ({t50 / o50:.2f}x, {t95 / o95:.2f}x)"))
+    table.append(("batch throughput (IMDB-like), PyTorch / ONNX", f"{torch_rate:,.0f} / {onnx_rate:,.0f} texts/s",
+                  f"{onnx_rate / torch_rate:.2f}x", ""))
+    table.append(("model.onnx size / weights", f"{len(graph) / 1e6:.1f} MB / {weights / 1e6:.1f} MB",
+                  f"{size_ratio:.3f}x", f"< {TARGETS['onnx_size_vs_weights']}x"))
+
+
 # --- 4-6. subprocess measurements -----------------------------------------------------------------------
 def bench_gui(quick: bool, results: dict, table: list) -> None:
     data = "builtin:reviews?n=1500" if quick else str(ROOT.parent / "shared" / "datasets" / "sst2")
@@ -363,10 +424,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="finish in under 60 seconds")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--only", help="comma-separated parts: train,tokenize,trace,gui,startup,memory")
+    parser.add_argument("--only", help="comma-separated parts: train,tokenize,trace,export,gui,startup,memory")
     args = parser.parse_args()
-    parts = {"train": bench_training, "tokenize": bench_tokenize, "trace": bench_trace, "gui": bench_gui,
-             "startup": bench_startup, "memory": bench_memory}
+    parts = {"train": bench_training, "tokenize": bench_tokenize, "trace": bench_trace, "export": bench_export,
+             "gui": bench_gui, "startup": bench_startup, "memory": bench_memory}
     chosen = args.only.split(",") if args.only else list(parts)
     results: dict = {"machine": machine(), "quick": args.quick}
     table: list[tuple[str, str, str, str]] = []

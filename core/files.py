@@ -146,7 +146,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, inputs: Iterable[str | os
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
-        mode = 0o666 & ~_umask()
+        mode = 0o666 & ~umask()
     try:
         fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
     except OSError as e:
@@ -166,7 +166,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, inputs: Iterable[str | os
     return path
 
 
-def _umask() -> int:
+def umask() -> int:
     """The process's umask: from /proc on Linux (setting it to read it races with other threads)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():

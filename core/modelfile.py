@@ -206,14 +206,15 @@ def _one_line(error: object, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _read(path: Path) -> bytes:
+def read_model_bytes(path: Path) -> bytes:
+    """A model file's bytes, read as every model file is (a regular file, bounded)."""
     return read_bounded(path, MAX_FILE_BYTES, "model file", ModelFileError)
 
 
 def load_model(path: str | os.PathLike) -> SentimentModel:
     """Load a model file; any problem raises ``ModelFileError`` with a message for the user."""
     path = Path(path).expanduser()
-    model = from_bytes(_read(path), name=str(path))
+    model = from_bytes(read_model_bytes(path), name=str(path))
     model.info.file = str(path)
     return model
 
@@ -221,7 +222,7 @@ def load_model(path: str | os.PathLike) -> SentimentModel:
 def read_info(path: str | os.PathLike) -> dict:
     """The metadata of a model file (configs, metrics, versions) without building the model."""
     path = Path(path).expanduser()
-    meta = _header_metadata(_read(path), str(path))
+    meta = _header_metadata(read_model_bytes(path), str(path))
     out = {}
     for k, v in meta.items():
         if k == "tokenizer":

@@ -127,6 +127,8 @@ class MainWindow(QMainWindow):
         self._action(file, "Open &model…", self.models_screen.open_dialog, "Ctrl+Shift+O", "Open model files")
         self._action(file, "&Save model…", self.models_screen.save_dialog, QKeySequence.StandardKey.Save,
                      "Save the model selected on the Models screen")
+        self._action(file, "E&xport model…", self.models_screen.export_dialog, "Ctrl+Shift+E",
+                     "Export the selected model as a folder that runs without PyTorch (ONNX)")
         file.addSeparator()
         self._action(file, "&Export plot as PNG…", self.export_png, "Ctrl+E", "Save the current screen's plots")
         file.addSeparator()

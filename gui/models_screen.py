@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.events import PhaseEvent
+from core.export import Exported, export_steps
 from core.modelfile import ModelOpened, ModelSaved, open_models, safe_file_name, save_all_steps, save_steps
 from core.sentiment_model import SentimentModel
 from gui.session import Session
@@ -78,6 +79,7 @@ def describe_model(name: str, model: SentimentModel, saved: bool = True) -> str:
 class ModelsScreen(QWidget):
     opened = Signal(list)  # names of the models opened
     saved = Signal(str)  # path written
+    exported = Signal(str)  # bundle folder written
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -110,6 +112,12 @@ class ModelsScreen(QWidget):
         self.save_button = QPushButton("Save selected…")
         self.save_button.setToolTip("Save the selected model to a file (Ctrl+S)")
         self.save_button.clicked.connect(self.save_dialog)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip(
+            "Export the selected model as a folder that runs without PyTorch: ONNX model, tokenizer, model card "
+            "(Ctrl+Shift+E)"
+        )
+        self.export_button.clicked.connect(self.export_dialog)
         self.remove_button = QPushButton("Remove")
         self.remove_button.setToolTip("Remove the selected model from this session (its file stays)")
         self.remove_button.clicked.connect(self._remove)
@@ -119,7 +127,7 @@ class ModelsScreen(QWidget):
         self.hint.setWordWrap(True)
 
         buttons = QHBoxLayout()
-        for b in (self.open_button, self.save_button, self.remove_button):
+        for b in (self.open_button, self.save_button, self.export_button, self.remove_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         left = QWidget()
@@ -223,6 +231,42 @@ class ModelsScreen(QWidget):
             if not path.endswith(".safetensors"):
                 path += ".safetensors"
             self.save(name, path)
+
+    def export_dialog(self) -> None:
+        name = self.selected_name()
+        if name is None:
+            QMessageBox.information(self, "Nothing to export", "Train or open a model first.")
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, f"Export {name} as a folder", f"{safe_file_name(name).lower()}-bundle", "Folder (*)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
+        if not path:
+            return
+        out = Path(path)
+        force = False
+        if out.is_dir() and any(out.iterdir()):
+            answer = QMessageBox.question(self, "Replace the folder?",
+                                          f"{out} is not empty. Replace everything in it with the bundle?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+            force = True
+        self.export(name, str(out), force)
+
+    def export(self, name: str, path: str, force: bool = False) -> Task:
+        """Write ``name``'s export bundle to the folder ``path`` in the background."""
+        model = self.session.models[name]
+        source = model.info.file if model.info.file and Path(model.info.file).is_file() else None
+        task = Task(lambda control: export_steps(model, path, force=force, model_file=source), name="export model")
+
+        def on_event(event: object) -> None:
+            if isinstance(event, Exported):
+                self.session.status.emit(f"Exported {name} to {event.path}")
+                self.exported.emit(event.path)
+
+        task.event.connect(on_event)
+        task.failed.connect(lambda exc: QMessageBox.warning(self, "Could not export the model", error_message(exc)))
+        return self.session.track(task).start()
 
     def save(self, name: str, path: str) -> Task:
         """Save one model in the background (each save is its own task: two saves never cancel each other)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from gui.compare_screen import CompareScreen
 from gui.compare_views import COLUMNS
@@ -60,6 +60,38 @@ def test_models_panel_save_and_open_round_trip(qtbot, tiny_model, tmp_path):
     assert name == "LSTM (2)" and panel.list.count() == 2
     texts = ["the film was great", "awful"]
     np.testing.assert_array_equal(session.models[name].predict_proba(texts), tiny_model.predict_proba(texts))
+
+
+def test_models_panel_exports_the_same_bundle_as_the_command_line(qtbot, tiny_model, tmp_path, monkeypatch):
+    """Export… (File > Export model…) writes the CLI's bundle in the background; a non-empty folder is
+    replaced only after the user says so."""
+    import json
+
+    import cli
+    from core.export import FILES
+
+    session = Session()
+    session.add_model(tiny_model, "LSTM")
+    panel = ModelsScreen(session)
+    qtbot.addWidget(panel)
+    path = tmp_path / "lstm.safetensors"
+    with qtbot.waitSignal(panel.saved, timeout=10_000):
+        panel.save("LSTM", str(path))
+    out = tmp_path / "from-the-app"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(out), ""))
+    with qtbot.waitSignal(panel.exported, timeout=20_000):
+        panel.export_dialog()
+    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, "lstm.safetensors"])
+    qtbot.waitUntil(lambda: not session.tasks, timeout=10_000)
+    assert cli.main(["export", str(path), "--out", str(tmp_path / "from-the-cli")]) == 0
+    for name in ("model.onnx", "tokenizer.json", "lstm.safetensors"):
+        assert (out / name).read_bytes() == (tmp_path / "from-the-cli" / name).read_bytes(), name
+    assert json.loads((out / "config.json").read_text()) == json.loads((tmp_path / "from-the-cli" / "config.json")
+                                                                       .read_text())
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args) or QMessageBox.StandardButton.No)
+    panel.export_dialog()  # the folder is full now: asked, and left alone on No
+    assert asked and "is not empty" in asked[0][2] and not panel.session.tasks
 
 
 def test_models_panel_reports_a_bad_file(qtbot, tmp_path, monkeypatch):

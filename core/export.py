@@ -1,0 +1,211 @@
+"""Export bundles: a model that runs anywhere, with ONNX Runtime, ``tokenizers`` and numpy only.
+
+A bundle is a folder: ``model.onnx`` (ids and lengths in, probabilities out), ``tokenizer.json`` (the
+``tokenizers`` file, which normalizes, splits, maps unknown words and truncates by itself),
+``config.json`` (class names and how a string becomes ``ids``/``lengths``), ``README.md`` (a model
+card with a runnable example) and the original ``.safetensors`` file, so the bundle reopens in the app.
+
+The graph uses ONNX's own LSTM, GRU and RNN operators with ``sequence_lens``: each text is read only up
+to its own length (the backward direction from its own last word), exactly the packed-sequence
+semantics of ``SentimentClassifier``, so padding never changes a prediction. It is written with the
+``onnx`` helper API from the weights, not traced, so every cell kind, depth, direction and pooling is
+the same few operators. The folder is built beside its destination and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core import __version__
+from core.errors import StudioError
+from core.events import PhaseEvent
+from core.files import umask
+from core.sentiment_model import SentimentModel
+from core.tokenizer import PAD_ID, UNK_ID
+
+OPSET = 17
+BUNDLE_FORMAT = "sentiment-studio-onnx"
+FILES = ("model.onnx", "tokenizer.json", "config.json", "README.md")
+# PyTorch's gate blocks in ONNX's order: LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h
+_GATE_ORDER = {"lstm": [0, 3, 1, 2], "gru": [1, 0, 2], "rnn": [0]}
+_OPS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+
+
+def _gates(w: np.ndarray, kind: str) -> np.ndarray:
+    """Reorder the gate blocks along the first axis from PyTorch's order to ONNX's."""
+    blocks = np.split(w, len(_GATE_ORDER[kind]), axis=0)
+    return np.concatenate([blocks[i] for i in _GATE_ORDER[kind]], axis=0)
+
+
+def onnx_graph(model: SentimentModel):
+    """The classifier as an ``onnx.ModelProto``: ``ids`` (int64 [batch, time]) and ``lengths`` (int64
+    [batch]) in, ``probabilities`` (float32 [batch, classes]) out, batch and time dynamic."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    c = model.config
+    state = {k: v.detach().cpu().float().numpy() for k, v in model.classifier.state_dict().items()}
+    inits, nodes = [], []
+
+    def const(name: str, value: np.ndarray) -> str:
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        return name
+
+    def node(op: str, inputs: list[str], outputs: list[str], **attrs) -> None:
+        nodes.append(helper.make_node(op, inputs, outputs, name=f"{op}_{len(nodes)}", **attrs))
+
+    const("embedding", state["embedding.weight"])
+    node("Gather", ["embedding", "ids"], ["embedded"])  # (batch, time, embed)
+    node("Transpose", ["embedded"], ["x0"], perm=[1, 0, 2])  # (time, batch, embed): ONNX's layout
+    node("Cast", ["lengths"], ["seq_lens"], to=TensorProto.INT32)
+    x = "x0"
+    for layer in range(c.num_layers):
+        names = [f"_l{layer}" + ("_reverse" if d else "") for d in range(c.num_directions)]
+        w = np.stack([_gates(state[f"rnn.weight_ih{s}"], c.kind) for s in names])
+        r = np.stack([_gates(state[f"rnn.weight_hh{s}"], c.kind) for s in names])
+        b = np.stack([np.concatenate([_gates(state[f"rnn.bias_ih{s}"], c.kind),
+                                      _gates(state[f"rnn.bias_hh{s}"], c.kind)]) for s in names])
+        attrs = {"hidden_size": c.hidden_size, "direction": "bidirectional" if c.bidirectional else "forward"}
+        if c.kind == "gru":
+            attrs["linear_before_reset"] = 1  # PyTorch's GRU: r * (W_hn h + b_hn)
+        inputs = [x, const(f"W{layer}", w), const(f"R{layer}", r), const(f"B{layer}", b), "seq_lens"]
+        node(_OPS[c.kind], inputs, [f"y{layer}", f"h{layer}"], **attrs)  # y (time, dirs, batch, hidden)
+        node("Transpose", [f"y{layer}"], [f"yt{layer}"], perm=[0, 2, 1, 3])  # (time, batch, dirs, hidden)
+        node("Reshape", [f"yt{layer}", const(f"shape{layer}", np.array([0, 0, -1], np.int64))], [f"x{layer + 1}"])
+        x = f"x{layer + 1}"
+
+    if c.pooling == "last":  # forward state after the last word, backward state after the first
+        node("Transpose", [f"h{c.num_layers - 1}"], ["h_t"], perm=[1, 0, 2])
+        node("Reshape", ["h_t", const("flat", np.array([0, -1], np.int64))], ["pooled"])
+    else:  # over each text's own words: (time, 1) < (1, batch)
+        node("Shape", ["ids"], ["ids_shape"])
+        node("Gather", ["ids_shape", const("one", np.array(1, np.int64))], ["time"])
+        node("Range", [const("zero", np.array(0, np.int64)), "time", "one"], ["steps"])
+        node("Unsqueeze", ["steps", const("axis1", np.array([1], np.int64))], ["steps_col"])
+        node("Unsqueeze", ["lengths", const("axis0", np.array([0], np.int64))], ["lengths_row"])
+        node("Less", ["steps_col", "lengths_row"], ["mask"])  # (time, batch)
+        node("Unsqueeze", ["mask", const("axis2", np.array([2], np.int64))], ["mask3"])
+        if c.pooling == "mean":
+            node("Cast", ["mask3"], ["maskf"], to=TensorProto.FLOAT)
+            node("Mul", [x, "maskf"], ["masked"])
+            node("ReduceSum", ["masked", const("axes0", np.array([0], np.int64))], ["summed"], keepdims=0)
+            node("Cast", ["lengths"], ["lengthsf"], to=TensorProto.FLOAT)
+            node("Unsqueeze", ["lengthsf", "axis1"], ["lengths_col"])
+            node("Div", ["summed", "lengths_col"], ["pooled"])
+        else:
+            node("Where", ["mask3", x, const("minus_inf", np.array(-np.inf, np.float32))], ["masked"])
+            node("ReduceMax", ["masked"], ["pooled"], axes=[0], keepdims=0)
+    node("Gemm", ["pooled", const("head_w", state["head.weight"]), const("head_b", state["head.bias"])], ["logits"],
+         transB=1)
+    node("Softmax", ["logits"], ["probabilities"], axis=1)
+
+    graph = helper.make_graph(
+        nodes, f"sentiment_{c.kind}",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "time"]),
+         helper.make_tensor_value_info("lengths", TensorProto.INT64, ["batch"])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", len(model.label_names)])],
+        inits,
+    )
+    onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                                   producer_name="sentiment-studio", producer_version=__version__)
+    onnx_model.ir_version = 8  # what ONNX Runtime 1.14 and later read
+    onnx.checker.check_model(onnx_model, full_check=True)
+    return onnx_model
+
+
+def bundle_config(model: SentimentModel) -> dict:
+    """config.json: what a program needs to turn strings into ``ids``/``lengths`` and read the output."""
+    tok = model.tokenizer.config
+    return {
+        "format": BUNDLE_FORMAT,
+        "format_version": 1,
+        "labels": list(model.label_names),
+        "max_length": tok.max_length,
+        "truncation_side": tok.truncation_side,
+        "pad_id": PAD_ID,
+        "unk_id": UNK_ID,  # the id of a text with no tokens at all (the app reads it as one unknown word)
+        "inputs": {"ids": "int64 [batch, time]", "lengths": "int64 [batch]"},
+        "outputs": {"probabilities": "float32 [batch, classes]"},
+        "model": model.config.to_dict(),
+        "tokenizer": tok.to_dict(),
+        "app_version": __version__,
+    }
+
+
+@dataclass
+class Exported:
+    """A bundle was written (the last event of ``export_steps``)."""
+
+    path: str
+
+
+def export_steps(model: SentimentModel, out: str | os.PathLike, *, force: bool = False,
+                 model_file: str | os.PathLike | None = None) -> Iterator[PhaseEvent | Exported]:
+    """Write the bundle for ``model`` as the folder ``out``, as a task.
+
+    The bundle's ``.safetensors`` is ``model_file`` byte for byte when given (the file it was read
+    from), else the model saved afresh. Refuses a file at ``out``, and a folder that is not empty
+    unless ``force``. Everything is written to a temporary folder beside ``out`` and renamed into
+    place: an interrupted export leaves nothing half-written (and an old bundle whole).
+    """
+    from core.modelfile import read_model_bytes, safe_file_name, to_bytes
+
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise StudioError(f"{out} is a file; give a folder for the bundle")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise StudioError(f"folder {out} exists and is not empty; choose a new folder or replace it with --force")
+    if not out.parent.is_dir():
+        raise StudioError(f"folder {out.parent} does not exist")
+    if model_file is not None:
+        file_name, original = Path(model_file).name, read_model_bytes(Path(model_file))
+    else:
+        file_name, original = f"{safe_file_name(model.name)}.safetensors", to_bytes(model)
+    if file_name in FILES or not file_name.endswith(".safetensors"):  # never in place of a bundle file
+        file_name = f"{Path(file_name).stem or 'model'}.safetensors"
+    yield PhaseEvent("export", "building the ONNX graph")
+    graph = onnx_graph(model)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name[:100]}.", suffix=".tmp", dir=out.parent))
+    except OSError as e:
+        raise StudioError(f"can't write in {out.parent}: {e.strerror or e}") from None
+    try:
+        yield PhaseEvent("export", f"writing {out}")
+        (tmp / "model.onnx").write_bytes(graph.SerializeToString())
+        (tmp / "tokenizer.json").write_text(model.tokenizer.to_json(), encoding="utf-8")
+        (tmp / "config.json").write_text(json.dumps(bundle_config(model), indent=2) + "\n", encoding="utf-8")
+        from core.model_card import model_card
+
+        (tmp / "README.md").write_text(model_card(model, file_name), encoding="utf-8")
+        (tmp / file_name).write_bytes(original)
+        tmp.chmod(0o777 & ~umask())
+        _replace_folder(tmp, out)
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise StudioError(f"can't write the bundle {out}: {e.strerror or e}") from None
+        raise
+    yield Exported(str(out))
+
+
+def _replace_folder(new: Path, out: Path) -> None:
+    """Rename ``new`` to ``out``; an existing ``out`` is moved aside first and removed after."""
+    if not out.exists():
+        os.replace(new, out)
+        return
+    old = out.with_name(f".{out.name[:100]}.old-{os.getpid()}")
+    os.replace(out, old)
+    try:
+        os.replace(new, out)
+    except BaseException:
+        os.replace(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

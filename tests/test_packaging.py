@@ -1,0 +1,62 @@
+"""``pip install .`` from a clean copy of the repository: the package holds everything the app needs, and the
+``sentiment-studio`` command is ``main.py``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The project installed (without its dependencies, which this environment has) into a folder of its own,
+    from a copy of the tracked files: nothing is built inside the repository."""
+    work = tmp_path_factory.mktemp("pkg")
+    listing = ["git", "ls-files", "--cached", "--others", "--exclude-standard"]  # what a clone has once committed
+    files = subprocess.run(listing, cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    if not files:
+        pytest.skip("not a git checkout")
+    for name in files:
+        if (ROOT / name).is_file():
+            (work / "src" / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, work / "src" / name)
+    run = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                          "--target", str(work / "site"), str(work / "src")], capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return work / "site"
+
+
+def test_the_installed_package_has_every_module_and_the_icon(installed):
+    modules = {p.relative_to(installed).as_posix() for p in installed.rglob("*.py")}
+    source = {p.relative_to(ROOT).as_posix() for d in ("core", "gui") for p in (ROOT / d).rglob("*.py")}
+    assert source <= modules and {"cli.py", "main.py"} <= modules
+    assert (installed / "resources" / "icon.svg").is_file()
+    metadata = next(installed.glob("sentiment_studio-*.dist-info")) / "METADATA"
+    text = metadata.read_text()
+    from core import __version__
+
+    assert f"Version: {__version__}" in text and "Requires-Dist: onnx" in text and "Requires-Dist: torch" in text
+
+
+def test_the_sentiment_studio_command_is_main_py(installed, tmp_path):
+    env = {"PYTHONPATH": str(installed), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    command = installed / "bin" / "sentiment-studio"
+    run = subprocess.run([str(command), "train", "--data", "builtin:reviews?n=100", "--out", str(tmp_path / "m.st"),
+                          "--epochs", "1", "--embed-dim", "8", "--hidden-size", "8", "--quiet", "--device", "cpu"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    info = subprocess.run([str(command), "info", str(tmp_path / "m.st")], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert json.loads(info.stdout)["format"] == "sentiment-studio-model"
+    where = subprocess.run([sys.executable, "-c", "import core, gui.theme; print(core.__file__); "
+                            "print(gui.theme.app_icon.__module__)"], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert where.stdout.startswith(str(installed))  # the installed copy ran, not the repository
