@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import numpy as np
 
 from core import __version__
 from core.errors import StudioError
-from core.events import PhaseEvent
+from core.events import PhaseEvent, TaskControl
 from core.files import umask
 from core.sentiment_model import SentimentModel
 from core.tokenizer import PAD_ID, UNK_ID
@@ -137,6 +138,7 @@ def bundle_config(model: SentimentModel) -> dict:
         "model": model.config.to_dict(),
         "tokenizer": tok.to_dict(),
         "app_version": __version__,
+        "requires": {"onnxruntime": ">=1.17", "tokenizers": ">=0.20", "numpy": ">=1.26"},
     }
 
 
@@ -148,33 +150,29 @@ class Exported:
 
 
 def export_steps(model: SentimentModel, out: str | os.PathLike, *, force: bool = False,
-                 model_file: str | os.PathLike | None = None) -> Iterator[PhaseEvent | Exported]:
+                 model_file: str | os.PathLike | None = None,
+                 control: TaskControl | None = None) -> Iterator[PhaseEvent | Exported]:
     """Write the bundle for ``model`` as the folder ``out``, as a task.
 
-    The bundle's ``.safetensors`` is ``model_file`` byte for byte when given (the file it was read
-    from), else the model saved afresh. Refuses a file at ``out``, and a folder that is not empty
-    unless ``force``. Everything is written to a temporary folder beside ``out`` and renamed into
-    place: an interrupted export leaves nothing half-written (and an old bundle whole).
+    The bundle's ``.safetensors`` is ``model_file`` byte for byte when it still holds this model's
+    weights (the file it was read from), else the model saved afresh. Refuses a file or a link at
+    ``out``, and a folder that is not empty unless ``force`` and it is an earlier bundle (``--force``
+    never deletes a folder of other things). Everything is written to a temporary folder beside ``out``
+    and renamed into place: an interrupted or cancelled export leaves nothing half-written (and an old
+    bundle whole).
     """
-    from core.modelfile import read_model_bytes, safe_file_name, to_bytes
-
-    out = Path(out).expanduser()
-    if out.exists() and not out.is_dir():
-        raise StudioError(f"{out} is a file; give a folder for the bundle")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise StudioError(f"folder {out} exists and is not empty; choose a new folder or replace it with --force")
-    if not out.parent.is_dir():
-        raise StudioError(f"folder {out.parent} does not exist")
-    if model_file is not None:
-        file_name, original = Path(model_file).name, read_model_bytes(Path(model_file))
-    else:
-        file_name, original = f"{safe_file_name(model.name)}.safetensors", to_bytes(model)
-    if file_name in FILES or not file_name.endswith(".safetensors"):  # never in place of a bundle file
-        file_name = f"{Path(file_name).stem or 'model'}.safetensors"
+    control = control or TaskControl()
+    out = Path(os.path.abspath(Path(out).expanduser()))  # "." has no name to put a temporary beside
+    try:
+        _check_bundle_destination(out, force)
+    except OSError as e:
+        raise StudioError(f"can't use {out} for the bundle: {e.strerror or e}") from None
+    file_name, original = _model_file(model, model_file)
     yield PhaseEvent("export", "building the ONNX graph")
     graph = onnx_graph(model)
+    control.check()
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name[:100]}.", suffix=".tmp", dir=out.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX, suffix=".tmp", dir=out.parent))
     except OSError as e:
         raise StudioError(f"can't write in {out.parent}: {e.strerror or e}") from None
     try:
@@ -186,7 +184,8 @@ def export_steps(model: SentimentModel, out: str | os.PathLike, *, force: bool =
 
         (tmp / "README.md").write_text(model_card(model, file_name), encoding="utf-8")
         (tmp / file_name).write_bytes(original)
-        tmp.chmod(0o777 & ~umask())
+        control.check()
+        tmp.chmod(stat.S_IMODE(out.stat().st_mode) if out.is_dir() else 0o777 & ~umask())  # a replaced folder's mode
         _replace_folder(tmp, out)
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -196,12 +195,69 @@ def export_steps(model: SentimentModel, out: str | os.PathLike, *, force: bool =
     yield Exported(str(out))
 
 
+_TEMP_PREFIX = ".sentiment-studio-export-"  # fixed length: any folder name the file system takes works
+
+
+def is_bundle(folder: Path) -> bool:
+    """Whether ``folder`` holds an export bundle (its config.json says so): only such a folder is replaced."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and config.get("format") == BUNDLE_FORMAT
+
+
+def _check_bundle_destination(out: Path, force: bool) -> None:
+    if out.is_symlink():
+        raise StudioError(f"{out} is a symbolic link; give the folder itself")
+    if out.exists() and not out.is_dir():
+        raise StudioError(f"{out} is a file; give a folder for the bundle")
+    try:
+        here = Path.cwd().resolve()
+    except OSError:
+        here = None
+    if out.exists() and here is not None and (here == out.resolve() or out.resolve() in here.parents):
+        # the folder is replaced by renaming: the shell sitting in it would be left in a deleted folder
+        raise StudioError(f"{out} is the current folder (or holds it); give the bundle a folder of its own, "
+                          "such as ./bundle")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise StudioError(f"folder {out} exists and is not empty; choose a new folder, or replace an earlier "
+                              "bundle with --force")
+        if not is_bundle(out):
+            raise StudioError(f"folder {out} is not an export bundle; --force replaces only an earlier bundle, "
+                              "never a folder of other files")
+    if not out.parent.is_dir():
+        raise StudioError(f"folder {out.parent} does not exist")
+
+
+def _model_file(model: SentimentModel, model_file: str | os.PathLike | None) -> tuple[str, bytes]:
+    """The bundle's model file: its name and bytes. ``model_file`` as it is when it still holds these
+    weights (checked by the digest its header records), else the model saved afresh."""
+    from core.modelfile import _weights_digest, read_info, read_model_bytes, safe_file_name, to_bytes
+
+    if model_file is not None:
+        path = Path(model_file)
+        try:
+            recorded = read_info(path).get("weights_sha256")
+        except StudioError:
+            recorded = None
+        state = {k: v.detach().cpu().contiguous() for k, v in model.classifier.state_dict().items()}
+        if recorded is not None and recorded == _weights_digest(state):
+            name = path.name
+            stem = (name[: -len(".safetensors")] if name.endswith(".safetensors") else Path(name).stem).strip(".")
+            stem = stem or "model"
+            return f"{stem}.safetensors", read_model_bytes(path)
+    return f"{safe_file_name(model.name)}.safetensors", to_bytes(model)
+
+
 def _replace_folder(new: Path, out: Path) -> None:
     """Rename ``new`` to ``out``; an existing ``out`` is moved aside first and removed after."""
     if not out.exists():
         os.replace(new, out)
         return
-    old = out.with_name(f".{out.name[:100]}.old-{os.getpid()}")
+    old = Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX, suffix=".old", dir=out.parent))
+    old.rmdir()
     os.replace(out, old)
     try:
         os.replace(new, out)

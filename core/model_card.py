@@ -9,48 +9,89 @@ model's own records, so the card says nothing the file does not know.
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 from core import __version__
 from core.classifier import CELL_DESCRIPTIONS
+from core.data import parse_source
+from core.errors import StudioError
 from core.sentiment_model import SentimentModel
 from core.settings import settings_of, shown
 
 # The example the card shows; tests run this very text in a Python that can't import torch.
-EXAMPLE = '''import json, sys, numpy as np, onnxruntime as ort
-from tokenizers import Tokenizer  # normalizes, splits, maps unknown words, truncates to max_length
+EXAMPLE = '''import json, sys, numpy as np, onnxruntime as ort, tokenizers
 config = json.load(open("config.json"))
-tokenizer, session = Tokenizer.from_file("tokenizer.json"), ort.InferenceSession("model.onnx")
+tokenizer, session = tokenizers.Tokenizer.from_file("tokenizer.json"), ort.InferenceSession("model.onnx")
 texts = sys.argv[1:] or ["A gripping, beautifully acted film.", "Dull, and far too long."]
 ids = [enc.ids[: config["max_length"]] or [config["unk_id"]] for enc in tokenizer.encode_batch(texts)]
 lengths = np.array([len(seq) for seq in ids], dtype=np.int64)
 batch = np.array([seq + [config["pad_id"]] * (lengths.max() - len(seq)) for seq in ids], dtype=np.int64)
 probabilities = session.run(["probabilities"], {"ids": batch, "lengths": lengths})[0]
-for text, p in zip(texts, probabilities):
-    print(json.dumps({"text": text, "probabilities": dict(zip(config["labels"], p.tolist()))}))
+rows = [{"text": t, "probabilities": dict(zip(config["labels"], p.tolist()))} for t, p in zip(texts, probabilities)]
+print("\\n".join(map(json.dumps, rows)))
 '''
+
+
+_TOKENIZERS_MIN = "0.20"  # the JSON format this file is written in (BPE merges as pairs)
+_UNSEEN = {
+    "word": "Words not seen in training are all one unknown word, so the model knows nothing of new slang, names "
+            "or other languages.",
+    "bpe": "Words not seen in training are split into known pieces; the model has learned nothing about such "
+           "words as wholes, nor about other languages.",
+    "wordpiece": "Words not seen in training are split into known pieces (or one unknown word when no pieces fit); "
+                 "the model has learned nothing about such words as wholes, nor about other languages.",
+}
+
+
+def _is_hub(source: str) -> bool:
+    try:
+        return parse_source(source)[0] == "hub"
+    except StudioError:
+        return False
 
 
 def _pct(x: float | None) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.1f}%"
 
 
+def _md(text: object) -> str:
+    """Text safe inside Markdown tables and prose: no column breaks, emphasis or code spans from a name."""
+    return re.sub(r"([\\`*_|<>\[\]])", r"\\\1", " ".join(str(text).split()))
+
+
+def dataset_name(source: str) -> str:
+    """How the card names the training data: a Hub or built-in name as it is, a local path by its file or
+    folder name only (a published card should not carry the trainer's folders)."""
+    if not source:
+        return "an unrecorded dataset"
+    try:
+        kind, target, _ = parse_source(source)
+    except StudioError:
+        kind, target = "file", source
+    return source if kind in ("hub", "builtin") else f"{Path(target).name or target} (local data)"
+
+
 def model_card(model: SentimentModel, file_name: str) -> str:
     """README.md for the bundle of ``model`` (saved beside it as ``file_name``)."""
     info, record, c = model.info, model.record, model.config
     kind = c.kind.upper()
-    dataset = info.dataset or "an unrecorded dataset"
+    dataset = _md(dataset_name(info.dataset))
     test = record.test
+    hub = [info.dataset.partition(":")[0]] if _is_hub(info.dataset) else []
     lines = [
         "---",
         "library_name: onnx",
         "pipeline_tag: text-classification",
         f"tags: [sentiment-analysis, text-classification, {c.kind}, sentiment-studio]",
+        "metrics: [accuracy, f1]",
+        *([f"datasets: [{hub[0]}]"] if hub else []),
         "---",
         "",
         f"# {model.name}: {'a' if c.kind == 'gru' else 'an'} {kind} sentiment classifier",
         "",
         f"{CELL_DESCRIPTIONS[c.kind]} Trained with Sentiment Studio {info.versions.get('sentiment_studio', '?')} on "
-        f"`{dataset}` to tell {', '.join(f'**{n}**' for n in model.label_names)} apart; exported by version "
+        f"{dataset} to tell {', '.join(f'**{_md(n)}**' for n in model.label_names)} apart; exported by version "
         f"{__version__}.",
         "",
         "## Files",
@@ -65,7 +106,8 @@ def model_card(model: SentimentModel, file_name: str) -> str:
         "",
         "## How to use",
         "",
-        "Needs only `pip install onnxruntime tokenizers numpy`; run it in this folder:",
+        f"Needs only `pip install onnxruntime \"tokenizers>={_TOKENIZERS_MIN}\" numpy`; run it in this folder "
+        "(texts as arguments, or two examples):",
         "",
         "```python",
         EXAMPLE.rstrip(),
@@ -82,17 +124,17 @@ def model_card(model: SentimentModel, file_name: str) -> str:
         sizes = ", ".join(f"{name} {n:,}" for name, n in splits.sizes.items())
         carved = (f"; {' and '.join(splits.carved)} carved from train (split seed {splits.split_seed})"
                   if splits.carved else "")
-        lines.append(f"`{dataset}`: {sizes} texts{carved}. Text column `{splits.text_column or 'text'}`, "
-                     f"label column `{splits.label_column or 'label'}`.")
+        lines.append(f"{dataset}: {sizes} texts{carved}. Text column \"{_md(splits.text_column or 'text')}\", "
+                     f"label column \"{_md(splits.label_column or 'label')}\".")
     else:
-        lines.append(f"`{dataset}` (the model file does not record its splits).")
+        lines.append(f"{dataset} (the model file does not record its splits).")
     lines += ["", "## Evaluation", ""]
     if test is not None:
         lines += [f"On the test split ({test.count:,} texts): accuracy **{_pct(test.accuracy)}**, macro F1 "
                   f"**{_pct(test.macro_f1)}**.", "", "| class | precision | recall | F1 |", "|---|---|---|---|"]
         for i, name in enumerate(model.label_names):
             scores = [s[i] if i < len(s) else None for s in (test.precision, test.recall, test.f1)]
-            lines.append(f"| {name} | " + " | ".join(_pct(x) for x in scores) + " |")
+            lines.append(f"| {_md(name)} | " + " | ".join(_pct(x) for x in scores) + " |")
     else:
         lines.append("No test score is recorded (the run was cancelled, or the data had no test split).")
     fin = record.finished
@@ -102,18 +144,21 @@ def model_card(model: SentimentModel, file_name: str) -> str:
     lines += ["", "## Settings", "", "| setting | value |", "|---|---|"]
     for config in (model.config, model.tokenizer.config, model.train_config):
         for f in settings_of(type(config)):
-            lines.append(f"| {f.setting.label} | {shown(getattr(config, f.name))} |")
+            value = shown(getattr(config, f.name))
+            if f.name == "vocab_size" and config is model.tokenizer.config:
+                value = f"{model.tokenizer.vocab_size:,} (at most {value})"
+            lines.append(f"| {f.setting.label} | {_md(value)} |")
     lines += [
         "",
         "Word vectors: none; the embeddings were learned from the training data alone.",
         "",
         "## Intended use and limits",
         "",
-        f"Sentiment of short English texts like those in `{dataset}`. Texts longer than "
+        f"Sentiment of short texts like those in {dataset}. Texts longer than "
         f"{model.tokenizer.config.max_length:,} tokens are cut (the "
-        f"{'end' if model.tokenizer.config.truncation_side == 'right' else 'beginning'} is dropped). Words not "
-        "seen in training are all one unknown word, so the model knows nothing of new slang, names or other "
-        "languages. Its scores hold for data like its test split and may be lower elsewhere; it can carry "
+        f"{'end' if model.tokenizer.config.truncation_side == 'right' else 'beginning'} is dropped). "
+        + _UNSEEN[model.tokenizer.config.kind]
+        + " Its scores hold for data like its test split and may be lower elsewhere; it can carry "
         "the biases of its training texts. Not for decisions about people.",
         "",
     ]

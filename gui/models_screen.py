@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.events import PhaseEvent
-from core.export import Exported, export_steps
+from core.export import Exported, export_steps, is_bundle
 from core.modelfile import ModelOpened, ModelSaved, open_models, safe_file_name, save_all_steps, save_steps
 from core.sentiment_model import SentimentModel
 from gui.session import Session
@@ -168,6 +168,7 @@ class ModelsScreen(QWidget):
             self.list.setCurrentRow(names.index(current) if current in names else len(names) - 1)
         has = bool(names)
         self.save_button.setEnabled(has)
+        self.export_button.setEnabled(has)
         self.remove_button.setEnabled(has)
         if not has:
             self.details.setHtml("<p>No models yet: train some on the Train screen, or open model files.</p>")
@@ -246,8 +247,12 @@ class ModelsScreen(QWidget):
         out = Path(path)
         force = False
         if out.is_dir() and any(out.iterdir()):
-            answer = QMessageBox.question(self, "Replace the folder?",
-                                          f"{out} is not empty. Replace everything in it with the bundle?")
+            if not is_bundle(out):
+                QMessageBox.warning(self, "Choose another folder",
+                                    f"{out} is not empty and not an earlier bundle; choose a new or empty folder.")
+                return
+            answer = QMessageBox.question(self, "Replace the bundle?",
+                                          f"{out} holds an earlier bundle. Replace it with this model's?")
             if answer != QMessageBox.StandardButton.Yes:
                 return
             force = True
@@ -256,11 +261,14 @@ class ModelsScreen(QWidget):
     def export(self, name: str, path: str, force: bool = False) -> Task:
         """Write ``name``'s export bundle to the folder ``path`` in the background."""
         model = self.session.models[name]
-        source = model.info.file if model.info.file and Path(model.info.file).is_file() else None
-        task = Task(lambda control: export_steps(model, path, force=force, model_file=source), name="export model")
+        source = model.info.file or None  # reused only while it still holds these weights (export checks)
+        task = Task(lambda control: export_steps(model, path, force=force, model_file=source, control=control),
+                    name="export model")
 
         def on_event(event: object) -> None:
-            if isinstance(event, Exported):
+            if isinstance(event, PhaseEvent):
+                self.session.status.emit(event.message)
+            elif isinstance(event, Exported):
                 self.session.status.emit(f"Exported {name} to {event.path}")
                 self.exported.emit(event.path)
 

@@ -20,7 +20,7 @@ from core.classifier import CELL_KINDS, POOLINGS, ModelConfig
 from core.data import load_dataset
 from core.errors import StudioError
 from core.events import run_to_end
-from core.export import FILES, export_steps, onnx_graph
+from core.export import FILES, export_steps, is_bundle, onnx_graph
 from core.model_card import EXAMPLE
 from core.modelfile import load_model, save_model
 from core.pipeline import build_classifier, train_model
@@ -108,7 +108,7 @@ def test_the_model_cards_example_runs_without_torch_and_matches_predict(trained,
     assert code == 0 and sorted(p.name for p in bundle.iterdir()) == sorted([*FILES, f"{kind}.safetensors"])
     readme = (bundle / "README.md").read_text()
     example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
-    assert example == EXAMPLE and len(example.strip().splitlines()) <= 11
+    assert example == EXAMPLE and len(example.strip().splitlines()) <= 10
     (tmp_path / "example.py").write_text(example)
     (tmp_path / "blocker").mkdir()
     (tmp_path / "blocker" / "sitecustomize.py").write_text(BLOCK_TORCH)
@@ -138,6 +138,8 @@ def test_the_card_says_what_the_model_is_and_how_it_scored(trained, tmp_path):
     card = (Path(done.path) / "README.md").read_text()
     config = json.loads((Path(done.path) / "config.json").read_text())
     assert card.startswith("---\nlibrary_name: onnx\n") and "# GRU: a GRU sentiment classifier" in card
+    assert "builtin:reviews?n=300 to tell" in card and "Words not seen in training are all one unknown word" in card
+    assert f"| Vocabulary size | {model.tokenizer.vocab_size:,} (at most 30,000) |" in card
     assert f"accuracy **{100 * model.record.test.accuracy:.1f}%**" in card
     assert all(f"| {name} |" in card for name in model.label_names)
     assert "| Truncation side | left |" in card and "the beginning is dropped" in card
@@ -167,7 +169,10 @@ def test_bad_exports_are_one_line_and_leave_nothing(trained, tmp_path):
     full = tmp_path / "full"
     full.mkdir()
     (full / "keep.txt").write_text("mine")
+    (tmp_path / "link").symlink_to(full)
     for args, needle in [
+        ((str(trained["lstm"]), "--out", str(full), "--force"), "is not an export bundle; --force replaces only"),
+        ((str(trained["lstm"]), "--out", str(tmp_path / "link")), "is a symbolic link"),
         ((str(not_a_model), "--out", str(tmp_path / "b1")), "not a Sentiment Studio model file"),
         ((str(trained["lstm"]), "--out", str(a_file)), "is a file; give a folder"),
         ((str(trained["lstm"]), "--out", str(full)), "exists and is not empty"),
@@ -177,7 +182,54 @@ def test_bad_exports_are_one_line_and_leave_nothing(trained, tmp_path):
         code, err = _run("export", *args)
         assert code == cli.EXIT_ERROR and needle in err and err.count("\n") == 1, (args, err)
     assert (full / "keep.txt").read_text() == "mine" and a_file.read_text() == "x"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["full", "notes.safetensors", "taken.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full", "link", "notes.safetensors", "taken.txt"]
+
+
+def test_the_current_folder_is_never_swapped_out_from_under_the_shell(trained, tmp_path, monkeypatch):
+    """The bundle replaces its folder by renaming; a shell sitting in that folder would be left in a deleted
+    one, so "." (or a folder holding the current one) is refused in one line, and "./bundle" works."""
+    (tmp_path / "inner").mkdir()
+    monkeypatch.chdir(tmp_path / "inner")
+    for out in (".", ".."):
+        code, err = _run("export", str(trained["lstm"]), "--out", out)
+        assert code == cli.EXIT_ERROR and "is the current folder (or holds it)" in err, err
+    assert _run("export", str(trained["lstm"]), "--out", "bundle")[0] == 0
+    assert is_bundle(tmp_path / "inner" / "bundle")
+
+
+def test_the_bundle_never_carries_a_model_file_that_changed_since(trained, tmp_path):
+    """The app exports a model it opened from a file; if that file now holds another model (a retrain to
+    the same path), the bundle gets this model saved afresh, so model.onnx and the .safetensors agree."""
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(trained["gru"].read_bytes())
+    model = load_model(path)
+    path.write_bytes(trained["lstm"].read_bytes())  # replaced behind the app's back
+    done = run_to_end(export_steps(model, tmp_path / "b", model_file=path))
+    (shipped,) = Path(done.path).glob("*.safetensors")
+    assert load_model(shipped).kind == "gru" and shipped.read_bytes() != path.read_bytes()
+    hidden = tmp_path / ".safetensors"  # a name that is all extension still gives a visible file
+    hidden.write_bytes(trained["gru"].read_bytes())
+    done = run_to_end(export_steps(model, tmp_path / "c", model_file=hidden))
+    assert (Path(done.path) / "model.safetensors").read_bytes() == hidden.read_bytes()
+
+
+def test_a_replaced_bundle_keeps_its_folders_mode_and_a_cancelled_export_leaves_nothing(trained, tmp_path):
+    from core.events import TaskCancelled, TaskControl
+
+    out = tmp_path / "bundle"
+    assert _run("export", str(trained["lstm"]), "--out", str(out))[0] == 0
+    out.chmod(0o750)
+    assert _run("export", str(trained["gru"]), "--out", str(out), "--force")[0] == 0
+    assert out.stat().st_mode & 0o7777 == 0o750
+    control = TaskControl()
+    control.cancel()
+    with pytest.raises(TaskCancelled):
+        run_to_end(export_steps(load_model(trained["rnn"]), tmp_path / "never", control=control))
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle"]
+
+
+def test_the_readme_shows_the_cards_tested_example():
+    assert EXAMPLE in (ROOT / "README.md").read_text()
 
 
 def test_force_replaces_a_bundle_whole(trained, tmp_path):

@@ -90,8 +90,16 @@ def test_models_panel_exports_the_same_bundle_as_the_command_line(qtbot, tiny_mo
                                                                        .read_text())
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args) or QMessageBox.StandardButton.No)
-    panel.export_dialog()  # the folder is full now: asked, and left alone on No
-    assert asked and "is not empty" in asked[0][2] and not panel.session.tasks
+    panel.export_dialog()  # the folder holds a bundle now: asked, and left alone on No
+    assert asked and "holds an earlier bundle" in asked[0][2] and not panel.session.tasks
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: warned.append(args))
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("years of work")
+    out = tmp_path / "mine"
+    panel.export_dialog()  # a folder of other files is never offered for replacing
+    assert warned and "not an earlier bundle" in warned[0][2] and len(asked) == 1
+    assert (out / "thesis.tex").read_text() == "years of work"
 
 
 def test_models_panel_reports_a_bad_file(qtbot, tmp_path, monkeypatch):
