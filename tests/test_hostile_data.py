@@ -130,6 +130,18 @@ def test_every_byte_order_mark_gives_the_right_text(tmp_path, codec):
     assert sorted(all_texts(dataset)) == sorted(f"wörd {i}" for i in range(40))
 
 
+def test_a_row_with_more_fields_than_the_header_is_refused_not_cut(tmp_path):
+    """pandas cuts the fields past the header's with only a warning: "a, b,1" under "text,label" would be the
+    text "a" labelled "b" (found by the fuzzing as a ParserWarning). Trailing empty fields stay harmless."""
+    path = tmp_path / "commas.csv"
+    # the first row decides pandas' shape: a later one with extra fields is a parse error already
+    path.write_text("text,label\ngood, really good,1\n" + "".join(f"film {i},{i % 2}\n" for i in range(40)))
+    with pytest.raises(DataError, match=r"Line 2 of commas\.csv has 3 fields but the header has 2; quote a text"):
+        load_dataset(str(path))
+    path.write_text("text,label\n" + "".join(f"film {i},{i % 2},\n" for i in range(40)))  # spreadsheet commas
+    assert sum(len(s) for s in load_dataset(str(path)).splits.values()) == 40
+
+
 def test_shards_with_different_columns_are_refused_not_dropped(tmp_path):
     (tmp_path / "train-00000-of-00002.csv").write_text("text,label\n" + "a good film,1\n" * 20)
     (tmp_path / "train-00001-of-00002.csv").write_text("review,stars\n" + "a bad film,0\n" * 20)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -136,16 +137,21 @@ def _parse_delimited(text: str, path: Path, *, tsv: bool) -> Any:
     import pandas as pd
 
     def read(sep: str, quoting: int) -> Any:
-        return pd.read_csv(
-            io.StringIO(text),
-            sep=sep,
-            quoting=quoting,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            index_col=False,
-            engine="c",
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            df = pd.read_csv(
+                io.StringIO(text),
+                sep=sep,
+                quoting=quoting,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                index_col=False,
+                engine="c",
+            )
+        if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+            _refuse_extra_fields(text, path, sep, quoting)  # pandas dropped fields past the header's
+        return df
 
     kind = "TSV" if tsv else "CSV"
     try:
@@ -165,6 +171,22 @@ def _parse_delimited(text: str, path: Path, *, tsv: bool) -> Any:
         hint = " (a text may contain a TAB)" if tsv else ""
         raise DataError(f"Can't parse {path.name} as {kind}{hint}: {_one_line(err)}") from None
     return df
+
+
+def _refuse_extra_fields(text: str, path: Path, sep: str, quoting: int) -> None:
+    """pandas drops fields past the header's with only a warning ("a, b,1" under "text,label" gives the
+    label "b"). Empty extra fields (trailing commas from a spreadsheet) are harmless; any other is refused
+    with its line, never silently cut."""
+    import csv
+
+    reader = csv.reader(io.StringIO(text), delimiter=sep, quoting=quoting)
+    header = next(reader, [])
+    for row in reader:
+        if len(row) > len(header) and any(field.strip() for field in row[len(header):]):
+            raise DataError(
+                f"Line {reader.line_num} of {path.name} has {len(row)} fields but the header has {len(header)}; "
+                + ("quote a text that holds a comma." if sep == "," else "check the separators in that line.")
+            )
 
 
 def _parse_json(text: str, path: Path, *, lines_only: bool) -> Any:
