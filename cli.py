@@ -16,6 +16,7 @@ import math
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--split-seed", type=int, default=0, help=SPLIT_SEED_HELP)
     tr.add_argument("--out", required=True, metavar="FILE", help="model file to write (.safetensors)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.add_argument("--no-record", action="store_true",
+                    help="don't keep this run in the run store (see `runs list`)")
     add_setting_flags(tr, ModelConfig, "model")
     add_setting_flags(tr, TokenizerConfig, "tokenizer")
     add_setting_flags(tr, TrainConfig, "training")
@@ -128,6 +131,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     inf = sub.add_parser("info", help="show a model file's config, metrics and versions (JSON)")
     inf.add_argument("model_file", metavar="FILE")
+
+    sw = sub.add_parser("sweep", help="train one run per combination of setting values (kept in the run store)")
+    data_args(sw)
+    sw.add_argument("--split-seed", type=int, default=0, help=SPLIT_SEED_HELP)
+    sw.add_argument("--grid", action="append", required=True, metavar="SETTING=V1,V2",
+                    help="values to try for one setting, e.g. hidden_size=64,128 or kind=lstm,rnn (repeatable: "
+                         "the runs are every combination)")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_setting_flags(sw, ModelConfig, "model (fixed for every run unless in a --grid)")
+    add_setting_flags(sw, TokenizerConfig, "tokenizer")
+    add_setting_flags(sw, TrainConfig, "training")
+
+    runs = sub.add_parser("runs", help="the run store: every training run kept (list, show, delete, export)")
+    runs_sub = runs.add_subparsers(dest="runs_command", required=True, parser_class=_Parser)
+    rl = runs_sub.add_parser("list", help="every run, newest first")
+    rl.add_argument("--json", action="store_true", help="one JSON array of objects")
+    rs = runs_sub.add_parser("show", help="one run: settings, metrics, curves")
+    rs.add_argument("run_id", type=int, metavar="ID")
+    rs.add_argument("--json", action="store_true", help="as JSON")
+    rd = runs_sub.add_parser("delete", help="delete a run and the model file kept for it")
+    rd.add_argument("run_id", type=int, metavar="ID")
+    re_ = runs_sub.add_parser("export", help="a run's curves as CSV, its record as JSON and its model file")
+    re_.add_argument("run_id", type=int, metavar="ID")
+    re_.add_argument("--out", required=True, metavar="FOLDER", help="folder to write (created; must not exist)")
 
     ex = sub.add_parser("export", help="write a bundle that runs without PyTorch: ONNX model, tokenizer, model card")
     ex.add_argument("model_file", metavar="FILE")
@@ -213,14 +240,36 @@ def cmd_train(args) -> int:
     dataset = _load(args, args.split_seed, _stderr)  # notes are warnings: shown even with --quiet
     progress.log("splits: " + ", ".join(f"{s} {len(dataset[s]):,}" for s in dataset.splits)
                  + f"; classes: {', '.join(dataset.label_names)}")
+    recorder = None if args.no_record else _start_recording(dataset, model_config, tok_config, train_config)
+
+    def on_event(event) -> None:
+        progress(event)
+        if recorder is not None:
+            recorder(event)
+
     try:
-        model = run_to_end(train_model(dataset, model_config, train_config, tok_config), progress).model
+        model = run_to_end(train_model(dataset, model_config, train_config, tok_config), on_event).model
+    except BaseException as e:
+        if recorder is not None:
+            status = "cancelled" if isinstance(e, KeyboardInterrupt) else "failed"
+            recorder.store.finish(recorder.run_id, status, error=str(e) if status == "failed" else "")
+        raise
     finally:
         progress.close()
+    if recorder is not None:
+        model.info.run_id = recorder.run_id  # the file names its run
     save_model(model, out)  # checks again: the file system may have changed during training
+    if recorder is not None:
+        try:
+            kept = str(save_model(model, recorder.store.model_file(recorder.run_id)))
+        except (StudioError, OSError) as e:  # the model is saved at --out; the store keeps its record anyway
+            _stderr(f"note: the run store could not keep a copy of the model ({e}); it records {out} instead")
+            kept = str(out)
+        recorder.finished(model, kept)
     fin, test = model.record.finished, model.record.test
     summary = {
         "out": str(out),
+        "run_id": recorder.run_id if recorder is not None else None,
         "model": model_config.kind,
         "test_accuracy": test.accuracy if test else None,
         "test_macro_f1": test.macro_f1 if test else None,
@@ -234,6 +283,101 @@ def cmd_train(args) -> int:
               else "no test score (the run was cancelled or the test split is empty)")
     progress.log(f"saved {out}: {scores}, {summary['training_time_s']:.1f} s")
     print(json.dumps(summary))
+    return 0
+
+
+def _start_recording(dataset, model_config, tok_config, train_config):
+    """Open the run store and record the start of this run (None, with a note, when it can't be kept)."""
+    from core.runs import RunRecorder, RunStore, StoreError, begin_run
+
+    try:
+        store = RunStore()
+        for note in store.notes:
+            _stderr(f"note: {note}")
+        name = model_config.kind.upper()
+        return RunRecorder(store, begin_run(store, dataset, name, model_config, tok_config, train_config))
+    except StoreError as e:
+        _stderr(f"note: this run is not kept in the run store: {e}")
+        return None
+
+
+def cmd_sweep(args) -> int:
+    """Every combination of the --grid values, trained one after another and kept in the run store."""
+    from core.classifier import ModelConfig
+    from core.events import run_to_end
+    from core.modelfile import save_model
+    from core.pipeline import train_model
+    from core.runs import RunRecorder, RunStore, begin_run
+    from core.settings import shown
+    from core.sweep import parse_grid, plan_grid
+    from core.tokenizer import TokenizerConfig
+    from core.trainer import TrainConfig
+
+    plans = plan_grid(configs_from(args, ModelConfig, TokenizerConfig, TrainConfig), parse_grid(args.grid))
+    store = RunStore()
+    for note in store.notes:
+        _stderr(f"note: {note}")
+    progress = _Progress(args.quiet)
+    progress.log(f"loading {args.data} ...")
+    dataset = _load(args, args.split_seed, _stderr)
+    for i, (values, configs) in enumerate(plans, 1):
+        model_config, tok_config, train_config = configs
+        label = ", ".join(f"{k}={shown(v)}" for k, v in values.items())
+        progress.log(f"run {i}/{len(plans)}: {label}")
+        recorder = RunRecorder(store, begin_run(store, dataset, f"{model_config.kind.upper()} {label}", model_config,
+                                                tok_config, train_config))
+
+        def on_event(event, recorder=recorder) -> None:
+            progress(event)
+            recorder(event)
+
+        try:
+            model = run_to_end(train_model(dataset, model_config, train_config, tok_config), on_event).model
+        except BaseException as e:
+            status = "cancelled" if isinstance(e, KeyboardInterrupt) else "failed"
+            store.finish(recorder.run_id, status, error=str(e) if status == "failed" else "")
+            raise
+        finally:
+            progress.close()
+        model.info.run_id = recorder.run_id
+        kept = str(save_model(model, store.model_file(recorder.run_id)))
+        recorder.finished(model, kept)
+        test = model.record.test
+        print(json.dumps({"run_id": recorder.run_id, **values, "test_accuracy": test.accuracy if test else None,
+                          "test_macro_f1": test.macro_f1 if test else None, "model_path": kept}), flush=True)
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from core.runs import RunStore
+
+    store = RunStore()
+    for note in store.notes:
+        _stderr(f"note: {note}")
+    if args.runs_command == "list":
+        runs = store.runs()
+        if args.json:
+            print(json.dumps([_finite(r.to_dict()) for r in runs], allow_nan=False))
+            return 0
+        print(f"{'id':>5}  {'status':<11} {'kind':<5} {'test acc':>8}  {'started':<16}  dataset")
+        for r in runs:
+            acc = f"{100 * r.test_accuracy:.2f}%" if r.test_accuracy is not None else "-"
+            started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started))
+            print(f"{r.id:>5}  {r.status:<11} {r.kind:<5} {acc:>8}  {started:<16}  {r.dataset}")
+        return 0
+    if args.runs_command == "show":
+        run = store.get(args.run_id)
+        d = run.to_dict() | {"epochs": run.epochs, "steps": run.steps}
+        print(json.dumps(_finite(d), indent=None if args.json else 2, allow_nan=False))
+        return 0
+    if args.runs_command == "export":
+        from core.runs import export_run
+
+        written = export_run(store, args.run_id, args.out)
+        print(json.dumps({"out": args.out, "files": written}))
+        return 0
+    store.delete(args.run_id)
+    _stderr(f"deleted run {args.run_id}")
     return 0
 
 
@@ -388,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     elif rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     commands = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "info": cmd_info,
-                "export": cmd_export}
+                "export": cmd_export, "runs": cmd_runs, "sweep": cmd_sweep}
     with _sigterm_as_interrupt():
         return _run(commands[args.command], args)
 

@@ -54,6 +54,8 @@ TARGETS = {
     "train_peak_rss_mb": 2048.0,
     "onnx_vs_torch_sentence": 1.0,  # ONNX Runtime at least as fast per sentence (p50 and p95)
     "onnx_size_vs_weights": 2.0,
+    "runs_screen_open_s": 1.0,  # 10,000 runs in the store
+    "runs_filter_ms": 100.0,
 }
 
 
@@ -351,6 +353,55 @@ def bench_export(quick: bool, results: dict, table: list) -> None:
                   f"{size_ratio:.3f}x", f"< {TARGETS['onnx_size_vs_weights']}x"))
 
 
+def bench_runs(quick: bool, results: dict, table: list) -> None:
+    """The Runs screen over a store of 10,000 runs: opening (read + table) and filtering as one types."""
+    import json as _json
+    import tempfile
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from core.runs import RunStore
+    from gui.runs_screen import RunsScreen
+    from gui.session import Session
+
+    app = QApplication.instance() or QApplication([])
+    folder = Path(tempfile.mkdtemp(prefix="bench-runs-"))
+    store = RunStore(folder)
+    settings = _json.dumps({"model": {"hidden_size": 128, "num_layers": 1}, "train": {"learning_rate": 0.002}})
+    rows = [(f"run {i}", ("lstm", "gru", "rnn")[i % 3], "finished", 1.7e9 + i, 1.7e9 + i + 60, "bench", 1,
+             f"dataset-{i % 7}", "{}", settings, "{}", 0.8, 0.8, 0.5 + (i % 100) / 250, 0.8, 60.0, None)
+            for i in range(10_000)]
+    store._db.execute("BEGIN")
+    store._db.executemany(
+        "INSERT INTO runs (name, kind, status, started, ended, host, pid, dataset, fingerprint, settings, versions, "
+        "val_accuracy, val_macro_f1, test_accuracy, test_macro_f1, training_time_s, model_path) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    store._db.execute("COMMIT")
+    store.close()
+    screen = RunsScreen(Session())
+    screen.store_folder = folder
+    screen.resize(1280, 800)
+    screen.show()
+    t0 = time.perf_counter()
+    screen.refresh()
+    app.processEvents()
+    open_s = time.perf_counter() - t0
+    filter_ms = []
+    for text in ("g", "gr", "gru", "gru dataset-3"[:7], ""):
+        t0 = time.perf_counter()
+        screen.filter.setText(text)
+        app.processEvents()
+        filter_ms.append((time.perf_counter() - t0) * 1000)
+    screen.close()
+    worst = max(filter_ms)
+    results.update(runs_screen_open_s=round(open_s, 3), runs_filter_ms_max=round(worst, 1))
+    table.append(("Runs screen: open with 10,000 runs", f"{open_s:.2f} s", "",
+                  f"<= {TARGETS['runs_screen_open_s']} s"))
+    table.append(("Runs screen: filter 10,000 runs (per keystroke, worst)", f"{worst:.0f} ms", "",
+                  f"<= {TARGETS['runs_filter_ms']:.0f} ms"))
+
+
 # --- 4-6. subprocess measurements -----------------------------------------------------------------------
 def bench_gui(quick: bool, results: dict, table: list) -> None:
     data = "builtin:reviews?n=1500" if quick else str(ROOT.parent / "shared" / "datasets" / "sst2")
@@ -437,10 +488,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="finish in under 60 seconds")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--only", help="comma-separated parts: train,tokenize,trace,export,gui,startup,memory")
+    parser.add_argument("--only", help="comma-separated parts: train,tokenize,trace,export,runs,gui,startup,memory")
     args = parser.parse_args()
     parts = {"train": bench_training, "tokenize": bench_tokenize, "trace": bench_trace, "export": bench_export,
-             "gui": bench_gui, "startup": bench_startup, "memory": bench_memory}
+             "runs": bench_runs, "gui": bench_gui, "startup": bench_startup, "memory": bench_memory}
     chosen = args.only.split(",") if args.only else list(parts)
     results: dict = {"machine": machine(), "quick": args.quick}
     table: list[tuple[str, str, str, str]] = []

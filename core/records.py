@@ -161,6 +161,7 @@ class ModelInfo:
     versions: dict[str, str] = field(default_factory=dict)
     checkpoint: bool = False  # written mid-training (see ``TrainingRecord.checkpoint``)
     label_values: list[int] | None = None  # the whole number each class was written as (None: words)
+    run_id: int | None = None  # its run in the run store (core/runs.py), when one was recorded
     file: str = ""  # the file it was opened from or last saved to; not stored in the file
 
     def to_dict(self) -> dict:

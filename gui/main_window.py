@@ -1,4 +1,4 @@
-"""The main window: five screens in tabs, the menu bar, settings kept between runs, and shutdown.
+"""The main window: six screens in tabs, the menu bar, settings kept between runs, and shutdown.
 
 It also owns the flows that cross screens: the first-run demo (load a built-in set, train an LSTM
 and an RNN, compare them), reopening checkpoints after a crash, and asking about unsaved models
@@ -16,10 +16,13 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 import core
+from core.errors import StudioError
 from core.events import PhaseEvent
+from core.runs import RunStore
 from gui.compare_screen import CompareScreen
 from gui.data_screen import DEMO_SOURCE, DataScreen
 from gui.models_screen import ModelsScreen
+from gui.runs_screen import RunsScreen
 from gui.session import Session
 from gui.theme import app_icon
 from gui.train_screen import TrainScreen
@@ -54,6 +57,20 @@ def checkpoint_dir() -> Path:
 
 
 class MainWindow(QMainWindow):
+    def _open_run_store(self) -> Path | None:
+        """The run store's folder, the command line's too (core.runs.store_home); None, said in the status
+        bar, when it can't be used: training then works as before, without keeping runs."""
+        try:
+            store = RunStore()
+        except StudioError as e:
+            self.session.status.emit(f"Runs are not kept: {e}")
+            return None
+        notes, read_only = store.notes, store.read_only
+        store.close()
+        for note in notes:
+            self.session.status.emit(note)
+        return None if read_only else store.folder
+
     def __init__(self, session: Session | None = None) -> None:
         super().__init__()
         self.session = session or Session(self)
@@ -66,7 +83,9 @@ class MainWindow(QMainWindow):
         self.compare_screen = CompareScreen(self.session)
         self.try_screen = TryScreen(self.session)
         self.models_screen = ModelsScreen(self.session)
+        self.runs_screen = RunsScreen(self.session)
         self.train_screen.checkpoint_dir = checkpoint_dir()
+        self.train_screen.run_store_folder = self.runs_screen.store_folder = self._open_run_store()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for screen, name, tip in (
@@ -75,6 +94,7 @@ class MainWindow(QMainWindow):
             (self.compare_screen, "&Compare", "Score the models side by side"),
             (self.try_screen, "T&ry", "Type a sentence and look inside the models"),
             (self.models_screen, "&Models", "Save and open model files"),
+            (self.runs_screen, "R&uns", "Every run kept across sessions: overlay curves, compare settings"),
         ):
             index = self.tabs.addTab(screen, name.replace("&", ""))
             self.tabs.setTabToolTip(index, tip)
@@ -91,6 +111,13 @@ class MainWindow(QMainWindow):
                        self.train_screen.training_cancelled, self.train_screen.training_failed):
             signal.connect(self._demo_stopped)
         self.train_screen.training_finished.connect(self._demo_trained)
+        for signal in (self.train_screen.training_started, self.train_screen.training_finished,
+                       self.train_screen.training_cancelled, self.train_screen.training_failed):
+            signal.connect(lambda *_: self.runs_screen.refresh())  # the live run appears as it starts and ends
+        self.tabs.currentChanged.connect(
+            lambda _i: self.runs_screen.refresh() if self.tabs.currentWidget() is self.runs_screen else None)
+        self.runs_screen.opened.connect(lambda _name: self.tabs.setCurrentWidget(self.try_screen))
+        self.runs_screen.rerun_requested.connect(self._rerun)
         self._build_menus()
         self.statusBar().showMessage("Ready: pick a dataset on the Data screen (Ctrl+O opens a file)")
         self.resize(1280, 800)
@@ -116,6 +143,11 @@ class MainWindow(QMainWindow):
         action.triggered.connect(slot)
         menu.addAction(action)
         return action
+
+    def _rerun(self, settings: dict) -> None:
+        """A run's settings from the Runs screen: into the Train screen's form, shown there."""
+        self.train_screen.apply_settings(settings)
+        self.tabs.setCurrentWidget(self.train_screen)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()

@@ -35,6 +35,7 @@ from core.errors import SettingError, StudioError
 from core.events import EpochEvent, StepEvent
 from core.pipeline import ModelDone, train_models
 from core.progress import RunProgress
+from core.runs import RunStore, recorded_runs
 from core.tokenizer import TokenizerConfig
 from core.trainer import TrainConfig
 from gui.config_form import ConfigForm
@@ -79,6 +80,7 @@ class TrainScreen(QWidget):
         self._run: RunProgress | None = None
         self._added: list[str] = []  # names the session gave the models of the current run
         self.checkpoint_dir: Path | None = None  # where runs keep their best epoch; None: no checkpoints
+        self.run_store_folder: Path | None = None  # where every run is recorded (core/runs.py); None: not kept
         self.kind_boxes: dict[str, QCheckBox] = {}
         self.forms: dict[str, ConfigForm] = {}
         self.plots = TrainingPlots(self)
@@ -273,9 +275,17 @@ class TrainScreen(QWidget):
         self._run = RunProgress([(n, c.kind) for n, c in plan])
         self._added = []
         self.plots.clear()
-        checkpoints = self.checkpoint_dir
+        checkpoints, store_folder = self.checkpoint_dir, self.run_store_folder
+
+        def work(control):
+            events = train_models(dataset, plan, train_config, tokenizer_config, control, checkpoints)
+            if store_folder is None:
+                return events
+            # the worker's own connection: one per thread
+            return recorded_runs(events, RunStore(store_folder), dataset, plan, tokenizer_config, train_config)
+
         self.slot.start(
-            lambda control: train_models(dataset, plan, train_config, tokenizer_config, control, checkpoints),
+            work,
             "training", on_event=self._on_event, on_done=self._on_succeeded, on_cancelled=self._on_cancelled,
             on_failed=self._on_failed, on_ended=lambda: self._finish("Stopped.") if self._run else None,
         )
@@ -318,7 +328,7 @@ class TrainScreen(QWidget):
         if run is None:
             return
         if isinstance(item, ModelDone):
-            name = self.session.add_model(item.model, item.name)
+            name = self.session.add_model(item.model, item.name, saved=bool(item.model.info.file))  # kept as a run
             self._added.append(name)
             accuracy = run.results.get(item.name)
             shown = f": validation accuracy {accuracy:.1%}" if accuracy is not None else ""

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# the runs these windows train go to a store of their own, never the user's (core/runs.py)
+os.environ.setdefault("SENTIMENT_STUDIO_HOME", __import__("tempfile").mkdtemp(prefix="studio-shots-runs-"))
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -111,6 +113,12 @@ def sentences(settings_file: Path, quick: bool) -> None:
     shot(win, win.try_screen, "try-long")
     win.models_screen.list.setCurrentRow(0)
     shot(win, win.models_screen, "models")
+    win.tabs.setCurrentWidget(win.runs_screen)
+    win.runs_screen.refresh()
+    table = win.runs_screen.table_model
+    for row in range(min(3, table.rowCount())):  # overlay the three runs just trained
+        table.setData(table.index(row, 0), 2, 10)  # Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole
+    shot(win, win.runs_screen, "runs")
     win.session.unsaved.clear()  # no Save all question when the script closes the window
     win.close()
 

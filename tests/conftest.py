@@ -7,6 +7,9 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as main.py does (see there); before numpy loads
+# Runs the tests record (every `train`, in this process or a subprocess) go to a store of the test
+# session's own, never the user's (core/runs.py); tests that look at the store set their own.
+os.environ["SENTIMENT_STUDIO_HOME"] = __import__("tempfile").mkdtemp(prefix="studio-test-runs-")
 
 import numpy as np
 import pytest

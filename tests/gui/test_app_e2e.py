@@ -44,7 +44,8 @@ def load(qtbot, win: MainWindow, source: str = SOURCE) -> None:
 def test_title_icon_tabs_and_menus(window):
     assert window.windowTitle().startswith("Sentiment Studio")
     assert not window.windowIcon().isNull()
-    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Data", "Train", "Compare", "Try", "Models"]
+    tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert tabs == ["Data", "Train", "Compare", "Try", "Models", "Runs"]
     menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
     file_actions = [a.text().replace("&", "") for a in menus["File"].actions() if a.text()]
     for wanted in ("Open dataset…", "Open model…", "Save model…", "Export plot as PNG…", "Quit"):
@@ -171,6 +172,7 @@ def _trained_window(qtbot, win: MainWindow) -> None:
 def test_closing_with_unsaved_models_asks_first(qtbot, settings_file, tmp_path, monkeypatch, answer):
     win = MainWindow()
     qtbot.addWidget(win)
+    win.train_screen.run_store_folder = None  # no run store (it can't be opened): models live only in memory
     win.show()
     _trained_window(qtbot, win)
     assert win.session.unsaved == {"LSTM", "RNN"}
@@ -188,6 +190,25 @@ def test_closing_with_unsaved_models_asks_first(qtbot, settings_file, tmp_path, 
     qtbot.waitUntil(lambda: not win.isVisible(), timeout=10_000)  # closes once both files are written
     assert sorted(p.name for p in folder.iterdir()) == ["LSTM.safetensors", "RNN.safetensors"]
     assert not win.session.unsaved and len(asked) == 1
+
+
+def test_runs_trained_in_the_app_are_kept_and_listed_after_a_restart(qtbot, settings_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("SENTIMENT_STUDIO_HOME", str(tmp_path / "home"))
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    _trained_window(qtbot, win)
+    assert not win.session.unsaved  # kept in the run store: closing risks nothing
+    asked: list = []
+    monkeypatch.setattr(main_window_module, "ask_unsaved", lambda parent, names: asked.append(names) or "cancel")
+    win.close()
+    assert not asked and not win.isVisible()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    again.show()
+    again.tabs.setCurrentWidget(again.runs_screen)
+    runs = again.runs_screen.table_model.runs
+    assert sorted((r.name, r.status) for r in runs) == [("LSTM", "finished"), ("RNN", "finished")]
 
 
 def test_a_second_run_keeps_each_model_in_one_colour_on_every_screen(qtbot, window):

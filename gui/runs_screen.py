@@ -1,0 +1,352 @@
+"""The Runs screen: every run the store keeps (from the app and the command line), across sessions.
+
+A sortable, filterable table (the model sorts and filters its own list of runs, so 10,000 runs filter
+as you type); tick runs to overlay their validation curves and see the settings that differ;
+open a run's model into the session (Try, Compare), or delete a run with its kept model file.
+"""
+
+from __future__ import annotations
+
+import time
+from html import escape
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.errors import StudioError
+from core.modelfile import load_model
+from core.runs import Run, RunStore
+from gui.session import Session
+from gui.theme import EXTRA_COLORS, KIND_COLORS, style_plot
+
+COLUMNS = ("", "id", "name", "status", "kind", "dataset", "hidden", "layers", "lr", "test acc", "test F1", "time",
+           "started", "note")
+
+
+def _key_settings(run: Run) -> tuple:
+    model, train = run.settings.get("model", {}), run.settings.get("train", {})
+    return model.get("hidden_size"), model.get("num_layers"), train.get("learning_rate")
+
+
+class RunsTable(QAbstractTableModel):
+    """The store's runs as table rows; column 0 is the tick that overlays a run."""
+
+    ticked_changed = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.all_runs: list[Run] = []
+        self.runs: list[Run] = []  # shown: filtered and sorted
+        self.search: dict[int, str] = {}
+        self.words: list[str] = []
+        self.sort_column, self.sort_order = 1, Qt.SortOrder.DescendingOrder
+        self.ticked: set[int] = set()
+
+    def set_runs(self, runs: list[Run]) -> None:
+        """Show ``runs`` (sorted and filtered as before). Filtering and sorting are list operations over
+        a precomputed line of text and sort keys per run, so 10,000 runs stay instant."""
+        self.all_runs = runs
+        # what the filter searches, one lower-case line a run: a keystroke is then one pass of `in`
+        self.search = {r.id: " ".join(str(self._shown(r, c) or "") for c in range(1, len(COLUMNS))).lower()
+                       for r in runs}
+        self.ticked &= {r.id for r in runs}
+        self._update()
+
+    def set_filter(self, text: str) -> None:
+        self.words = text.lower().split()
+        self._update()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self.sort_column, self.sort_order = column, order
+        self._update()
+
+    def _update(self) -> None:
+        self.beginResetModel()
+        runs = [r for r in self.all_runs if all(w in self.search[r.id] for w in self.words)]
+
+        def key(run: Run):
+            value = self._value(run, self.sort_column)
+            return (value is None, value if isinstance(value, int | float) else str(value or "").lower())
+
+        runs.sort(key=key, reverse=self.sort_order == Qt.SortOrder.DescendingOrder)
+        self.runs = runs
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        return 0 if parent.isValid() else len(self.runs)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def _value(self, run: Run, column: int):
+        hidden, layers, lr = _key_settings(run)
+        return (None, run.id, run.name, run.status, run.kind, run.dataset, hidden, layers, lr,
+                run.test_accuracy, run.test_macro_f1, run.training_time_s, run.started, run.note or None)[column]
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        run, column = self.runs[index.row()], index.column()
+        if role == Qt.ItemDataRole.CheckStateRole and column == 0:
+            return Qt.CheckState.Checked if run.id in self.ticked else Qt.CheckState.Unchecked
+        return self._shown(run, column) if role == Qt.ItemDataRole.DisplayRole else None
+
+    def _shown(self, run: Run, column: int) -> str | None:
+        value = self._value(run, column)
+        if value is None:
+            return None
+        if column in (9, 10):
+            return f"{100 * value:.2f}%"
+        if column == 11:
+            return f"{value:.1f} s"
+        if column == 12:
+            return time.strftime("%Y-%m-%d %H:%M", time.localtime(value))
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return base | Qt.ItemFlag.ItemIsUserCheckable if index.column() == 0 else base
+
+    def setData(self, index: QModelIndex, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if role != Qt.ItemDataRole.CheckStateRole or index.column() != 0:
+            return False
+        run_id = self.runs[index.row()].id
+        if Qt.CheckState(value) == Qt.CheckState.Checked:
+            self.ticked.add(run_id)
+        else:
+            self.ticked.discard(run_id)
+        self.dataChanged.emit(index, index, [role])
+        self.ticked_changed.emit()
+        return True
+
+
+class RunsScreen(QWidget):
+    """See the module docstring."""
+
+    opened = Signal(str)  # the session name of a run's model opened
+    rerun_requested = Signal(dict)  # a run's settings, as TrainScreen.apply_settings takes them
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.store_folder: Path | None = None
+        self.table_model = RunsTable()
+        self.table = QTableView()
+        self.table.setModel(self.table_model)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setResizeContentsPrecision(50)  # fit columns to 50 rows, not 10,000
+        self.table.verticalHeader().hide()
+        self.filter = QLineEdit(placeholderText="Filter runs: words found in any column (lstm sst2 finished…)")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self.table_model.set_filter)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(self.refresh)
+        self.open_button = QPushButton("Open model")
+        self.open_button.setToolTip("Add the selected run's model to this session (Try, Compare)")
+        self.open_button.clicked.connect(self.open_selected)
+        self.rerun_button = QPushButton("Re-run settings")
+        self.rerun_button.setToolTip("Put the selected run's settings in the Train screen's form")
+        self.rerun_button.clicked.connect(self.rerun_selected)
+        self.rename_button = QPushButton("Rename…")
+        self.rename_button.clicked.connect(lambda: self._edit_selected("name"))
+        self.note_button = QPushButton("Note…")
+        self.note_button.setToolTip("Add a note to the selected run (shown in the table and searched by the filter)")
+        self.note_button.clicked.connect(lambda: self._edit_selected("note"))
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.setToolTip("Delete the selected run and the model file the store kept for it")
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.summary = QLabel()
+        self.plot = pg.PlotWidget(title="Validation accuracy of the ticked runs (per epoch)")
+        self.plot.setLabel("bottom", "epoch")
+        self.plot.showGrid(y=True, alpha=0.3)
+        self.plot.addLegend(offset=(-10, 10))
+        style_plot(self.plot, self.plot.getPlotItem())
+        self._curves: dict[int, pg.PlotDataItem] = {}  # created once per run, then setData / hidden
+        self.diff = QTextBrowser()
+        self.table_model.ticked_changed.connect(self._show_ticked)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.filter, 1)
+        for b in (self.refresh_button, self.open_button, self.rerun_button, self.rename_button, self.note_button,
+                  self.delete_button):
+            buttons.addWidget(b)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.plot)
+        right.addWidget(self.diff)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.table)
+        split.addWidget(right)
+        split.setSizes([760, 520])
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.summary)
+        layout.addWidget(split, 1)
+
+    # data -----------------------------------------------------------------------------------------
+    def _store(self) -> RunStore | None:
+        if self.store_folder is None:
+            return None
+        try:
+            return RunStore(self.store_folder)
+        except StudioError as e:
+            self.summary.setText(f"The run store can't be opened: {e}")
+            return None
+
+    def refresh(self) -> None:
+        """Read the store again (after a run, or another process's)."""
+        store = self._store()
+        if store is None:
+            self.summary.setText(self.summary.text() or "Runs are not kept (no run store).")
+            return
+        try:
+            runs = store.runs()
+            notes = store.notes
+        finally:
+            store.close()
+        self.table_model.set_runs(runs)
+        self.table.resizeColumnsToContents()
+        finished = sum(r.status == "finished" for r in runs)
+        self.summary.setText(" ".join([f"{len(runs):,} runs ({finished:,} finished) in {self.store_folder}.",
+                                       "Tick runs to overlay their curves and compare their settings.", *notes]))
+        self._show_ticked()
+
+    def selected_run(self) -> Run | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        return self.table_model.runs[rows[0].row()]
+
+    # actions --------------------------------------------------------------------------------------
+    def open_selected(self) -> str | None:
+        run = self.selected_run()
+        if run is None or not run.model_path:
+            QMessageBox.information(self, "No model", "Select a finished run first.")
+            return None
+        try:
+            model = load_model(run.model_path)
+        except StudioError as e:
+            QMessageBox.warning(self, "Could not open the run's model", str(e))
+            return None
+        name = self.session.add_model(model, f"{run.name} (run {run.id})", saved=True)
+        self.session.status.emit(f"Opened run {run.id} as {name}")
+        self.opened.emit(name)
+        return name
+
+    def rerun_selected(self) -> dict | None:
+        run = self.selected_run()
+        if run is None:
+            return None
+        settings = {"models": [run.kind], **run.settings}
+        self.rerun_requested.emit(settings)
+        self.session.status.emit(f"Settings of run {run.id} are in the Train screen's form")
+        return settings
+
+    def _edit_selected(self, what: str) -> None:
+        run = self.selected_run()
+        if run is None:
+            return
+        current = run.name if what == "name" else run.note
+        text, ok = QInputDialog.getText(self, f"Run {run.id}", "Name:" if what == "name" else "Note:", text=current)
+        if ok:
+            self.edit(run.id, what, text.strip())
+
+    def edit(self, run_id: int, what: str, text: str) -> None:
+        """Rename a run (``what`` "name") or set its note."""
+        store = self._store()
+        if store is None:
+            return
+        try:
+            (store.rename if what == "name" else store.set_note)(run_id, text)
+        except StudioError as e:
+            QMessageBox.warning(self, "Could not change the run", str(e))
+        finally:
+            store.close()
+        self.refresh()
+
+    def delete_selected(self) -> None:
+        run = self.selected_run()
+        if run is None:
+            return
+        answer = QMessageBox.question(self, "Delete the run?",
+                                      f"Delete run {run.id} ({run.name}, {run.status}) and its kept model file?")
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        store = self._store()
+        if store is not None:
+            try:
+                store.delete(run.id)
+            except StudioError as e:
+                QMessageBox.warning(self, "Could not delete the run", str(e))
+            finally:
+                store.close()
+        self.refresh()
+
+    # the overlay and the settings diff ------------------------------------------------------------
+    def _show_ticked(self) -> None:
+        ticked = [r for r in self.table_model.all_runs if r.id in self.table_model.ticked]
+        store = self._store() if ticked else None
+        curves = {}
+        if store is not None:
+            try:
+                curves = {r.id: store.get(r.id).epochs for r in ticked}
+            finally:
+                store.close()
+        for run_id, curve in self._curves.items():
+            curve.setVisible(run_id in curves)
+        kinds_seen: set[str] = set()
+        extra = 0
+        for run in ticked:  # a kind's first run in its Train-screen colour, the others in extra colours
+            if run.kind in KIND_COLORS and run.kind not in kinds_seen:
+                color = KIND_COLORS[run.kind]
+            else:
+                color, extra = EXTRA_COLORS[extra % len(EXTRA_COLORS)], extra + 1
+            kinds_seen.add(run.kind)
+            epochs = curves.get(run.id, [])
+            curve = self._curves.get(run.id)
+            if curve is None:
+                curve = self._curves[run.id] = self.plot.plot(symbol="o", symbolSize=5, name=f"{run.id}: {run.name}")
+            curve.setPen(pg.mkPen(color, width=2))
+            curve.setSymbolBrush(color)
+            curve.setData([e["epoch"] for e in epochs], [e["val_accuracy"] or 0.0 for e in epochs])
+            curve.setVisible(True)
+        self.diff.setHtml(settings_diff_html(ticked))
+
+
+def settings_diff_html(runs: list[Run]) -> str:
+    """The settings that differ among ``runs``, one row each (all equal: said so)."""
+    if len(runs) < 2:
+        return "<p>Tick two or more runs to see the settings that differ.</p>"
+    keys = sorted({(section, name) for r in runs for section, values in r.settings.items() for name in values})
+    rows = []
+    for section, name in keys:
+        values = [r.settings.get(section, {}).get(name) for r in runs]
+        if len({repr(v) for v in values}) > 1:
+            rows.append(f"<tr><td>{section}.{name}</td>" + "".join(f"<td>{escape(str(v))}</td>" for v in values)
+                        + "</tr>")
+    if {r.dataset for r in runs} != {runs[0].dataset}:
+        rows.insert(0, "<tr><td>dataset</td>" + "".join(f"<td>{escape(r.dataset)}</td>" for r in runs) + "</tr>")
+    if not rows:
+        return "<p>The ticked runs have the same settings and data.</p>"
+    head = "<tr><th>setting</th>" + "".join(f"<th>run {r.id}</th>" for r in runs) + "</tr>"
+    return f"<table cellspacing='6'>{head}{''.join(rows)}</table>"

@@ -1,0 +1,104 @@
+"""The Runs screen: runs from the command line and the Train screen, filtering, overlay, diff, open, delete."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+
+import cli
+from core.data import load_dataset
+from core.runs import RunStore
+from gui.runs_screen import RunsScreen
+from gui.session import Session
+from gui.train_screen import TrainScreen
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("SENTIMENT_STUDIO_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def cli_train(tmp_path, *extra: str) -> None:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        code = cli.main(["train", "--data", "builtin:reviews?n=200", "--out", str(tmp_path / "m.safetensors"),
+                         "--epochs", "2", "--embed-dim", "8", "--device", "cpu", "--quiet", *extra])
+    assert code == 0
+
+
+def test_runs_from_the_cli_are_listed_overlaid_diffed_opened_and_deleted(qtbot, home, tmp_path, monkeypatch):
+    cli_train(tmp_path, "--hidden-size", "8")
+    cli_train(tmp_path, "--hidden-size", "16", "--model", "rnn")
+    session = Session()
+    screen = RunsScreen(session)
+    qtbot.addWidget(screen)
+    screen.store_folder = home
+    screen.refresh()
+    assert screen.table_model.rowCount() == 2 and "2 runs (2 finished)" in screen.summary.text()
+    screen.filter.setText("rnn")
+    assert screen.table_model.rowCount() == 1
+    screen.filter.setText("")
+    model = screen.table_model
+    for row in range(2):
+        model.setData(model.index(row, 0), Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
+    curves = [c for c in screen._curves.values() if c.isVisible()]
+    assert len(curves) == 2 and all(list(c.getData()[0]) == [1, 2] for c in curves)
+    diff = screen.diff.toPlainText()
+    assert "model.hidden_size" in diff and "model.kind" in diff and "train.epochs" not in diff
+    screen.table.selectRow(0)
+    name = screen.open_selected()
+    assert name in session.models and session.models[name].info.run_id == screen.selected_run().id
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
+    kept = screen.selected_run().model_path
+    screen.delete_selected()
+    assert screen.table_model.rowCount() == 1 and len(RunStore(home).runs()) == 1
+    assert not __import__("pathlib").Path(kept).exists()
+
+
+def test_a_training_on_the_train_screen_is_kept_as_runs(qtbot, home):
+    session = Session()
+    train = TrainScreen(session)
+    runs = RunsScreen(session)
+    for w in (train, runs):
+        qtbot.addWidget(w)
+    train.run_store_folder = runs.store_folder = home
+    session.set_dataset(load_dataset("builtin:longrange?n=600&gap=2-8"))
+    for key, value in {("model", "embed_dim"): 8, ("model", "hidden_size"): 8, ("train", "epochs"): 1}.items():
+        train.inputs[key].setValue(value)
+    train.inputs[("train", "device")].setCurrentText("cpu")
+    with qtbot.waitSignal(train.training_finished, timeout=60_000):
+        assert train.start_training()
+    qtbot.waitUntil(lambda: not session.tasks, timeout=10_000)
+    runs.refresh()
+    kinds = sorted(r.kind for r in runs.table_model.runs)
+    assert kinds == sorted(train.selected_kinds()) and all(r.status == "finished" for r in runs.table_model.runs)
+    assert all(r.model_path and r.test_accuracy is not None for r in runs.table_model.runs)
+
+
+def test_rename_note_and_rerun(qtbot, home, tmp_path):
+    cli_train(tmp_path, "--hidden-size", "24", "--model", "gru")
+    screen = RunsScreen(Session())
+    qtbot.addWidget(screen)
+    screen.store_folder = home
+    screen.refresh()
+    screen.table.selectRow(0)
+    run_id = screen.selected_run().id
+    screen.edit(run_id, "name", "wide GRU")
+    screen.edit(run_id, "note", "baseline for the sweep")
+    (run,) = RunStore(home).runs()
+    assert (run.name, run.note) == ("wide GRU", "baseline for the sweep")
+    screen.filter.setText("baseline sweep")
+    assert screen.table_model.rowCount() == 1
+    screen.filter.setText("baseline nothing")
+    assert screen.table_model.rowCount() == 0
+    screen.filter.setText("")
+    screen.table.selectRow(0)
+    train = TrainScreen(Session())
+    qtbot.addWidget(train)
+    screen.rerun_requested.connect(train.apply_settings)
+    screen.rerun_selected()
+    assert train.selected_kinds() == ["gru"] and train.inputs[("model", "hidden_size")].value() == 24
