@@ -273,15 +273,19 @@ class RunsScreen(QWidget):
 
     def edit(self, run_id: int, what: str, text: str) -> None:
         """Rename a run (``what`` "name") or set its note."""
+        self._change(lambda store: (store.rename if what == "name" else store.set_note)(run_id, text),
+                     "Could not change the run")
+
+    def _change(self, action, failure: str) -> None:
+        """Apply ``action(store)`` on a connection of its own, say why when it fails, then show the store."""
         store = self._store()
-        if store is None:
-            return
-        try:
-            (store.rename if what == "name" else store.set_note)(run_id, text)
-        except StudioError as e:
-            QMessageBox.warning(self, "Could not change the run", str(e))
-        finally:
-            store.close()
+        if store is not None:
+            try:
+                action(store)
+            except StudioError as e:
+                QMessageBox.warning(self, failure, str(e))
+            finally:
+                store.close()
         self.refresh()
 
     def delete_selected(self) -> None:
@@ -292,15 +296,7 @@ class RunsScreen(QWidget):
                                       f"Delete run {run.id} ({run.name}, {run.status}) and its kept model file?")
         if answer != QMessageBox.StandardButton.Yes:
             return
-        store = self._store()
-        if store is not None:
-            try:
-                store.delete(run.id)
-            except StudioError as e:
-                QMessageBox.warning(self, "Could not delete the run", str(e))
-            finally:
-                store.close()
-        self.refresh()
+        self._change(lambda store: store.delete(run.id), "Could not delete the run")
 
     # the overlay and the settings diff ------------------------------------------------------------
     def _show_ticked(self) -> None:
