@@ -165,7 +165,9 @@ class RunStore:
         try:
             db = self._connect()
             version = db.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as e:
+        except sqlite3.OperationalError as e:  # busy or unreadable now, not damaged: never moved aside
+            raise StoreError(f"the run store {self.path} can't be opened now: {e}") from None
+        except sqlite3.DatabaseError as e:  # "file is not a database", "malformed"
             return self._move_aside(str(e))
         if version > SCHEMA_VERSION:
             db.close()
@@ -180,6 +182,9 @@ class RunStore:
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")  # migrations from older schemas go here
             db.execute("COMMIT")
+        except sqlite3.OperationalError as e:  # another process holds the lock past the busy timeout
+            db.close()
+            raise StoreError(f"the run store {self.path} can't be opened now: {e}") from None
         except sqlite3.DatabaseError as e:
             db.close()
             return self._move_aside(str(e))

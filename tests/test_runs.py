@@ -84,7 +84,8 @@ def test_a_killed_run_is_marked_interrupted_and_the_store_stays_intact(home, tmp
     assert run.status == "interrupted" and run.ended is not None and store.integrity() == "ok"
 
 
-def test_two_processes_writing_at_once_never_corrupt_the_store(home):
+@pytest.mark.parametrize("attempt", range(3))  # both open a store that does not exist yet: the race repeated
+def test_two_processes_writing_at_once_never_corrupt_the_store(home, attempt):
     script = (
         "from core.runs import RunStore\n"
         "store = RunStore()\n"
@@ -101,6 +102,7 @@ def test_two_processes_writing_at_once_never_corrupt_the_store(home):
     store = RunStore()
     runs = store.runs()
     assert len(runs) == 300 and all(r.status == "finished" for r in runs) and store.integrity() == "ok"
+    assert not list(home.glob("*.corrupt-*"))  # a busy store is never taken for a damaged one
     assert sum(len(store.get(r.id).steps) for r in runs[:10]) == 100
 
 
