@@ -78,6 +78,10 @@ class StoreError(StudioError):
     """The run store can't be used as asked (for example it is read-only, written by a newer version)."""
 
 
+class _Busy(StoreError):
+    """Another process holds the database's lock while this one opens it: tried again, up to 10 s."""
+
+
 def store_home() -> Path:
     """The store's folder: ``$SENTIMENT_STUDIO_HOME``, else Qt's AppDataLocation for the app."""
     override = os.environ.get("SENTIMENT_STUDIO_HOME")
@@ -148,7 +152,14 @@ class RunStore:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StoreError(f"can't create the run store folder {self.folder}: {e.strerror or e}") from None
-        self._db = self._open()
+        for attempt in range(100):  # another process creating the store or switching it to WAL: wait for it
+            try:
+                self._db = self._open()
+                break
+            except _Busy:
+                if attempt == 99:
+                    raise
+                time.sleep(0.1)
         if not self.read_only:
             self.mark_interrupted()
 
@@ -166,7 +177,7 @@ class RunStore:
             db = self._connect()
             version = db.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.OperationalError as e:  # busy or unreadable now, not damaged: never moved aside
-            raise StoreError(f"the run store {self.path} can't be opened now: {e}") from None
+            raise _Busy(f"the run store {self.path} can't be opened now: {e}") from None
         except sqlite3.DatabaseError as e:  # "file is not a database", "malformed"
             return self._move_aside(str(e))
         if version > SCHEMA_VERSION:
@@ -182,9 +193,9 @@ class RunStore:
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")  # migrations from older schemas go here
             db.execute("COMMIT")
-        except sqlite3.OperationalError as e:  # another process holds the lock past the busy timeout
+        except sqlite3.OperationalError as e:  # another process holds the lock (switching to WAL does not wait)
             db.close()
-            raise StoreError(f"the run store {self.path} can't be opened now: {e}") from None
+            raise _Busy(f"the run store {self.path} can't be opened now: {e}") from None
         except sqlite3.DatabaseError as e:
             db.close()
             return self._move_aside(str(e))
