@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from core.errors import ColumnError, StudioError
+from core.errors import ColumnError, StudioError, one_line
 
 EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED, EXIT_TERMINATED = 1, 2, 130, 143
 MAX_LINE_BYTES = 16 << 20  # one text of standard input; `predict < /dev/zero` ends here
@@ -227,9 +227,7 @@ class _Progress:
 
 def cmd_train(args) -> int:
     from core.classifier import ModelConfig
-    from core.events import run_to_end
     from core.modelfile import save_model
-    from core.pipeline import train_model
     from core.tokenizer import TokenizerConfig
     from core.trainer import TrainConfig
 
@@ -241,31 +239,16 @@ def cmd_train(args) -> int:
     progress.log("splits: " + ", ".join(f"{s} {len(dataset[s]):,}" for s in dataset.splits)
                  + f"; classes: {', '.join(dataset.label_names)}")
     recorder = None if args.no_record else _start_recording(dataset, model_config, tok_config, train_config)
-
-    def on_event(event) -> None:
-        progress(event)
-        if recorder is not None:
-            recorder(event)
-
-    try:
-        model = run_to_end(train_model(dataset, model_config, train_config, tok_config), on_event).model
-    except BaseException as e:
-        if recorder is not None:
-            status = "cancelled" if isinstance(e, KeyboardInterrupt) else "failed"
-            recorder.store.finish(recorder.run_id, status, error=str(e) if status == "failed" else "")
-        raise
-    finally:
-        progress.close()
+    model = _train_one(dataset, (model_config, tok_config, train_config), progress, recorder)
     if recorder is not None:
         model.info.run_id = recorder.run_id  # the file names its run
     save_model(model, out)  # checks again: the file system may have changed during training
     if recorder is not None:
         try:
-            kept = str(save_model(model, recorder.store.model_file(recorder.run_id)))
+            recorder.keep(model)
         except (StudioError, OSError) as e:  # the model is saved at --out; the store keeps its record anyway
             _stderr(f"note: the run store could not keep a copy of the model ({e}); it records {out} instead")
-            kept = str(out)
-        recorder.finished(model, kept)
+            recorder.finished(model, str(out))
     fin, test = model.record.finished, model.record.test
     summary = {
         "out": str(out),
@@ -286,6 +269,29 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _train_one(dataset, configs: tuple, progress: _Progress, recorder) -> object:
+    """Train one model (``configs``: model, tokenizer, train), showing progress and feeding ``recorder``
+    (or None); a run that stops is recorded as cancelled or failed. The trained ``SentimentModel``."""
+    from core.events import run_to_end
+    from core.pipeline import train_model
+
+    model_config, tok_config, train_config = configs
+
+    def on_event(event) -> None:
+        progress(event)
+        if recorder is not None:
+            recorder(event)
+
+    try:
+        return run_to_end(train_model(dataset, model_config, train_config, tok_config), on_event).model
+    except BaseException as e:
+        if recorder is not None:
+            recorder.ended(e)
+        raise
+    finally:
+        progress.close()
+
+
 def _start_recording(dataset, model_config, tok_config, train_config):
     """Open the run store and record the start of this run (None, with a note, when it can't be kept)."""
     from core.runs import RunRecorder, RunStore, StoreError, begin_run
@@ -304,9 +310,6 @@ def _start_recording(dataset, model_config, tok_config, train_config):
 def cmd_sweep(args) -> int:
     """Every combination of the --grid values, trained one after another and kept in the run store."""
     from core.classifier import ModelConfig
-    from core.events import run_to_end
-    from core.modelfile import save_model
-    from core.pipeline import train_model
     from core.runs import RunRecorder, RunStore, begin_run
     from core.settings import shown
     from core.sweep import parse_grid, plan_grid
@@ -326,22 +329,8 @@ def cmd_sweep(args) -> int:
         progress.log(f"run {i}/{len(plans)}: {label}")
         recorder = RunRecorder(store, begin_run(store, dataset, f"{model_config.kind.upper()} {label}", model_config,
                                                 tok_config, train_config))
-
-        def on_event(event, recorder=recorder) -> None:
-            progress(event)
-            recorder(event)
-
-        try:
-            model = run_to_end(train_model(dataset, model_config, train_config, tok_config), on_event).model
-        except BaseException as e:
-            status = "cancelled" if isinstance(e, KeyboardInterrupt) else "failed"
-            store.finish(recorder.run_id, status, error=str(e) if status == "failed" else "")
-            raise
-        finally:
-            progress.close()
-        model.info.run_id = recorder.run_id
-        kept = str(save_model(model, store.model_file(recorder.run_id)))
-        recorder.finished(model, kept)
+        model = _train_one(dataset, configs, progress, recorder)
+        kept = recorder.keep(model)
         test = model.record.test
         print(json.dumps({"run_id": recorder.run_id, **values, "test_accuracy": test.accuracy if test else None,
                           "test_macro_f1": test.macro_f1 if test else None, "model_path": kept}), flush=True)
@@ -562,7 +551,7 @@ def _run(command, args) -> int:
             raise
         if args.debug:
             raise
-        detail = " ".join(str(e).split())[:300]
+        detail = one_line(e, 300)
         print(f"internal error: {type(e).__name__}: {detail} (run with --debug for details)", file=sys.stderr)
         return EXIT_ERROR
 

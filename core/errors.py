@@ -6,6 +6,16 @@ shows it in a dialog. Anything else escaping is a bug.
 """
 
 
+def one_line(value: object, limit: int = 200) -> str:
+    """``value`` as one line of at most ``limit`` characters, for a message (never raises: an int of more
+    than 4,300 digits has no ``str``)."""
+    try:
+        text = " ".join(str(value).split())
+    except ValueError:
+        return "a number too long to show"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class StudioError(Exception):
     """A problem the user can fix; ``str(err)`` is the one line to show them."""
 

@@ -234,20 +234,18 @@ def _check_bundle_destination(out: Path, force: bool) -> None:
 def _model_file(model: SentimentModel, model_file: str | os.PathLike | None) -> tuple[str, bytes]:
     """The bundle's model file: its name and bytes. ``model_file`` as it is when it still holds these
     weights (checked by the digest its header records), else the model saved afresh."""
-    from core.modelfile import _weights_digest, read_info, read_model_bytes, safe_file_name, to_bytes
+    from core.modelfile import holds_weights_of, read_model_bytes, safe_file_name, to_bytes
 
     if model_file is not None:
         path = Path(model_file)
         try:
-            recorded = read_info(path).get("weights_sha256")
+            data = read_model_bytes(path)  # read once: its header says whose weights it holds
         except StudioError:
-            recorded = None
-        state = {k: v.detach().cpu().contiguous() for k, v in model.classifier.state_dict().items()}
-        if recorded is not None and recorded == _weights_digest(state):
+            data = b""
+        if holds_weights_of(data, model):
             name = path.name
             stem = (name[: -len(".safetensors")] if name.endswith(".safetensors") else Path(name).stem).strip(".")
-            stem = stem or "model"
-            return f"{stem}.safetensors", read_model_bytes(path)
+            return f"{stem or 'model'}.safetensors", data
     return f"{safe_file_name(model.name)}.safetensors", to_bytes(model)
 
 

@@ -24,7 +24,7 @@ from safetensors.torch import save as st_save
 
 from core.classifier import ModelConfig, SentimentClassifier
 from core.data import FILE_EXTENSIONS, input_files
-from core.errors import ModelFileError, StudioError
+from core.errors import ModelFileError, StudioError, one_line
 from core.events import PhaseEvent, TaskControl
 from core.files import GIB, check_destination, read_bounded, write_atomic
 from core.records import ModelInfo, TrainingRecord
@@ -49,8 +49,22 @@ def _weights_digest(tensors: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
+def _tensors(model: SentimentModel) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous() for k, v in model.classifier.state_dict().items()}
+
+
+def holds_weights_of(data: bytes, model: SentimentModel) -> bool:
+    """Whether the model file ``data`` records the digest of ``model``'s present weights (it was saved from
+    them and not replaced since)."""
+    try:
+        recorded = _header_metadata(data, "the model file").get("weights_sha256")
+    except ModelFileError:
+        return False
+    return recorded is not None and recorded == _weights_digest(_tensors(model))
+
+
 def to_bytes(model: SentimentModel) -> bytes:
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.classifier.state_dict().items()}
+    tensors = _tensors(model)
     metadata = {
         "format": FORMAT_NAME,
         "format_version": str(FORMAT_VERSION),
@@ -149,7 +163,7 @@ def from_bytes(data: bytes, name: str = "the model file") -> SentimentModel:
     except StudioError as e:
         raise ModelFileError(f"{name} holds settings training would refuse: {e}") from e
     except Exception as e:
-        raise ModelFileError(f"{name} has damaged metadata ({type(e).__name__}: {_one_line(e)})") from e
+        raise ModelFileError(f"{name} has damaged metadata ({type(e).__name__}: {one_line(e)})") from e
     if len(label_names) != config.num_classes:
         raise ModelFileError(f"{name} is inconsistent: {len(label_names)} class names for {config.num_classes} classes")
     if tokenizer.vocab_size != config.vocab_size:
@@ -196,14 +210,9 @@ def _label_names(value: object, name: str) -> list[str]:
     counts = Counter(n.casefold() for n in value)
     repeated = next((n for n in value if counts[n.casefold()] > 1), None)
     if repeated is not None:
-        raise ModelFileError(f'{name} is damaged: its class names repeat "{_one_line(repeated, 40)}" (each class '
+        raise ModelFileError(f'{name} is damaged: its class names repeat "{one_line(repeated, 40)}" (each class '
                              "needs its own)")
     return value
-
-
-def _one_line(error: object, limit: int = 200) -> str:
-    text = " ".join(str(error).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def read_model_bytes(path: Path) -> bytes:

@@ -302,11 +302,14 @@ class RunStore:
             raise StoreError(f"there is no run {run_id} in {self.path}")
         run = _run(row)
         if curves:
-            run.epochs = [dict(r) for r in self._db.execute(
-                "SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))]
+            run.epochs = self.epochs(run_id)
             run.steps = [dict(r) for r in self._db.execute(
                 "SELECT step, epoch, loss, grad_norm FROM steps WHERE run_id = ? ORDER BY step", (run_id,))]
         return run
+
+    def epochs(self, run_id: int) -> list[dict]:
+        """A run's per-epoch metrics, in order."""
+        return [dict(r) for r in self._db.execute("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))]
 
     def integrity(self) -> str:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0]
@@ -341,6 +344,23 @@ class RunRecorder:
                                  val_accuracy=event.val_accuracy, val_macro_f1=event.val_macro_f1,
                                  learning_rate=event.learning_rate, elapsed_s=event.elapsed_s)
 
+    def keep(self, model) -> str:
+        """Keep the trained ``model`` in the store's folder (naming its run) and record how the run ended;
+        the kept file's path. The model then counts as saved (``info.file``)."""
+        from core.modelfile import save_model
+
+        model.info.run_id = self.run_id
+        model.info.file = kept = str(save_model(model, self.store.model_file(self.run_id)))
+        self.finished(model, kept)
+        return kept
+
+    def ended(self, error: BaseException) -> None:
+        """Record that the run stopped before its model was kept: cancelled, or failed with ``error``."""
+        from core.events import TaskCancelled
+
+        cancelled = isinstance(error, TaskCancelled | GeneratorExit | KeyboardInterrupt)
+        self.store.finish(self.run_id, "cancelled" if cancelled else "failed", error="" if cancelled else str(error))
+
     def finished(self, model, model_path: str | None) -> None:
         """Record how the run ended from the trained model's record."""
         record = model.record
@@ -360,17 +380,16 @@ def recorded_runs(events: Iterator, store: RunStore, dataset, plan: list, tokeni
     in the store); a model the run never finished (a cancel, a failure) is marked so.
     """
     from core.events import TaskCancelled
-    from core.modelfile import save_model
     from core.pipeline import ModelDone, ModelEvent
 
     configs = dict(plan)
     recorders: dict[str, RunRecorder] = {}
     done: set[str] = set()
 
-    def end_open_runs(status: str, error: str = "") -> None:
+    def end_open_runs(error: BaseException) -> None:
         for name, rec in recorders.items():
             if name not in done:
-                store.finish(rec.run_id, status, error=error)
+                rec.ended(error)
                 done.add(name)
 
     try:
@@ -382,20 +401,13 @@ def recorded_runs(events: Iterator, store: RunStore, dataset, plan: list, tokeni
                     rec = recorders[event.name] = RunRecorder(store, run_id)
                 rec(event)
             elif isinstance(event, ModelDone) and event.name in recorders:
-                rec = recorders[event.name]
-                event.model.info.run_id = rec.run_id
-                kept = str(save_model(event.model, store.model_file(rec.run_id)))
-                event.model.info.file = kept  # the app treats the model as saved: nothing to lose on closing
-                rec.finished(event.model, kept)
+                recorders[event.name].keep(event.model)  # saved: the app has nothing to lose on closing
                 done.add(event.name)
             yield event
-    except (TaskCancelled, GeneratorExit, KeyboardInterrupt):
-        end_open_runs("cancelled")
-        raise
     except BaseException as e:
-        end_open_runs("failed", str(e))
+        end_open_runs(e)
         raise
-    end_open_runs("cancelled")  # train_models drops a model a cancel interrupted
+    end_open_runs(TaskCancelled("cancelled"))  # train_models drops a model a cancel interrupted
 
 
 def export_run(store: RunStore, run_id: int, out: str | os.PathLike) -> list[str]:

@@ -115,11 +115,9 @@ _KIND_WORDS = {bool: "on or off (true/false)", int: "a whole number", float: "a 
 
 
 def _short(value: Any) -> str:
-    try:
-        text = repr(value) if isinstance(value, str) else str(value)
-    except ValueError:  # an int of more than 4,300 digits
-        return "a number too long to show"
-    return text if len(text) <= 40 else text[:37] + "..."
+    from core.errors import one_line
+
+    return one_line(repr(value) if isinstance(value, str) else value, 40)
 
 
 def shown(value: Any) -> str:

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-from core.errors import StudioError
+from core.errors import StudioError, one_line
 from core.settings import check_settings, setting
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -110,8 +110,7 @@ def _set_pipeline(tok: Tokenizer, config: TokenizerConfig) -> None:
 
 
 def _short(value: object, limit: int = 40) -> str:
-    text = " ".join(str(value).split())
-    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+    return repr(one_line(value, limit))
 
 
 def is_rust_panic(error: BaseException) -> bool:
@@ -130,7 +129,7 @@ def rust_errors(doing: str) -> Iterator[None]:
     except BaseException as e:
         if not (isinstance(e, Exception) or is_rust_panic(e)):
             raise
-        raise StudioError(f"the tokenizer failed while {doing}: {' '.join(str(e).split())[:200]}") from None
+        raise StudioError(f"the tokenizer failed while {doing}: {one_line(e)}") from None
 
 
 class TextTokenizer:

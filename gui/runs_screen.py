@@ -148,6 +148,7 @@ class RunsScreen(QWidget):
         super().__init__(parent)
         self.session = session
         self.store_folder: Path | None = None
+        self._open: RunStore | None = None  # see _store
         self.table_model = RunsTable()
         self.table = QTableView()
         self.table.setModel(self.table_model)
@@ -205,13 +206,19 @@ class RunsScreen(QWidget):
 
     # data -----------------------------------------------------------------------------------------
     def _store(self) -> RunStore | None:
+        """The screen's one connection to the store (GUI thread only), opened once per folder."""
+        if self._open is not None and self._open.folder == self.store_folder:
+            return self._open
+        if self._open is not None:
+            self._open.close()
+            self._open = None
         if self.store_folder is None:
             return None
         try:
-            return RunStore(self.store_folder)
+            self._open = RunStore(self.store_folder)
         except StudioError as e:
             self.summary.setText(f"The run store can't be opened: {e}")
-            return None
+        return self._open
 
     def refresh(self) -> None:
         """Read the store again (after a run, or another process's)."""
@@ -219,11 +226,9 @@ class RunsScreen(QWidget):
         if store is None:
             self.summary.setText(self.summary.text() or "Runs are not kept (no run store).")
             return
-        try:
-            runs = store.runs()
-            notes = store.notes
-        finally:
-            store.close()
+        if not store.read_only:
+            store.mark_interrupted()  # a command-line run killed since the last look
+        runs, notes = store.runs(), store.notes
         self.table_model.set_runs(runs)
         self.table.resizeColumnsToContents()
         finished = sum(r.status == "finished" for r in runs)
@@ -277,15 +282,13 @@ class RunsScreen(QWidget):
                      "Could not change the run")
 
     def _change(self, action, failure: str) -> None:
-        """Apply ``action(store)`` on a connection of its own, say why when it fails, then show the store."""
+        """Apply ``action(store)``, say why when it fails, then show the store."""
         store = self._store()
         if store is not None:
             try:
                 action(store)
             except StudioError as e:
                 QMessageBox.warning(self, failure, str(e))
-            finally:
-                store.close()
         self.refresh()
 
     def delete_selected(self) -> None:
@@ -302,12 +305,7 @@ class RunsScreen(QWidget):
     def _show_ticked(self) -> None:
         ticked = [r for r in self.table_model.all_runs if r.id in self.table_model.ticked]
         store = self._store() if ticked else None
-        curves = {}
-        if store is not None:
-            try:
-                curves = {r.id: store.get(r.id).epochs for r in ticked}
-            finally:
-                store.close()
+        curves = {r.id: store.epochs(r.id) for r in ticked} if store is not None else {}
         for run_id, curve in self._curves.items():
             curve.setVisible(run_id in curves)
         kinds_seen: set[str] = set()

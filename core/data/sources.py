@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.errors import DataError
+from core.errors import DataError, one_line
 from core.events import TaskCancelled, TaskControl
 
 BUILTIN_SETS: dict[str, str] = {
@@ -120,8 +120,5 @@ def _check_cancel(control: TaskControl | None) -> None:
         raise TaskCancelled("dataset loading was cancelled")
 
 
-def _one_line(msg: object, limit: int = 200) -> str:
-    text = " ".join(str(msg).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
+_one_line = one_line  # the data modules' name for it
 
