@@ -282,8 +282,11 @@ def _train_one(dataset, configs: tuple, progress: _Progress, recorder) -> object
         if recorder is not None:
             recorder(event)
 
+    # A recorded run keeps its best epoch so far as its model file: a killed run loses at most one epoch.
+    checkpoint = recorder.store.model_file(recorder.run_id) if recorder is not None else None
     try:
-        return run_to_end(train_model(dataset, model_config, train_config, tok_config), on_event).model
+        events = train_model(dataset, model_config, train_config, tok_config, checkpoint_path=checkpoint)
+        return run_to_end(events, on_event).model
     except BaseException as e:
         if recorder is not None:
             recorder.ended(e)
@@ -312,11 +315,12 @@ def cmd_sweep(args) -> int:
     from core.classifier import ModelConfig
     from core.runs import RunRecorder, RunStore, begin_run
     from core.settings import shown
-    from core.sweep import parse_grid, plan_grid
+    from core.sweep import new_sweep_id, parse_grid, plan_grid
     from core.tokenizer import TokenizerConfig
     from core.trainer import TrainConfig
 
     plans = plan_grid(configs_from(args, ModelConfig, TokenizerConfig, TrainConfig), parse_grid(args.grid))
+    sweep_id = new_sweep_id()
     store = RunStore()
     for note in store.notes:
         _stderr(f"note: {note}")
@@ -328,7 +332,7 @@ def cmd_sweep(args) -> int:
         label = ", ".join(f"{k}={shown(v)}" for k, v in values.items())
         progress.log(f"run {i}/{len(plans)}: {label}")
         recorder = RunRecorder(store, begin_run(store, dataset, f"{model_config.kind.upper()} {label}", model_config,
-                                                tok_config, train_config))
+                                                tok_config, train_config, {"id": sweep_id, "values": values}))
         model = _train_one(dataset, configs, progress, recorder)
         kept = recorder.keep(model)
         test = model.record.test

@@ -74,7 +74,15 @@ class FinishedEvent:
     test: EvalResult | None
 
 
-Event = PhaseEvent | StepEvent | EpochEvent | FinishedEvent
+@dataclass
+class CheckpointEvent:
+    """The best epoch so far was written to ``path``: a crash from here on loses at most the epoch in progress."""
+
+    path: str
+    epoch: int
+
+
+Event = PhaseEvent | StepEvent | EpochEvent | FinishedEvent | CheckpointEvent
 
 
 class TaskCancelled(Exception):

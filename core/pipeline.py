@@ -26,7 +26,7 @@ import core
 from core.classifier import ModelConfig, SentimentClassifier
 from core.data import TextDataset
 from core.errors import StudioError
-from core.events import EpochEvent, Event, FinishedEvent, PhaseEvent, TaskControl
+from core.events import CheckpointEvent, EpochEvent, Event, FinishedEvent, PhaseEvent, TaskControl
 from core.metrics import EvalResult
 from core.modelfile import safe_file_name, save_model
 from core.records import CheckpointMark, History, ModelInfo, RunSummary, SplitRecord, TrainingRecord
@@ -119,9 +119,8 @@ def train_model(
         elif checkpoint_path is not None and isinstance(event, EpochEvent) and event.improved:
             # The trainer is suspended at this event with the improved weights in the model.
             problem = _write_checkpoint(Path(checkpoint_path), event, model, history)
-            if problem:
-                yield event
-                event = PhaseEvent("checkpoint", problem)
+            yield event
+            event = PhaseEvent("checkpoint", problem) if problem else CheckpointEvent(str(checkpoint_path), event.epoch)
         yield event
     if checkpoint_path is not None:
         try:

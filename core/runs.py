@@ -28,7 +28,7 @@ from pathlib import Path
 
 from core.errors import StudioError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_STEPS = 2000  # step points kept per run
 STATUSES = ("running", "finished", "cancelled", "failed", "interrupted")
 _APP = "Sentiment Studio"  # Qt's organization and application name (gui/app.py)
@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS runs (
     training_time_s REAL,
     model_path TEXT,
     note TEXT NOT NULL DEFAULT '',
-    error TEXT NOT NULL DEFAULT ''
+    error TEXT NOT NULL DEFAULT '',
+    sweep TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS epochs (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -72,6 +73,10 @@ CREATE TABLE IF NOT EXISTS steps (
 );
 CREATE INDEX IF NOT EXISTS runs_started ON runs(started);
 """
+# What brings a store of schema N (the key) to N + 1; a new store is created at SCHEMA_VERSION directly.
+_MIGRATIONS = {
+    1: ["ALTER TABLE runs ADD COLUMN sweep TEXT NOT NULL DEFAULT ''"],  # 2: runs know the sweep they belong to
+}
 
 
 class StoreError(StudioError):
@@ -132,6 +137,7 @@ class Run:
     model_path: str | None
     note: str = ""
     error: str = ""
+    sweep: dict | None = None  # {"id": ..., "values": {setting: value}} for a run of a sweep
     epochs: list[dict] = field(default_factory=list)
     steps: list[dict] = field(default_factory=list)
 
@@ -189,9 +195,17 @@ class RunStore:
         try:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("BEGIN IMMEDIATE")
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                db.execute(statement)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")  # migrations from older schemas go here
+            version = db.execute("PRAGMA user_version").fetchone()[0]  # again: another process may have migrated
+            if version < SCHEMA_VERSION:
+                for old in range(max(version, 1), SCHEMA_VERSION) if version else ():
+                    for statement in _MIGRATIONS[old]:
+                        db.execute(statement)
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                if version:
+                    self.notes.append(f"The run store {self.path} was brought from schema {version} to "
+                                      f"{SCHEMA_VERSION}; every run is kept.")
             db.execute("COMMIT")
         except sqlite3.OperationalError as e:  # another process holds the lock (switching to WAL does not wait)
             db.close()
@@ -232,14 +246,18 @@ class RunStore:
         return len(gone)
 
     def begin(self, *, name: str, kind: str, dataset: str, fingerprint: dict, settings: dict,
-              versions: dict) -> int:
-        """A new run, "running"; its id."""
+              versions: dict, sweep: dict | None = None) -> int:
+        """A new run, "running"; its id. ``sweep``: the sweep it belongs to, ``{"id", "values"}``."""
         cur = self._write(
-            "INSERT INTO runs (name, kind, status, started, host, pid, dataset, fingerprint, settings, versions) "
-            "VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs (name, kind, status, started, host, pid, dataset, fingerprint, settings, versions, "
+            "sweep) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
             (name, kind, time.time(), socket.gethostname(), os.getpid(), dataset, json.dumps(fingerprint),
-             json.dumps(settings), json.dumps(versions)))
+             json.dumps(settings), json.dumps(versions), json.dumps(sweep) if sweep else ""))
         return int(cur.lastrowid)
+
+    def set_model_path(self, run_id: int, path: str) -> None:
+        """Where the run's model is now: its best epoch so far while it trains, so a killed run keeps it."""
+        self._write("UPDATE runs SET model_path = ? WHERE id = ?", (path, run_id))
 
     def add_step(self, run_id: int, step: int, epoch: int, loss: float, grad_norm: float, total_steps: int) -> None:
         stride = max(1, math.ceil(total_steps / MAX_STEPS))
@@ -296,6 +314,13 @@ class RunStore:
         """Every run, newest first, without curves."""
         return [_run(row) for row in self._db.execute("SELECT * FROM runs ORDER BY started DESC, id DESC")]
 
+    def runs_changed(self, ids: list[int], after_id: int) -> list[Run]:
+        """The runs ``ids`` (those seen running) and every run with an id above ``after_id`` (added since)."""
+        marks = ", ".join("?" * len(ids))
+        where = f"id > ? OR id IN ({marks})" if ids else "id > ?"
+        return [_run(row) for row in self._db.execute(f"SELECT * FROM runs WHERE {where} ORDER BY id DESC",
+                                                      (after_id, *ids))]
+
     def get(self, run_id: int, curves: bool = True) -> Run:
         row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
@@ -315,14 +340,15 @@ class RunStore:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0]
 
 
-def begin_run(store: RunStore, dataset, name: str, model_config, tokenizer_config, train_config) -> int:
+def begin_run(store: RunStore, dataset, name: str, model_config, tokenizer_config, train_config,
+              sweep: dict | None = None) -> int:
     """Record the start of a training run of ``model_config`` on ``dataset``; the run's id."""
     from core.pipeline import versions
 
     settings = {"model": model_config.to_dict(), "tokenizer": tokenizer_config.to_dict(),
                 "train": train_config.to_dict()}
     return store.begin(name=name, kind=model_config.kind, dataset=dataset.source, fingerprint=fingerprint(dataset),
-                       settings=settings, versions=versions())
+                       settings=settings, versions=versions(), sweep=sweep)
 
 
 class RunRecorder:
@@ -332,10 +358,12 @@ class RunRecorder:
         self.store, self.run_id = store, run_id
 
     def __call__(self, event: object) -> None:
-        from core.events import EpochEvent, StepEvent
+        from core.events import CheckpointEvent, EpochEvent, StepEvent
 
         event = getattr(event, "event", event)  # a ModelEvent wraps one model's event
-        if isinstance(event, StepEvent):
+        if isinstance(event, CheckpointEvent):
+            self.store.set_model_path(self.run_id, event.path)
+        elif isinstance(event, StepEvent):
             self.store.add_step(self.run_id, event.global_step, event.epoch, event.loss, event.grad_norm,
                                 event.total_steps)
         elif isinstance(event, EpochEvent):
@@ -373,7 +401,7 @@ class RunRecorder:
 
 
 def recorded_runs(events: Iterator, store: RunStore, dataset, plan: list, tokenizer_config,
-                  train_config) -> Iterator:
+                  train_config, sweep: dict | None = None) -> Iterator:
     """``train_models``' events, passed through unchanged, with each model recorded as a run.
 
     A run begins with its model's first event and ends with its ``ModelDone`` (its model file then kept
@@ -397,7 +425,8 @@ def recorded_runs(events: Iterator, store: RunStore, dataset, plan: list, tokeni
             if isinstance(event, ModelEvent) and event.name in configs:
                 rec = recorders.get(event.name)
                 if rec is None:
-                    run_id = begin_run(store, dataset, event.name, configs[event.name], tokenizer_config, train_config)
+                    run_id = begin_run(store, dataset, event.name, configs[event.name], tokenizer_config, train_config,
+                                       sweep)
                     rec = recorders[event.name] = RunRecorder(store, run_id)
                 rec(event)
             elif isinstance(event, ModelDone) and event.name in recorders:
@@ -453,8 +482,8 @@ def export_run(store: RunStore, run_id: int, out: str | os.PathLike) -> list[str
 
 def _run(row: sqlite3.Row) -> Run:
     d = dict(row)
-    for key in ("fingerprint", "settings", "versions"):
-        d[key] = json.loads(d[key])
+    for key in ("fingerprint", "settings", "versions", "sweep"):
+        d[key] = json.loads(d[key]) if d[key] else None
     for key in ("host", "pid"):
         d.pop(key)
     return Run(**d)

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 from core.classifier import ModelConfig
 from core.errors import StudioError
+from core.events import TaskControl
 from core.settings import settings_of
 from core.tokenizer import TokenizerConfig
 from core.trainer import TrainConfig
@@ -59,3 +65,58 @@ def plan_grid(base: tuple | list, grid: list[tuple[int, str, list]]) -> list[tup
             configs[index] = dataclasses.replace(configs[index], **{name: value})
         plans.append((dict(zip((name for _, name, _ in grid), combo, strict=True)), tuple(configs)))
     return plans
+
+
+def new_sweep_id() -> str:
+    """A name for a new sweep, unique across processes: its start time and process id."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+
+
+@dataclass
+class GridRun:
+    """One combination of a sweep: its swept values and the models it trains side by side on one vocabulary."""
+
+    values: dict
+    plan: list[tuple[str, ModelConfig]]
+    tokenizer: TokenizerConfig
+    train: TrainConfig
+
+
+def grid_runs(models: list[ModelConfig], tokenizer: TokenizerConfig, train: TrainConfig,
+              grid: list[tuple[int, str, list]], name: Callable[[str, dict], str]) -> list[GridRun]:
+    """The app's sweep: each combination of ``grid`` trains every one of ``models`` (the ticked kinds).
+    ``name(kind, values)`` names each model. No grid: one combination with no swept values.
+    Raises ``StudioError`` for a combination the configs reject, before anything trains."""
+    if not models:
+        raise StudioError("tick at least one model to train")
+    if any(CONFIGS[index] is ModelConfig and field_name == "kind" for index, field_name, _ in grid):
+        raise StudioError("the model kinds are the ticked boxes; sweep other settings")
+    out = []
+    for values, (_, tok, tr) in plan_grid((models[0], tokenizer, train), grid):
+        model_values = {k: values[k] for index, k, _ in grid if CONFIGS[index] is ModelConfig}
+        plan = [(name(m.kind, values), dataclasses.replace(m, **model_values)) for m in models]
+        out.append(GridRun(values, plan, tok, tr))
+    return out
+
+
+def train_grid(dataset, runs: list[GridRun], control: TaskControl, checkpoint_dir: Path | None = None,
+               store_folder: Path | None = None, sweep_id: str | None = None) -> Iterator:
+    """Train ``runs`` one after another (``train_models``' events, one stream), each model recorded in the
+    run store at ``store_folder`` when given (with the sweep it belongs to when there are several runs).
+    Pause and cancel act through ``control`` as for one run; a cancel stops the whole sweep."""
+    from core.pipeline import train_models
+    from core.runs import RunStore, recorded_runs
+
+    store = RunStore(store_folder) if store_folder is not None else None  # this thread's own connection
+    try:
+        for run in runs:
+            if control.cancelled:
+                break
+            events = train_models(dataset, run.plan, run.train, run.tokenizer, control, checkpoint_dir)
+            if store is not None:
+                sweep = {"id": sweep_id or new_sweep_id(), "values": run.values} if run.values else None
+                events = recorded_runs(events, store, dataset, run.plan, run.tokenizer, run.train, sweep)
+            yield from events
+    finally:
+        if store is not None:
+            store.close()

@@ -114,6 +114,10 @@ class MainWindow(QMainWindow):
         for signal in (self.train_screen.training_started, self.train_screen.training_finished,
                        self.train_screen.training_cancelled, self.train_screen.training_failed):
             signal.connect(lambda *_: self.runs_screen.refresh())  # the live run appears as it starts and ends
+        self.train_screen.training_started.connect(lambda: self.runs_screen.set_live(True))  # and as it goes
+        for signal in (self.train_screen.training_finished, self.train_screen.training_cancelled,
+                       self.train_screen.training_failed):
+            signal.connect(lambda *_: self.runs_screen.set_live(False))
         self.tabs.currentChanged.connect(
             lambda _i: self.runs_screen.refresh() if self.tabs.currentWidget() is self.runs_screen else None)
         self.runs_screen.opened.connect(lambda _name: self.tabs.setCurrentWidget(self.try_screen))

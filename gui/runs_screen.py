@@ -1,8 +1,10 @@
 """The Runs screen: every run the store keeps (from the app and the command line), across sessions.
 
 A sortable, filterable table (the model sorts and filters its own list of runs, so 10,000 runs filter
-as you type); tick runs to overlay their validation curves and see the settings that differ;
-open a run's model into the session (Try, Compare), or delete a run with its kept model file.
+as you type); tick runs to overlay their validation curves, plot their accuracy against a setting that
+differs among them (a sweep's settings; "Tick sweep" ticks a sweep's runs) and see the settings that
+differ; open a run's model into the session (Try, Compare), or delete a run with its kept model file.
+While the Train screen trains, the running rows are read again every two seconds (``live``).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from html import escape
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
@@ -62,10 +65,20 @@ class RunsTable(QAbstractTableModel):
         a precomputed line of text and sort keys per run, so 10,000 runs stay instant."""
         self.all_runs = runs
         # what the filter searches, one lower-case line a run: a keystroke is then one pass of `in`
-        self.search = {r.id: " ".join(str(self._shown(r, c) or "") for c in range(1, len(COLUMNS))).lower()
-                       for r in runs}
+        self.search = {r.id: self._line(r) for r in runs}
         self.ticked &= {r.id for r in runs}
         self._update()
+
+    def update_runs(self, changed: list[Run]) -> None:
+        """Replace the runs in ``changed`` (by id), adding new ones: a live tick re-reads only those."""
+        by_id = {r.id: r for r in changed}
+        known = {r.id for r in self.all_runs}
+        self.all_runs = [*(r for r in changed if r.id not in known), *(by_id.get(r.id, r) for r in self.all_runs)]
+        self.search.update({r.id: self._line(r) for r in changed})
+        self._update()
+
+    def _line(self, run: Run) -> str:
+        return " ".join(str(self._shown(run, c) or "") for c in range(1, len(COLUMNS))).lower()
 
     def set_filter(self, text: str) -> None:
         self.words = text.lower().split()
@@ -76,7 +89,7 @@ class RunsTable(QAbstractTableModel):
         self._update()
 
     def _update(self) -> None:
-        self.beginResetModel()
+        self.beginResetModel()  # RunsScreen keeps the selected run selected across it
         runs = [r for r in self.all_runs if all(w in self.search[r.id] for w in self.words)]
 
         def key(run: Run):
@@ -177,6 +190,9 @@ class RunsScreen(QWidget):
         self.delete_button = QPushButton("Delete…")
         self.delete_button.setToolTip("Delete the selected run and the model file the store kept for it")
         self.delete_button.clicked.connect(self.delete_selected)
+        self.sweep_button = QPushButton("Tick sweep")
+        self.sweep_button.setToolTip("Tick every run of the selected run's sweep (and only those)")
+        self.sweep_button.clicked.connect(self.tick_sweep)
         self.summary = QLabel()
         self.plot = pg.PlotWidget(title="Validation accuracy of the ticked runs (per epoch)")
         self.plot.setLabel("bottom", "epoch")
@@ -184,16 +200,40 @@ class RunsScreen(QWidget):
         self.plot.addLegend(offset=(-10, 10))
         style_plot(self.plot, self.plot.getPlotItem())
         self._curves: dict[int, pg.PlotDataItem] = {}  # created once per run, then setData / hidden
+        self.axis_choice = QComboBox()
+        self.axis_choice.setToolTip("The setting on the x axis: those that differ among the ticked runs")
+        self.axis_choice.currentIndexChanged.connect(lambda _i: self._show_against())
+        self.against = pg.PlotWidget(title="Best validation accuracy against a setting (ticked runs)")
+        self.against.showGrid(y=True, alpha=0.3)
+        self.against.addLegend(offset=(-10, 10))
+        style_plot(self.against, self.against.getPlotItem())
+        self._points: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}  # per kind: runs, mean line
+        self._ticked: list[Run] = []  # the ticked runs, as last read
         self.diff = QTextBrowser()
         self.table_model.ticked_changed.connect(self._show_ticked)
+        self._selected_id: int | None = None  # kept selected across the table's resets
+        self.table_model.modelAboutToBeReset.connect(self._remember_selection)
+        self.table_model.modelReset.connect(self._restore_selection)
+        self._live = QTimer(self)
+        self._live.setInterval(2000)
+        self._live.timeout.connect(self.refresh_live)
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.filter, 1)
-        for b in (self.refresh_button, self.open_button, self.rerun_button, self.rename_button, self.note_button,
-                  self.delete_button):
+        for b in (self.refresh_button, self.sweep_button, self.open_button, self.rerun_button, self.rename_button,
+                  self.note_button, self.delete_button):
             buttons.addWidget(b)
+        against = QWidget()
+        against_layout = QVBoxLayout(against)
+        against_layout.setContentsMargins(0, 0, 0, 0)
+        axis_row = QHBoxLayout()
+        axis_row.addWidget(QLabel("x axis:"))
+        axis_row.addWidget(self.axis_choice, 1)
+        against_layout.addLayout(axis_row)
+        against_layout.addWidget(self.against, 1)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.plot)
+        right.addWidget(against)
         right.addWidget(self.diff)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.table)
@@ -235,6 +275,47 @@ class RunsScreen(QWidget):
         self.summary.setText(" ".join([f"{len(runs):,} runs ({finished:,} finished) in {self.store_folder}.",
                                        "Tick runs to overlay their curves and compare their settings.", *notes]))
         self._show_ticked()
+
+    def set_live(self, live: bool) -> None:
+        """While the Train screen trains: re-read the running and new runs every two seconds."""
+        if live:
+            self._live.start()
+        else:
+            self._live.stop()
+
+    def refresh_live(self) -> None:
+        """Re-read only the runs still running and those added since (not all 10,000), when shown."""
+        store = self._store() if self.isVisible() else None
+        if store is None:
+            return
+        runs = self.table_model.all_runs
+        running = [r.id for r in runs if r.status == "running"]
+        changed = store.runs_changed(running, max((r.id for r in runs), default=0))
+        if changed:
+            self.table_model.update_runs(changed)
+            if self.table_model.ticked & {r.id for r in changed}:
+                self._show_ticked()
+
+    def _remember_selection(self) -> None:
+        run = self.selected_run()
+        self._selected_id = run.id if run is not None else None
+
+    def _restore_selection(self) -> None:
+        row = next((i for i, r in enumerate(self.table_model.runs) if r.id == self._selected_id), None)
+        if row is not None:
+            self.table.selectRow(row)
+
+    def tick_sweep(self) -> int:
+        """Tick the runs of the selected run's sweep (untick the others); how many."""
+        run = self.selected_run()
+        if run is None or not run.sweep:
+            QMessageBox.information(self, "No sweep", "Select a run that was part of a sweep first.")
+            return 0
+        model = self.table_model
+        model.ticked = {r.id for r in model.all_runs if r.sweep and r.sweep.get("id") == run.sweep.get("id")}
+        model.dataChanged.emit(model.index(0, 0), model.index(max(model.rowCount() - 1, 0), 0))
+        self._show_ticked()
+        return len(model.ticked)
 
     def selected_run(self) -> Run | None:
         rows = self.table.selectionModel().selectedRows()
@@ -307,7 +388,7 @@ class RunsScreen(QWidget):
         store = self._store() if ticked else None
         curves = {r.id: store.epochs(r.id) for r in ticked} if store is not None else {}
         for run_id, curve in self._curves.items():
-            curve.setVisible(run_id in curves)
+            _show(self.plot, curve, run_id in curves)
         kinds_seen: set[str] = set()
         extra = 0
         for run in ticked:  # a kind's first run in its Train-screen colour, the others in extra colours
@@ -323,21 +404,86 @@ class RunsScreen(QWidget):
             curve.setPen(pg.mkPen(color, width=2))
             curve.setSymbolBrush(color)
             curve.setData([e["epoch"] for e in epochs], [e["val_accuracy"] or 0.0 for e in epochs])
-            curve.setVisible(True)
+            _show(self.plot, curve, True)
         self.diff.setHtml(settings_diff_html(ticked))
+        self._ticked = ticked
+        settings = differing_settings(ticked)
+        current = self.axis_choice.currentText()
+        self.axis_choice.blockSignals(True)
+        self.axis_choice.clear()
+        self.axis_choice.addItems([f"{section}.{name}" for section, name in settings])
+        if current in [self.axis_choice.itemText(i) for i in range(self.axis_choice.count())]:
+            self.axis_choice.setCurrentText(current)
+        self.axis_choice.blockSignals(False)
+        self._show_against()
+
+    def _show_against(self) -> None:
+        """Each ticked run's best validation accuracy against the chosen setting, a colour per kind, with a
+        line through each kind's mean at each value (a sweep's effect of one setting, the others averaged)."""
+        ticked = [r for r in self._ticked if r.val_accuracy is not None]
+        chosen = self.axis_choice.currentText()
+        if not chosen:  # fewer than two runs, or no setting differs
+            ticked = []
+        section, _, name = chosen.partition(".")
+        values = [r.settings.get(section, {}).get(name) for r in ticked]
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        categories = [] if numeric else sorted({str(v) for v in values})
+        xs = [float(v) if numeric else float(categories.index(str(v))) for v in values]
+        axis = self.against.getPlotItem().getAxis("bottom")
+        axis.setTicks(None if numeric else [list(enumerate(categories))])
+        self.against.setLabel("bottom", chosen or "tick runs whose settings differ")
+        log_x = numeric and len(values) > 1 and min(values) > 0 and max(values) / min(values) >= 10
+        self.against.getPlotItem().setLogMode(x=log_x)
+        for points, line in self._points.values():
+            points.setData([], [])
+            line.setData([], [])
+            _show(self.against, points, False)
+        for kind in sorted({r.kind for r in ticked}):
+            pairs = [(x, r.val_accuracy) for x, r in zip(xs, ticked, strict=True) if r.kind == kind]
+            if kind not in self._points:
+                color = KIND_COLORS.get(kind, EXTRA_COLORS[len(self._points) % len(EXTRA_COLORS)])
+                points = self.against.plot(pen=None, symbol="o", symbolSize=8, symbolBrush=color, name=kind.upper())
+                line = self.against.plot(pen=pg.mkPen(color, width=2))
+                self._points[kind] = (points, line)
+            points, line = self._points[kind]
+            points.setData([x for x, _ in pairs], [y for _, y in pairs])
+            _show(self.against, points, True)
+            means = sorted({x for x, _ in pairs})
+            line.setData(means, [sum(y for x2, y in pairs if x2 == x) / sum(1 for x2, _ in pairs if x2 == x)
+                                 for x in means])
+
+
+def _show(plot: pg.PlotWidget, item: pg.PlotDataItem, visible: bool) -> None:
+    """Show or hide a plot item created once, with its legend entry (a hidden one would stay listed)."""
+    legend = plot.getPlotItem().legend
+    listed = any(sample.item is item for sample, _ in legend.items)
+    if visible and not listed and item.name():
+        legend.addItem(item, item.name())
+    elif not visible and listed:
+        legend.removeItem(item)
+    item.setVisible(visible)
+
+
+def differing_settings(runs: list[Run]) -> list[tuple[str, str]]:
+    """The (section, name) of each setting whose value differs among ``runs`` (a sweep's first)."""
+    if len(runs) < 2:
+        return []
+    keys = sorted({(section, name) for r in runs for section, values in r.settings.items() for name in values})
+    differ = [(section, name) for section, name in keys
+              if len({repr(r.settings.get(section, {}).get(name)) for r in runs}) > 1]
+    swept = {name for r in runs if r.sweep for name in r.sweep.get("values", {})}
+    return sorted(differ, key=lambda key: key[1] not in swept)
 
 
 def settings_diff_html(runs: list[Run]) -> str:
     """The settings that differ among ``runs``, one row each (all equal: said so)."""
     if len(runs) < 2:
         return "<p>Tick two or more runs to see the settings that differ.</p>"
-    keys = sorted({(section, name) for r in runs for section, values in r.settings.items() for name in values})
     rows = []
-    for section, name in keys:
+    for section, name in differing_settings(runs):
         values = [r.settings.get(section, {}).get(name) for r in runs]
-        if len({repr(v) for v in values}) > 1:
-            rows.append(f"<tr><td>{section}.{name}</td>" + "".join(f"<td>{escape(str(v))}</td>" for v in values)
-                        + "</tr>")
+        rows.append(f"<tr><td>{section}.{name}</td>" + "".join(f"<td>{escape(str(v))}</td>" for v in values)
+                    + "</tr>")
     if {r.dataset for r in runs} != {runs[0].dataset}:
         rows.insert(0, "<tr><td>dataset</td>" + "".join(f"<td>{escape(r.dataset)}</td>" for r in runs) + "</tr>")
     if not rows:

@@ -10,6 +10,7 @@ left come from ``core.progress``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -33,9 +35,10 @@ from PySide6.QtWidgets import (
 from core.classifier import CELL_DESCRIPTIONS, ModelConfig
 from core.errors import SettingError, StudioError
 from core.events import EpochEvent, StepEvent
-from core.pipeline import ModelDone, train_models
+from core.pipeline import ModelDone
 from core.progress import RunProgress
-from core.runs import RunStore, recorded_runs
+from core.settings import settings_of, shown
+from core.sweep import CONFIGS, GridRun, grid_runs, new_sweep_id, parse_grid, train_grid
 from core.tokenizer import TokenizerConfig
 from core.trainer import TrainConfig
 from gui.config_form import ConfigForm
@@ -53,6 +56,19 @@ WHY_TICKED = {  # why each box starts ticked or not; what the kind is comes from
 }
 SECTIONS = (("model", "Model", ModelConfig), ("tokenizer", "Tokenizer", TokenizerConfig),
             ("train", "Training", TrainConfig))
+# "hidden_size=64,128 lr=0.001,0.003": settings split at ";" or at a space before the next "name="
+_SPEC_SPLIT = re.compile(r"\s*;\s*|\s+(?=[A-Za-z_-]+\s*=)")
+
+
+def sweep_specs(text: str) -> list[str]:
+    """The sweep field's text as ``--grid`` specs (spaces inside a value list allowed)."""
+    return [re.sub(r"\s+", "", spec) for spec in _SPEC_SPLIT.split(text.strip()) if spec.strip()]
+
+
+def _sweepable() -> str:
+    """The settings a sweep can vary, for the field's tooltip."""
+    names = [f.name for cls in CONFIGS for f in settings_of(cls) if f.name != "kind"]
+    return ", ".join(names)
 
 
 def _swatch(color: str) -> QIcon:
@@ -123,6 +139,23 @@ class TrainScreen(QWidget):
         for label in labels:
             label.setMinimumWidth(width)  # one label column across the three groups
 
+        sweep = QGroupBox("Sweep (optional)")
+        sweep_layout = QVBoxLayout(sweep)
+        self.sweep_edit = QLineEdit()
+        self.sweep_edit.setObjectName("sweep")
+        self.sweep_edit.setPlaceholderText("e.g. hidden_size=64,128  learning_rate=0.001,0.003")
+        self.sweep_edit.setClearButtonEnabled(True)
+        self.sweep_edit.setToolTip(
+            "Value lists for settings: every combination trains the ticked models, one run after another, "
+            "each kept on the Runs screen (which plots accuracy against each swept setting).\n"
+            f"Settings: {_sweepable()}.")
+        self.sweep_edit.textChanged.connect(self._update_buttons)
+        self.sweep_label = QLabel()
+        self.sweep_label.setWordWrap(True)
+        sweep_layout.addWidget(self.sweep_edit)
+        sweep_layout.addWidget(self.sweep_label)
+        column.addWidget(sweep)
+
         self.reset_button = QPushButton("Reset to defaults")
         self.reset_button.setToolTip("Set every model, tokenizer and training choice back to its default.")
         self.reset_button.clicked.connect(self.reset_to_defaults)
@@ -130,7 +163,7 @@ class TrainScreen(QWidget):
         column.addStretch(1)
         self._form = form
 
-        scroll = QScrollArea()
+        self.form_scroll = scroll = QScrollArea()
         scroll.setWidget(form)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -160,6 +193,7 @@ class TrainScreen(QWidget):
 
         self.progress_label = QLabel("Ready.")
         self.progress_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.progress_label.setWordWrap(True)  # a sweep's summary is long: wrap it, never widen the window
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setValue(0)
@@ -194,11 +228,13 @@ class TrainScreen(QWidget):
         return [kind for kind in KIND_ORDER if self.kind_boxes[kind].isChecked()]
 
     def settings_dict(self) -> dict:
-        """The form as plain data: ``{"models": [kinds], section: {field: value}}``."""
-        return {"models": self.selected_kinds(), **{s: f.values() for s, f in self.forms.items()}}
+        """The form as plain data: ``{"models": [kinds], section: {field: value}, "sweep": text}``."""
+        return {"models": self.selected_kinds(), **{s: f.values() for s, f in self.forms.items()},
+                "sweep": self.sweep_edit.text()}
 
     def apply_settings(self, settings: dict) -> None:
-        """Fill the form from ``settings_dict()`` output; missing or unreadable entries are left alone."""
+        """Fill the form from ``settings_dict()`` output; missing or unreadable entries are left alone, except
+        the sweep, cleared when missing (a run's settings from the Runs screen are one combination)."""
         kinds = settings.get("models")
         if isinstance(kinds, str):  # an older settings file gave a one-item list back as a string
             kinds = [kinds]
@@ -210,9 +246,11 @@ class TrainScreen(QWidget):
             values = settings.get(section)
             if isinstance(values, dict):
                 form.set_values(values)
+        sweep = settings.get("sweep", "")  # a run's settings (re-run) are one combination: no sweep
+        self.sweep_edit.setText(sweep if isinstance(sweep, str) else "")
 
     def default_settings(self) -> dict:
-        return {"models": list(DEFAULT_KINDS), **{s: f.defaults() for s, f in self.forms.items()}}
+        return {"models": list(DEFAULT_KINDS), **{s: f.defaults() for s, f in self.forms.items()}, "sweep": ""}
 
     def reset_to_defaults(self) -> None:
         self.apply_settings(self.default_settings())
@@ -222,6 +260,36 @@ class TrainScreen(QWidget):
         s = self.settings_dict()
         models = [ModelConfig(kind=kind, **s["model"]) for kind in s["models"]]
         return models, TokenizerConfig(**s["tokenizer"]), TrainConfig(**s["train"])
+
+    def grid(self) -> list[GridRun]:
+        """The runs to train: one per combination of the sweep's values (one when there is no sweep), each
+        training the ticked models; raises ``StudioError`` for a setting or value the core rejects."""
+        models, tokenizer, train = self.configs()
+        taken: set[str] = set()
+
+        def name(kind: str, values: dict) -> str:
+            base = " ".join([kind.upper(), *(f"{k}={shown(v).replace(',', '')}" for k, v in values.items())])
+            unique, i = self.session.unique_name(base), 2
+            while unique in taken:
+                unique, i = self.session.unique_name(f"{base} ({i})"), i + 1
+            taken.add(unique)
+            return unique
+
+        return grid_runs(models, tokenizer, train, parse_grid(sweep_specs(self.sweep_edit.text())), name)
+
+    def _describe_sweep(self) -> None:
+        if not self.sweep_edit.text().strip():
+            self.sweep_label.setText("No sweep: one run of each ticked model.")
+            return
+        try:
+            runs = self.grid()
+        except (StudioError, TypeError, ValueError) as exc:
+            self.sweep_label.setText(f"<span style='color:#c0392b'>{error_message(exc)}</span>")
+            return
+        models = sum(len(r.plan) for r in runs)
+        kinds = len(runs[0].plan)
+        self.sweep_label.setText(f"{len(runs)} combinations × {kinds} model{'s' * (kinds > 1)} = {models} runs, "
+                                 "one after another.")
 
     # --- state -------------------------------------------------------------------------------------
     @property
@@ -243,6 +311,7 @@ class TrainScreen(QWidget):
         self.pause_button.setText("Resume" if self.is_paused else "Pause")
         self._escape.setEnabled(training)
         self._form.setEnabled(not training)
+        self._describe_sweep()
         if dataset is None:
             self.hint.setText("Load a dataset on the Data screen first; then Train is enabled.")
         elif not self.selected_kinds():
@@ -264,28 +333,21 @@ class TrainScreen(QWidget):
         if self.is_training or dataset is None or not self.selected_kinds():
             return False
         try:
-            model_configs, tokenizer_config, train_config = self.configs()
+            runs = self.grid()
         except (StudioError, TypeError, ValueError) as exc:
             QMessageBox.warning(self, "Cannot train", error_message(exc))
             if isinstance(exc, SettingError):  # show the user which input to change
                 next((w for (_, name), w in self.inputs.items() if name == exc.field), self).setFocus()
             return False
-        names = [self.session.unique_name(c.kind.upper()) for c in model_configs]
-        plan = list(zip(names, model_configs, strict=True))
+        plan = [(n, c) for run in runs for n, c in run.plan]
+        names = [n for n, _ in plan]
         self._run = RunProgress([(n, c.kind) for n, c in plan])
         self._added = []
         self.plots.clear()
-        checkpoints, store_folder = self.checkpoint_dir, self.run_store_folder
-
-        def work(control):
-            events = train_models(dataset, plan, train_config, tokenizer_config, control, checkpoints)
-            if store_folder is None:
-                return events
-            # the worker's own connection: one per thread
-            return recorded_runs(events, RunStore(store_folder), dataset, plan, tokenizer_config, train_config)
+        checkpoints, store_folder, sweep_id = self.checkpoint_dir, self.run_store_folder, new_sweep_id()
 
         self.slot.start(
-            work,
+            lambda control: train_grid(dataset, runs, control, checkpoints, store_folder, sweep_id),
             "training", on_event=self._on_event, on_done=self._on_succeeded, on_cancelled=self._on_cancelled,
             on_failed=self._on_failed, on_ended=lambda: self._finish("Stopped.") if self._run else None,
         )
@@ -293,7 +355,8 @@ class TrainScreen(QWidget):
         self.progress_label.setText("Starting…")
         self._update_buttons()
         self._label_timer.start()
-        self.session.status.emit(f"Training {', '.join(names)} on {dataset.source}")
+        what = ", ".join(names) if len(runs) == 1 else f"a sweep of {len(runs)} combinations ({len(names)} runs)"
+        self.session.status.emit(f"Training {what} on {dataset.source}")
         self.training_started.emit()
         return True
 

@@ -137,6 +137,9 @@ class TrainingPlots(QWidget):
         curves["train_loss"].setZValue(-1)
         self.legend.addItem(curves["train_loss_smooth"], f"<b style='color:{color.name()}'>{name}</b>")
         self._models[name] = _ModelCurves(curves)
+        # as many entries a row as fit beside each other (a sweep's names are long): never wider than the plots
+        longest = max(len(n) for n in self._models)
+        self.legend.setColumnCount(max(1, min(8, 900 // (8 * longest + 40))))
 
     def add_step(self, name: str, event: StepEvent) -> None:
         """Append one step; drawn at the next refresh."""

@@ -119,8 +119,32 @@ def sentences(settings_file: Path, quick: bool) -> None:
     for row in range(min(3, table.rowCount())):  # overlay the three runs just trained
         table.setData(table.index(row, 0), 2, 10)  # Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole
     shot(win, win.runs_screen, "runs")
+    sweep(win, quick)
     win.session.unsaved.clear()  # no Save all question when the script closes the window
     win.close()
+
+
+def sweep(win, quick: bool) -> None:
+    """A 2 x 2 sweep of the LSTM on the Train screen, then its runs plotted against a swept setting."""
+    screen = win.train_screen
+    for kind, box in screen.kind_boxes.items():
+        box.setChecked(kind == "lstm")
+    screen.inputs[("train", "epochs")].setValue(1 if quick else 3)
+    screen.sweep_edit.setText("hidden_size=64,128 learning_rate=0.001,0.003")
+    screen.sweep_edit.setCursorPosition(0)
+    screen.form_scroll.ensureWidgetVisible(screen.sweep_edit)
+    win.tabs.setCurrentWidget(screen)
+    screen.start_training()
+    wait_for(screen.training_finished, 1800)
+    shot(win, screen, "train-sweep")
+    runs = win.runs_screen
+    win.tabs.setCurrentWidget(runs)
+    runs.refresh()
+    runs.table.selectRow(0)
+    runs.tick_sweep()
+    runs.axis_choice.setCurrentText("train.learning_rate")
+    shot(win, runs, "runs-sweep")
+    screen.sweep_edit.clear()
 
 
 def longrange(settings_file: Path, quick: bool) -> None:

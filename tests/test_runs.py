@@ -69,19 +69,23 @@ def test_a_killed_run_is_marked_interrupted_and_the_store_stays_intact(home, tmp
     proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "train", "--data", "builtin:reviews?n=20000",
                              "--out", str(tmp_path / "m.safetensors"), "--epochs", "50", "--device", "cpu", "--quiet"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    steps = 0
-    while time.monotonic() < deadline and steps < 20:  # training has started writing its curve
+    deadline = time.monotonic() + 180
+    epochs = 0
+    while time.monotonic() < deadline and epochs < 1:  # an epoch is done: its checkpoint is the run's model
         time.sleep(0.5)
         if (home / "runs.sqlite3").exists():
             with sqlite3.connect(home / "runs.sqlite3", timeout=30) as db:
-                steps = db.execute("SELECT COUNT(*) FROM steps").fetchone()[0]
-    assert steps >= 20
+                epochs = db.execute("SELECT COUNT(*) FROM epochs").fetchone()[0]
+    assert epochs >= 1
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     store = RunStore()
     (run,) = store.runs()
     assert run.status == "interrupted" and run.ended is not None and store.integrity() == "ok"
+    from core.modelfile import load_model
+
+    kept = load_model(run.model_path)  # the best epoch so far: at most the epoch in progress is lost
+    assert kept.info.checkpoint and kept.record.checkpoint.epoch >= 1
 
 
 @pytest.mark.parametrize("attempt", range(3))  # both open a store that does not exist yet: the race repeated
@@ -104,6 +108,29 @@ def test_two_processes_writing_at_once_never_corrupt_the_store(home, attempt):
     assert len(runs) == 300 and all(r.status == "finished" for r in runs) and store.integrity() == "ok"
     assert not list(home.glob("*.corrupt-*"))  # a busy store is never taken for a damaged one
     assert sum(len(store.get(r.id).steps) for r in runs[:10]) == 100
+
+
+def test_a_store_of_the_first_schema_is_migrated_with_its_runs(home):
+    from core import runs as runs_module
+
+    v1 = runs_module._SCHEMA.replace(",\n    sweep TEXT NOT NULL DEFAULT ''", "")
+    assert "sweep" not in v1
+    home.mkdir(parents=True)
+    with sqlite3.connect(home / "runs.sqlite3") as db:
+        db.executescript(v1)
+        db.execute("INSERT INTO runs (name, kind, status, started, host, pid, dataset, fingerprint, settings, "
+                   "versions, test_accuracy) "
+                   "VALUES ('old', 'lstm', 'finished', 1.0, 'h', 1, 'd', '{}', '{}', '{}', 0.8)")
+        db.execute("PRAGMA user_version = 1")
+    store = RunStore()
+    (run,) = store.runs()
+    assert (run.name, run.test_accuracy, run.sweep) == ("old", 0.8, None) and "from schema 1 to" in store.notes[0]
+    run_id = store.begin(name="new", kind="rnn", dataset="d", fingerprint={}, settings={}, versions={},
+                         sweep={"id": "s", "values": {"hidden_size": 8}})
+    assert store.get(run_id).sweep == {"id": "s", "values": {"hidden_size": 8}}
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION and store.integrity() == "ok"
+    store.close()
+    assert RunStore().notes == []  # migrated once
 
 
 def test_a_newer_store_is_read_only_and_a_corrupt_one_is_moved_aside(home):
@@ -167,6 +194,9 @@ def test_a_sweep_trains_every_combination_and_keeps_each_run(home):
     runs = RunStore().runs()
     assert len(runs) == 4 and all(r.status == "finished" and Path(r.model_path).is_file() for r in runs)
     assert sorted((r.kind, r.settings["model"]["hidden_size"]) for r in runs) == sorted(
+        (r["kind"], r["hidden_size"]) for r in rows)
+    assert len({r.sweep["id"] for r in runs}) == 1  # one sweep, each run with its swept values
+    assert sorted((r.sweep["values"]["kind"], r.sweep["values"]["hidden_size"]) for r in runs) == sorted(
         (r["kind"], r["hidden_size"]) for r in rows)
     for bad, needle in [("width=3", "write SETTING=V1,V2"), ("hidden_size=4,x", "'x' is not a int"),
                         ("hidden_size=0", "Hidden size (--hidden-size) must be between")]:

@@ -102,3 +102,64 @@ def test_rename_note_and_rerun(qtbot, home, tmp_path):
     screen.rerun_requested.connect(train.apply_settings)
     screen.rerun_selected()
     assert train.selected_kinds() == ["gru"] and train.inputs[("model", "hidden_size")].value() == 24
+
+
+def test_a_2x2_sweep_on_the_train_screen_is_kept_and_plotted_against_each_setting(qtbot, home):
+    session = Session()
+    train = TrainScreen(session)
+    runs = RunsScreen(session)
+    for w in (train, runs):
+        qtbot.addWidget(w)
+    train.run_store_folder = runs.store_folder = home
+    session.set_dataset(load_dataset("builtin:reviews?n=200"))
+    train.kind_boxes["rnn"].setChecked(False)  # LSTM only: 2 x 2 = 4 runs
+    for key, value in {("model", "embed_dim"): 8, ("train", "epochs"): 1}.items():
+        train.inputs[key].setValue(value)
+    train.inputs[("train", "device")].setCurrentText("cpu")
+    train.sweep_edit.setText("hidden_size=4, 8  nope=1")
+    assert "nope" in train.sweep_label.text()  # a bad setting is named before anything trains
+    train.sweep_edit.setText("hidden_size=4, 8  learning_rate=0.01,0.003")
+    assert train.sweep_label.text().startswith("4 combinations × 1 model = 4 runs")
+    with qtbot.waitSignal(train.training_finished, timeout=120_000) as finished:
+        assert train.start_training()
+    assert len(finished.args[0]) == 4 and "LSTM hidden_size=8 learning_rate=0.003" in session.models
+    qtbot.waitUntil(lambda: not session.tasks, timeout=10_000)
+    runs.refresh()
+    kept = runs.table_model.all_runs
+    assert len(kept) == 4 and all(r.status == "finished" for r in kept) and len({r.sweep["id"] for r in kept}) == 1
+    runs.table.selectRow(0)
+    assert runs.tick_sweep() == 4
+    choices = [runs.axis_choice.itemText(i) for i in range(runs.axis_choice.count())]
+    assert choices[:2] == ["model.hidden_size", "train.learning_rate"] or \
+        choices[:2] == ["train.learning_rate", "model.hidden_size"]
+    for choice in ("model.hidden_size", "train.learning_rate"):
+        runs.axis_choice.setCurrentText(choice)
+        points, line = runs._points["lstm"]
+        xs, _ = points.getData()
+        assert len(xs) == 4 and len(line.getData()[0]) == 2  # a mean per value of the chosen setting
+
+
+def test_the_live_run_appears_and_updates_without_losing_the_selection(qtbot, home):
+    store = RunStore(home)
+    old = store.begin(name="old", kind="rnn", dataset="d", fingerprint={}, settings={}, versions={})
+    store.finish(old, "finished", val_accuracy=0.7)
+    screen = RunsScreen(Session())
+    qtbot.addWidget(screen)
+    screen.store_folder = home
+    screen.show()
+    screen.refresh()
+    screen.table.selectRow(0)
+    live = store.begin(name="live", kind="lstm", dataset="d", fingerprint={}, settings={}, versions={})
+    store.add_epoch(live, 1, val_accuracy=0.6)
+    screen.set_live(True)
+    qtbot.waitUntil(lambda: screen.table_model.rowCount() == 2, timeout=5000)  # within a live tick (2 s)
+    assert {r.name: r.status for r in screen.table_model.runs} == {"old": "finished", "live": "running"}
+    assert screen.selected_run().name == "old"  # kept selected across the update
+    model = screen.table_model
+    row = next(i for i, r in enumerate(model.runs) if r.name == "live")
+    model.setData(model.index(row, 0), Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
+    store.add_epoch(live, 2, val_accuracy=0.65)
+    store.finish(live, "finished", val_accuracy=0.65)
+    qtbot.waitUntil(lambda: all(r.status == "finished" for r in screen.table_model.runs), timeout=5000)
+    assert list(screen._curves[live].getData()[1]) == [0.6, 0.65]  # a ticked live run's curve grows
+    screen.set_live(False)
