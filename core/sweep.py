@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
+import math
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.classifier import ModelConfig
 from core.errors import StudioError
-from core.events import TaskControl
+from core.events import PhaseEvent, TaskControl
 from core.settings import settings_of
 from core.tokenizer import TokenizerConfig
 from core.trainer import TrainConfig
@@ -25,16 +26,21 @@ from core.trainer import TrainConfig
 CONFIGS = (ModelConfig, TokenizerConfig, TrainConfig)
 
 
+MAX_COMBINATIONS = 1000  # a grid larger than this is surely a typo (and would take weeks on a laptop)
+_TRUE, _FALSE = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
+
+
 def parse_grid(specs: list[str]) -> list[tuple[int, str, list]]:
     """``["hidden_size=64,128", "kind=lstm,rnn"]`` -> ``[(config index in CONFIGS, field, values)]``, each
     value of its setting's type. A setting is named by its field or its flag (``lr``, ``model``; ``kind`` is
-    the model's, the tokenizer's is ``tokenizer``). Raises ``StudioError`` for an unknown setting or value."""
+    the model's, the tokenizer's is ``tokenizer``). Raises ``StudioError`` for an unknown setting or value,
+    a setting given twice, or more than ``MAX_COMBINATIONS`` combinations."""
     fields: dict[str, tuple[int, object]] = {}
     for i, cls in enumerate(CONFIGS):
         for f in settings_of(cls):
             fields[f.flag.lstrip("-").replace("-", "_")] = (i, f)
             fields.setdefault(f.name, (i, f))
-    out = []
+    out: list[tuple[int, str, list]] = []
     for spec in specs:
         name, eq, values = spec.partition("=")
         key = name.strip().lstrip("-").replace("-", "_")
@@ -42,17 +48,36 @@ def parse_grid(specs: list[str]) -> list[tuple[int, str, list]]:
             raise StudioError(f"--grid {spec!r}: write SETTING=V1,V2 with a setting such as hidden_size, kind, lr "
                               "(see sweep --help)")
         index, f = fields[key]
+        if any(i == index and name == f.name for i, name, _ in out):
+            raise StudioError(f"--grid {spec!r}: {f.name} is swept twice; give all its values in one list")
         typ = type(f.default)
         parsed = []
         for text in values.split(","):
             text = text.strip()
             try:
-                value = (text.lower() in ("1", "true", "on", "yes")) if typ is bool else typ(text)
+                if typ is bool:
+                    if text.lower() not in _TRUE + _FALSE:
+                        raise ValueError(text)
+                    value = text.lower() in _TRUE
+                else:
+                    value = typ(text)
             except ValueError:
                 raise StudioError(f"--grid {spec!r}: {text!r} is not a {typ.__name__}") from None
             parsed.append(value)
         out.append((index, f.name, parsed))
+    count = math.prod(len(values) for _, _, values in out)
+    if count > MAX_COMBINATIONS:
+        raise StudioError(f"the grid has {count:,} combinations; at most {MAX_COMBINATIONS:,} are trained in one sweep")
     return out
+
+
+def label(index: int, name: str) -> str:
+    """How a swept setting is named in run names and records: its field, or for a field an earlier config
+    has too (``kind``: the model's), its flag (the tokenizer's kind is ``tokenizer``)."""
+    if not any(name in cls.__dataclass_fields__ for cls in CONFIGS[:index]):
+        return name
+    f = next(f for f in settings_of(CONFIGS[index]) if f.name == name)
+    return f.flag.lstrip("-").replace("-", "_")
 
 
 def plan_grid(base: tuple | list, grid: list[tuple[int, str, list]]) -> list[tuple[dict, tuple]]:
@@ -63,13 +88,13 @@ def plan_grid(base: tuple | list, grid: list[tuple[int, str, list]]) -> list[tup
         configs = list(base)
         for (index, name, _), value in zip(grid, combo, strict=True):
             configs[index] = dataclasses.replace(configs[index], **{name: value})
-        plans.append((dict(zip((name for _, name, _ in grid), combo, strict=True)), tuple(configs)))
+        plans.append((dict(zip((label(i, name) for i, name, _ in grid), combo, strict=True)), tuple(configs)))
     return plans
 
 
 def new_sweep_id() -> str:
-    """A name for a new sweep, unique across processes: its start time and process id."""
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    """A name for a new sweep, unique across processes and sweeps: its start time and a random part."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -82,6 +107,12 @@ class GridRun:
     train: TrainConfig
 
 
+def check_app_grid(grid: list[tuple[int, str, list]]) -> None:
+    """In the app the model kinds are the ticked boxes, not a swept setting."""
+    if any(CONFIGS[index] is ModelConfig and name == "kind" for index, name, _ in grid):
+        raise StudioError("the model kinds are the ticked boxes; sweep other settings")
+
+
 def grid_runs(models: list[ModelConfig], tokenizer: TokenizerConfig, train: TrainConfig,
               grid: list[tuple[int, str, list]], name: Callable[[str, dict], str]) -> list[GridRun]:
     """The app's sweep: each combination of ``grid`` trains every one of ``models`` (the ticked kinds).
@@ -89,11 +120,10 @@ def grid_runs(models: list[ModelConfig], tokenizer: TokenizerConfig, train: Trai
     Raises ``StudioError`` for a combination the configs reject, before anything trains."""
     if not models:
         raise StudioError("tick at least one model to train")
-    if any(CONFIGS[index] is ModelConfig and field_name == "kind" for index, field_name, _ in grid):
-        raise StudioError("the model kinds are the ticked boxes; sweep other settings")
+    check_app_grid(grid)
     out = []
     for values, (_, tok, tr) in plan_grid((models[0], tokenizer, train), grid):
-        model_values = {k: values[k] for index, k, _ in grid if CONFIGS[index] is ModelConfig}
+        model_values = {k: values[label(index, k)] for index, k, _ in grid if CONFIGS[index] is ModelConfig}
         plan = [(name(m.kind, values), dataclasses.replace(m, **model_values)) for m in models]
         out.append(GridRun(values, plan, tok, tr))
     return out
@@ -104,10 +134,15 @@ def train_grid(dataset, runs: list[GridRun], control: TaskControl, checkpoint_di
     """Train ``runs`` one after another (``train_models``' events, one stream), each model recorded in the
     run store at ``store_folder`` when given (with the sweep it belongs to when there are several runs).
     Pause and cancel act through ``control`` as for one run; a cancel stops the whole sweep."""
-    from core.pipeline import train_models
-    from core.runs import RunStore, recorded_runs
+    from core.pipeline import ModelEvent, train_models
+    from core.runs import RunStore, StoreError, recorded_runs
 
-    store = RunStore(store_folder) if store_folder is not None else None  # this thread's own connection
+    store = None
+    if store_folder is not None:
+        try:
+            store = RunStore(store_folder)  # this thread's own connection
+        except StoreError as e:  # busy past its wait, or unusable: train anyway, say it is not kept
+            yield ModelEvent("", "", PhaseEvent("warning", f"these runs are not kept in the run store: {e}"))
     try:
         for run in runs:
             if control.cancelled:

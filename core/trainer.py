@@ -63,6 +63,15 @@ class TrainConfig:
     device: str = setting(
         "auto", "Device", "Where to train: auto picks a CUDA GPU, then Apple's MPS, then the CPU (cuda:1 picks a "
         "GPU).", choices=DEVICES, open_choices=True)
+    vectors: str = setting(
+        "", "Word vectors", "A pretrained word vectors file whose rows start the embedding of the vocabulary's words "
+        "(GloVe or fastText text, also .gz or .zip; word2vec .bin; a .npy matrix with its words beside it). Empty: "
+        "learned from scratch. The embedding size follows the vectors while Embedding size is left at its default "
+        "(128); a larger size keeps the vectors in the first dimensions and random values in the rest.",
+        path="Word vectors (*.txt *.vec *.gz *.zip *.bin *.npy);;All files (*)")
+    freeze_vectors: bool = setting(
+        False, "Freeze vectors", "Keep the pretrained rows fixed while training (Kim's CNN-static). Off, the "
+        "default, fine-tunes them, which scored higher on validation here (see docs/results.md).")
     eval_batch_size: int = 256  # inference only: larger is faster and changes no result
 
     def __post_init__(self) -> None:

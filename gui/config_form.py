@@ -15,10 +15,13 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QSpinBox,
+    QToolButton,
     QWidget,
 )
 
@@ -62,6 +65,60 @@ class ScientificSpinBox(QDoubleSpinBox):
         self.setValue(min(max(value, self.minimum()), self.maximum()))
 
 
+class PathInput(QWidget):
+    """A file path setting: an editable list of recent files (empty: none) and a Browse… button."""
+
+    MAX_RECENT = 8
+
+    def __init__(self, title: str, file_filter: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title, self.file_filter = title, file_filter
+        self.combo = QComboBox(editable=True)
+        self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.combo.lineEdit().setPlaceholderText("None")
+        self.combo.lineEdit().setClearButtonEnabled(True)
+        self.combo.addItem("")
+        self.browse = QToolButton(text="Browse…")
+        self.browse.clicked.connect(self.choose)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.combo, 1)
+        layout.addWidget(self.browse)
+
+    def setToolTip(self, text: str) -> None:
+        super().setToolTip(text)
+        self.combo.setToolTip(text)
+        self.browse.setToolTip(f"Choose a file. {text}")
+
+    def text(self) -> str:
+        return self.combo.currentText().strip()
+
+    def set_text(self, path: str) -> None:
+        self.combo.setEditText(path)
+
+    def recent(self) -> list[str]:
+        return [self.combo.itemText(i) for i in range(1, self.combo.count())]
+
+    def remember(self, path: str) -> None:
+        """Put ``path`` first in the recent list (kept with the screen's settings)."""
+        if not path:
+            return
+        paths = [path, *(p for p in self.recent() if p != path)][: self.MAX_RECENT]
+        text = self.text()
+        self.combo.blockSignals(True)
+        while self.combo.count() > 1:
+            self.combo.removeItem(1)
+        self.combo.addItems(paths)
+        self.combo.setEditText(text)
+        self.combo.blockSignals(False)
+
+    def choose(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, self.title, self.text(), self.file_filter)
+        if path:
+            self.remember(path)
+            self.set_text(path)
+
+
 def _step_125(value: float, *, up: bool, floor: float, minimum: float) -> float:
     """The next value of the 1, 2, 5, 10, 20... ladder above or below ``value``."""
     if value <= 0:
@@ -77,7 +134,9 @@ def make_input(f: SettingField) -> QWidget:
     """The widget for one setting, showing its default, with its help as the tooltip."""
     s, default = f.setting, f.default
     w: QWidget
-    if isinstance(default, bool):
+    if s.path:
+        w = PathInput(s.label, s.path)
+    elif isinstance(default, bool):
         w = QCheckBox()
     elif s.choices:
         w = QComboBox(editable=s.open_choices)
@@ -103,6 +162,8 @@ def make_input(f: SettingField) -> QWidget:
 
 
 def value_of(w: QWidget) -> Any:
+    if isinstance(w, PathInput):
+        return w.text()
     if isinstance(w, QCheckBox):
         return w.isChecked()
     if isinstance(w, QComboBox):
@@ -116,7 +177,9 @@ def value_of(w: QWidget) -> Any:
 
 def set_value(w: QWidget, value: Any) -> None:
     """Set a form widget from a value that may have come back from QSettings as a string."""
-    if isinstance(w, QCheckBox):
+    if isinstance(w, PathInput):
+        w.set_text(str(value))
+    elif isinstance(w, QCheckBox):
         w.setChecked(value.strip().lower() in ("1", "true", "yes", "on") if isinstance(value, str) else bool(value))
     elif isinstance(w, QComboBox):
         index = w.findText(str(value))

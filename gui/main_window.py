@@ -247,14 +247,31 @@ class MainWindow(QMainWindow):
         """At start-up: offer to reopen the best epochs of trainings a crash interrupted.
 
         Yes opens them into the session (and removes the files: save a model to keep it), Discard
-        removes them, No leaves them for next time. Returns the session names of the models opened.
+        removes them, No leaves them for next time. A checkpoint whose run the run store recorded moves into
+        the store first and stays there (its interrupted run keeps it), whatever the answer.
+        Returns the session names of the models opened.
         """
         from core.errors import StudioError
         from core.modelfile import load_model
+        from core.runs import RunStore
 
         paths = self.leftover_checkpoints()
         if not paths:
             return []
+        kept: set[Path] = set()  # adopted by their runs: never removed here
+        if self.runs_screen.store_folder is not None:
+            try:
+                store = RunStore(self.runs_screen.store_folder)
+            except StudioError:
+                store = None
+            if store is not None:
+                with store:
+                    for i, path in enumerate(paths):
+                        with suppress(OSError, StudioError):
+                            adopted = store.adopt(path)
+                            if adopted is not None:
+                                paths[i] = adopted
+                                kept.add(adopted)
         names = ", ".join(p.stem for p in paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
         Button = QMessageBox.StandardButton
         answer = QMessageBox.question(
@@ -265,8 +282,9 @@ class MainWindow(QMainWindow):
         )
         if answer == Button.Discard:
             for path in paths:
-                with suppress(OSError):
-                    path.unlink(missing_ok=True)
+                if path not in kept:
+                    with suppress(OSError):
+                        path.unlink(missing_ok=True)
             return []
         if answer != Button.Yes:
             return []
@@ -279,9 +297,10 @@ class MainWindow(QMainWindow):
                 continue
             epoch = model.record.checkpoint.epoch if model.record.checkpoint else None
             suffix = f" (recovered, epoch {epoch})" if epoch else " (recovered)"
-            opened.append(self.session.add_model(model, model.name + suffix))
-            with suppress(OSError):
-                path.unlink(missing_ok=True)  # in the session now; saving it is the user's choice
+            opened.append(self.session.add_model(model, model.name + suffix, saved=path in kept))
+            if path not in kept:
+                with suppress(OSError):
+                    path.unlink(missing_ok=True)  # in the session now; saving it is the user's choice
         if problems:
             QMessageBox.warning(self, "Some checkpoints could not be opened", "\n".join(problems))
         if opened:

@@ -14,7 +14,15 @@ from html import escape
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -89,7 +97,6 @@ class RunsTable(QAbstractTableModel):
         self._update()
 
     def _update(self) -> None:
-        self.beginResetModel()  # RunsScreen keeps the selected run selected across it
         runs = [r for r in self.all_runs if all(w in self.search[r.id] for w in self.words)]
 
         def key(run: Run):
@@ -97,6 +104,12 @@ class RunsTable(QAbstractTableModel):
             return (value is None, value if isinstance(value, int | float) else str(value or "").lower())
 
         runs.sort(key=key, reverse=self.sort_order == Qt.SortOrder.DescendingOrder)
+        if [r.id for r in runs] == [r.id for r in self.runs]:  # same rows in the same order (a live tick)
+            self.runs = runs
+            if runs:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(runs) - 1, len(COLUMNS) - 1))
+            return
+        self.beginResetModel()  # RunsScreen keeps the selected runs selected and the scroll across it
         self.runs = runs
         self.endResetModel()
 
@@ -197,7 +210,7 @@ class RunsScreen(QWidget):
         self.plot = pg.PlotWidget(title="Validation accuracy of the ticked runs (per epoch)")
         self.plot.setLabel("bottom", "epoch")
         self.plot.showGrid(y=True, alpha=0.3)
-        self.plot.addLegend(offset=(-10, 10))
+        self.plot.addLegend(offset=(-10, -10))  # lower right: rising accuracy curves leave it empty
         style_plot(self.plot, self.plot.getPlotItem())
         self._curves: dict[int, pg.PlotDataItem] = {}  # created once per run, then setData / hidden
         self.axis_choice = QComboBox()
@@ -205,13 +218,13 @@ class RunsScreen(QWidget):
         self.axis_choice.currentIndexChanged.connect(lambda _i: self._show_against())
         self.against = pg.PlotWidget(title="Best validation accuracy against a setting (ticked runs)")
         self.against.showGrid(y=True, alpha=0.3)
-        self.against.addLegend(offset=(-10, 10))
+        self.against.addLegend(offset=(-10, -10))
         style_plot(self.against, self.against.getPlotItem())
         self._points: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}  # per kind: runs, mean line
         self._ticked: list[Run] = []  # the ticked runs, as last read
         self.diff = QTextBrowser()
         self.table_model.ticked_changed.connect(self._show_ticked)
-        self._selected_id: int | None = None  # kept selected across the table's resets
+        self._kept_view: tuple[set[int], int] = (set(), 0)  # selected run ids and scroll, across resets
         self.table_model.modelAboutToBeReset.connect(self._remember_selection)
         self.table_model.modelReset.connect(self._restore_selection)
         self._live = QTimer(self)
@@ -297,13 +310,19 @@ class RunsScreen(QWidget):
                 self._show_ticked()
 
     def _remember_selection(self) -> None:
-        run = self.selected_run()
-        self._selected_id = run.id if run is not None else None
+        runs = self.table_model.runs
+        ids = {runs[i.row()].id for i in self.table.selectionModel().selectedRows() if i.row() < len(runs)}
+        self._kept_view = ids, self.table.verticalScrollBar().value()
 
     def _restore_selection(self) -> None:
-        row = next((i for i, r in enumerate(self.table_model.runs) if r.id == self._selected_id), None)
-        if row is not None:
-            self.table.selectRow(row)
+        ids, scroll = self._kept_view
+        selection = QItemSelection()
+        model = self.table_model
+        for row, run in enumerate(model.runs):
+            if run.id in ids:
+                selection.select(model.index(row, 0), model.index(row, len(COLUMNS) - 1))
+        self.table.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.table.verticalScrollBar().setValue(scroll)
 
     def tick_sweep(self) -> int:
         """Tick the runs of the selected run's sweep (untick the others); how many."""
@@ -400,11 +419,12 @@ class RunsScreen(QWidget):
             epochs = curves.get(run.id, [])
             curve = self._curves.get(run.id)
             if curve is None:
-                curve = self._curves[run.id] = self.plot.plot(symbol="o", symbolSize=5, name=f"{run.id}: {run.name}")
+                curve = self._curves[run.id] = self.plot.plot(symbol="o", symbolSize=5)
             curve.setPen(pg.mkPen(color, width=2))
             curve.setSymbolBrush(color)
-            curve.setData([e["epoch"] for e in epochs], [e["val_accuracy"] or 0.0 for e in epochs])
-            _show(self.plot, curve, True)
+            accuracy = [e["val_accuracy"] if e["val_accuracy"] is not None else float("nan") for e in epochs]
+            curve.setData([e["epoch"] for e in epochs], accuracy, connect="finite")  # a missing score: a gap
+            _show(self.plot, curve, True, f"{run.id}: {run.name}")
         self.diff.setHtml(settings_diff_html(ticked))
         self._ticked = ticked
         settings = differing_settings(ticked)
@@ -422,10 +442,10 @@ class RunsScreen(QWidget):
         line through each kind's mean at each value (a sweep's effect of one setting, the others averaged)."""
         ticked = [r for r in self._ticked if r.val_accuracy is not None]
         chosen = self.axis_choice.currentText()
-        if not chosen:  # fewer than two runs, or no setting differs
-            ticked = []
         section, _, name = chosen.partition(".")
-        values = [r.settings.get(section, {}).get(name) for r in ticked]
+        # runs without the setting (older ones) are left out; none chosen: fewer than two runs, or no difference
+        ticked = [r for r in ticked if chosen and r.settings.get(section, {}).get(name) is not None]
+        values = [r.settings[section][name] for r in ticked]
         numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
         categories = [] if numeric else sorted({str(v) for v in values})
         xs = [float(v) if numeric else float(categories.index(str(v))) for v in values]
@@ -442,25 +462,27 @@ class RunsScreen(QWidget):
             pairs = [(x, r.val_accuracy) for x, r in zip(xs, ticked, strict=True) if r.kind == kind]
             if kind not in self._points:
                 color = KIND_COLORS.get(kind, EXTRA_COLORS[len(self._points) % len(EXTRA_COLORS)])
-                points = self.against.plot(pen=None, symbol="o", symbolSize=8, symbolBrush=color, name=kind.upper())
+                points = self.against.plot(pen=None, symbol="o", symbolSize=8, symbolBrush=color)
                 line = self.against.plot(pen=pg.mkPen(color, width=2))
                 self._points[kind] = (points, line)
             points, line = self._points[kind]
             points.setData([x for x, _ in pairs], [y for _, y in pairs])
-            _show(self.against, points, True)
+            _show(self.against, points, True, kind.upper())
             means = sorted({x for x, _ in pairs})
             line.setData(means, [sum(y for x2, y in pairs if x2 == x) / sum(1 for x2, _ in pairs if x2 == x)
                                  for x in means])
 
 
-def _show(plot: pg.PlotWidget, item: pg.PlotDataItem, visible: bool) -> None:
-    """Show or hide a plot item created once, with its legend entry (a hidden one would stay listed)."""
+def _show(plot: pg.PlotWidget, item: pg.PlotDataItem, visible: bool, name: str = "") -> None:
+    """Show (under ``name`` in the legend) or hide a plot item created once; a hidden item leaves the legend,
+    and a renamed run's entry follows its new name."""
     legend = plot.getPlotItem().legend
-    listed = any(sample.item is item for sample, _ in legend.items)
-    if visible and not listed and item.name():
-        legend.addItem(item, item.name())
-    elif not visible and listed:
+    listed = next((label.text for sample, label in legend.items if sample.item is item), None)
+    if listed is not None and (not visible or listed != name):
         legend.removeItem(item)
+        listed = None
+    if visible and listed is None:
+        legend.addItem(item, name)
     item.setVisible(visible)
 
 

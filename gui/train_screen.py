@@ -10,7 +10,9 @@ left come from ``core.progress``.
 
 from __future__ import annotations
 
+import math
 import re
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +36,14 @@ from PySide6.QtWidgets import (
 
 from core.classifier import CELL_DESCRIPTIONS, ModelConfig
 from core.errors import SettingError, StudioError
-from core.events import EpochEvent, StepEvent
+from core.events import EpochEvent, PhaseEvent, StepEvent
 from core.pipeline import ModelDone
 from core.progress import RunProgress
 from core.settings import settings_of, shown
-from core.sweep import CONFIGS, GridRun, grid_runs, new_sweep_id, parse_grid, train_grid
+from core.sweep import CONFIGS, GridRun, check_app_grid, grid_runs, new_sweep_id, parse_grid, train_grid
 from core.tokenizer import TokenizerConfig
 from core.trainer import TrainConfig
-from gui.config_form import ConfigForm
+from gui.config_form import ConfigForm, PathInput
 from gui.session import Session
 from gui.theme import model_color
 from gui.training_plots import TrainingPlots
@@ -61,8 +63,16 @@ _SPEC_SPLIT = re.compile(r"\s*;\s*|\s+(?=[A-Za-z_-]+\s*=)")
 
 
 def sweep_specs(text: str) -> list[str]:
-    """The sweep field's text as ``--grid`` specs (spaces inside a value list allowed)."""
-    return [re.sub(r"\s+", "", spec) for spec in _SPEC_SPLIT.split(text.strip()) if spec.strip()]
+    """The sweep field's text as ``--grid`` specs (spaces around ``,`` and ``=`` allowed); raises
+    ``StudioError`` for a space inside a value list (``hidden_size=8 16`` is not 816, nor 8 and 16)."""
+    specs = []
+    for spec in _SPEC_SPLIT.split(text.strip()):
+        spec = re.sub(r"\s*([,=])\s*", r"\1", spec.strip())
+        if re.search(r"\s", spec):
+            raise StudioError(f"{spec!r}: separate the values with commas (hidden_size=64,128)")
+        if spec:
+            specs.append(spec)
+    return specs
 
 
 def _sweepable() -> str:
@@ -106,6 +116,10 @@ class TrainScreen(QWidget):
         self._label_timer.timeout.connect(self._update_progress)
         session.dataset_changed.connect(self._update_buttons)
         self._update_buttons()
+
+    @property
+    def vectors_input(self) -> PathInput:
+        return self.forms["train"].inputs["vectors"]  # type: ignore[return-value]
 
     @property
     def inputs(self) -> dict[tuple[str, str], QWidget]:
@@ -201,8 +215,12 @@ class TrainScreen(QWidget):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
+        self.vectors_label = QLabel()  # what the word vectors cover, or a loud warning; hidden without vectors
+        self.vectors_label.setWordWrap(True)
+        self.vectors_label.hide()
         right_layout.addWidget(self.progress_label)
         right_layout.addWidget(self.progress_bar)
+        right_layout.addWidget(self.vectors_label)
         right_layout.addWidget(self.plots, 1)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -230,7 +248,7 @@ class TrainScreen(QWidget):
     def settings_dict(self) -> dict:
         """The form as plain data: ``{"models": [kinds], section: {field: value}, "sweep": text}``."""
         return {"models": self.selected_kinds(), **{s: f.values() for s, f in self.forms.items()},
-                "sweep": self.sweep_edit.text()}
+                "sweep": self.sweep_edit.text(), "recent_vectors": self.vectors_input.recent()}
 
     def apply_settings(self, settings: dict) -> None:
         """Fill the form from ``settings_dict()`` output; missing or unreadable entries are left alone, except
@@ -246,6 +264,10 @@ class TrainScreen(QWidget):
             values = settings.get(section)
             if isinstance(values, dict):
                 form.set_values(values)
+        recent = settings.get("recent_vectors")
+        if isinstance(recent, list):
+            for path in reversed(recent):
+                self.vectors_input.remember(str(path))
         sweep = settings.get("sweep", "")  # a run's settings (re-run) are one combination: no sweep
         self.sweep_edit.setText(sweep if isinstance(sweep, str) else "")
 
@@ -278,18 +300,23 @@ class TrainScreen(QWidget):
         return grid_runs(models, tokenizer, train, parse_grid(sweep_specs(self.sweep_edit.text())), name)
 
     def _describe_sweep(self) -> None:
+        """Say what the sweep field asks for (counted from the value lists: each keystroke stays instant)."""
+        kinds = len(self.selected_kinds())
+        self.train_button.setText("Train")
         if not self.sweep_edit.text().strip():
             self.sweep_label.setText("No sweep: one run of each ticked model.")
             return
         try:
-            runs = self.grid()
+            grid = parse_grid(sweep_specs(self.sweep_edit.text()))
+            check_app_grid(grid)
         except (StudioError, TypeError, ValueError) as exc:
-            self.sweep_label.setText(f"<span style='color:#c0392b'>{error_message(exc)}</span>")
+            self.sweep_label.setText(f"<span style='color:#c0392b'>{escape(error_message(exc))}</span>")
             return
-        models = sum(len(r.plan) for r in runs)
-        kinds = len(runs[0].plan)
-        self.sweep_label.setText(f"{len(runs)} combinations × {kinds} model{'s' * (kinds > 1)} = {models} runs, "
-                                 "one after another.")
+        combinations = math.prod(len(values) for _, _, values in grid)
+        self.sweep_label.setText(f"{combinations} combination{'s' * (combinations > 1)} × {kinds} "
+                                 f"model{'s' * (kinds != 1)} = {combinations * kinds} runs, one after another.")
+        if combinations > 1:
+            self.train_button.setText(f"Train {combinations * kinds} runs")
 
     # --- state -------------------------------------------------------------------------------------
     @property
@@ -343,6 +370,8 @@ class TrainScreen(QWidget):
         names = [n for n, _ in plan]
         self._run = RunProgress([(n, c.kind) for n, c in plan])
         self._added = []
+        self.vectors_input.remember(self.vectors_input.text())
+        self.vectors_label.hide()
         self.plots.clear()
         checkpoints, store_folder, sweep_id = self.checkpoint_dir, self.run_store_folder, new_sweep_id()
 
@@ -397,12 +426,23 @@ class TrainScreen(QWidget):
             shown = f": validation accuracy {accuracy:.1%}" if accuracy is not None else ""
             self.session.status.emit(f"{name} trained{shown}")
             return
+        if isinstance(item.event, PhaseEvent) and item.event.phase in ("coverage", "warning"):
+            self._show_vectors_note(item.event)
         if run.update(item):
             self.plots.start_model(item.name, self.session.color(item.name, item.kind))
         if isinstance(item.event, StepEvent):
             self.plots.add_step(item.name, item.event)
         elif isinstance(item.event, EpochEvent):
             self.plots.add_epoch(item.name, item.event)
+
+    def _show_vectors_note(self, event: PhaseEvent) -> None:
+        """The vectors' coverage under the progress bar (a warning in red, and in the status bar)."""
+        if event.phase == "warning":
+            self.vectors_label.setText(f"<b style='color:#c0392b'>Warning: {escape(event.message)}</b>")
+            self.session.status.emit(f"Warning: {event.message}")
+        elif "Warning" not in self.vectors_label.text() or self.vectors_label.isHidden():
+            self.vectors_label.setText(escape(event.message[:1].upper() + event.message[1:]))
+        self.vectors_label.show()
 
     def _update_progress(self) -> None:
         text, value = self._run.describe() if self._run is not None else ("Ready.", 0)

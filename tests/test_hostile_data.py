@@ -237,7 +237,7 @@ def _bad_values(field) -> list:
     elif isinstance(default, float):
         bad += [math.nan, math.inf, "0.1"]
     elif isinstance(default, str):
-        bad += [3] + ([] if s.open_choices else ["no-such-choice"])
+        bad += [3] + ([] if s.open_choices or s.path else ["no-such-choice"])
     return bad
 
 

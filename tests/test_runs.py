@@ -66,19 +66,22 @@ def test_a_cli_training_is_kept_with_its_curves_and_model(home, tmp_path):
 
 def test_a_killed_run_is_marked_interrupted_and_the_store_stays_intact(home, tmp_path):
     env = dict(os.environ, SENTIMENT_STUDIO_HOME=str(home))
-    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "train", "--data", "builtin:reviews?n=20000",
-                             "--out", str(tmp_path / "m.safetensors"), "--epochs", "50", "--device", "cpu", "--quiet"],
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "train", "--data", "builtin:reviews?n=4000",
+                             "--out", str(tmp_path / "m.safetensors"), "--epochs", "200", "--patience", "200",
+                             "--device", "cpu", "--quiet"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 180
-    epochs = 0
-    while time.monotonic() < deadline and epochs < 1:  # an epoch is done: its checkpoint is the run's model
-        time.sleep(0.5)
-        if (home / "runs.sqlite3").exists():
-            with sqlite3.connect(home / "runs.sqlite3", timeout=30) as db:
-                epochs = db.execute("SELECT COUNT(*) FROM epochs").fetchone()[0]
-    assert epochs >= 1
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(30)
+    try:
+        deadline = time.monotonic() + 240
+        epochs = 0
+        while time.monotonic() < deadline and epochs < 1:  # an epoch is done: its checkpoint is the run's model
+            time.sleep(0.5)
+            if (home / "runs.sqlite3").exists():
+                with sqlite3.connect(home / "runs.sqlite3", timeout=30) as db:
+                    epochs = db.execute("SELECT COUNT(*) FROM epochs").fetchone()[0]
+        assert epochs >= 1
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
     store = RunStore()
     (run,) = store.runs()
     assert run.status == "interrupted" and run.ended is not None and store.integrity() == "ok"
@@ -108,6 +111,46 @@ def test_two_processes_writing_at_once_never_corrupt_the_store(home, attempt):
     assert len(runs) == 300 and all(r.status == "finished" for r in runs) and store.integrity() == "ok"
     assert not list(home.glob("*.corrupt-*"))  # a busy store is never taken for a damaged one
     assert sum(len(store.get(r.id).steps) for r in runs[:10]) == 100
+
+
+def test_a_running_run_cannot_be_deleted_and_a_stopped_one_keeps_its_best_epoch(home, tmp_path):
+    store = RunStore()
+    run_id = store.begin(name="x", kind="lstm", dataset="d", fingerprint={}, settings={}, versions={})
+    best = store.model_file(run_id)
+    best.write_bytes(b"best epoch")
+    store.set_model_path(run_id, str(best))
+    with pytest.raises(StoreError, match="still training"):
+        store.delete(run_id)
+    code, _, err = _run("runs", "delete", str(run_id))
+    assert code == cli.EXIT_ERROR and "still training" in err
+    store.finish(run_id, "cancelled")  # no model given: the best epoch stays the run's model
+    assert store.get(run_id).model_path == str(best)
+    store.delete(run_id)
+    assert not best.exists()
+
+
+def test_a_store_with_columns_from_a_newer_version_still_lists(home):
+    store = RunStore()
+    store.begin(name="x", kind="gru", dataset="d", fingerprint={}, settings={}, versions={})
+    store.close()
+    with sqlite3.connect(home / "runs.sqlite3") as db:
+        db.execute("ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT 'new'")
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    newer = RunStore()
+    assert newer.read_only and [r.name for r in newer.runs()] == ["x"]
+
+
+def test_grid_mistakes_are_refused_before_anything_trains():
+    from core.errors import StudioError
+    from core.sweep import parse_grid
+
+    for specs, needle in [(["hidden_size=8,16", "hidden_size=32"], "swept twice"),
+                          (["lr=0.1", "learning_rate=0.2"], "swept twice"),
+                          (["bidirectional=true,maybe"], "'maybe' is not a bool"),
+                          (["hidden_size=" + ",".join(map(str, range(8, 48))), "embed_dim=" + ",".join(
+                              map(str, range(8, 48)))], "1,600 combinations")]:
+        with pytest.raises(StudioError, match=needle):
+            parse_grid(specs)
 
 
 def test_a_store_of_the_first_schema_is_migrated_with_its_runs(home):
@@ -187,7 +230,8 @@ def test_the_apps_training_task_records_each_model_and_a_cancel(home):
 
 def test_a_sweep_trains_every_combination_and_keeps_each_run(home):
     code, out, err = _run("sweep", "--data", "builtin:reviews?n=200", "--grid", "kind=lstm,rnn", "--grid",
-                          "hidden_size=4,8", "--epochs", "1", "--embed-dim", "8", "--device", "cpu", "--quiet")
+                          "hidden_size=4,8", "--grid", "tokenizer=word", "--epochs", "1", "--embed-dim", "8",
+                          "--device", "cpu", "--quiet")
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert sorted((r["kind"], r["hidden_size"]) for r in rows) == [("lstm", 4), ("lstm", 8), ("rnn", 4), ("rnn", 8)]
@@ -196,6 +240,7 @@ def test_a_sweep_trains_every_combination_and_keeps_each_run(home):
     assert sorted((r.kind, r.settings["model"]["hidden_size"]) for r in runs) == sorted(
         (r["kind"], r["hidden_size"]) for r in rows)
     assert len({r.sweep["id"] for r in runs}) == 1  # one sweep, each run with its swept values
+    assert all(r.sweep["values"]["tokenizer"] == "word" and r.sweep["values"]["kind"] == r.kind for r in runs)
     assert sorted((r.sweep["values"]["kind"], r.sweep["values"]["hidden_size"]) for r in runs) == sorted(
         (r["kind"], r["hidden_size"]) for r in rows)
     for bad, needle in [("width=3", "write SETTING=V1,V2"), ("hidden_size=4,x", "'x' is not a int"),

@@ -171,3 +171,20 @@ def test_training_in_the_window_keeps_a_checkpoint_until_it_ends(qtbot, folders,
     with qtbot.waitSignal(panel.training_cancelled, timeout=5000):
         panel.cancel()
     assert not list(folders.iterdir())  # the run ended normally: no leftover to offer
+
+
+def test_a_checkpoint_its_interrupted_run_points_at_moves_into_the_run_store(qtbot, folders, tiny_model, monkeypatch):
+    """The app's runs point at their checkpoint while they train: after a crash, Discard must not leave the
+    interrupted run pointing at nothing; the store keeps the file."""
+    from core.runs import RunStore
+
+    path = leave_checkpoint(folders, tiny_model)
+    store = RunStore()  # conftest: $SENTIMENT_STUDIO_HOME is a temporary folder
+    run_id = store.begin(name="LSTM", kind="lstm", dataset="d", fingerprint={}, settings={}, versions={})
+    store.set_model_path(run_id, str(path))
+    ask_returns(monkeypatch, QMessageBox.StandardButton.Discard)
+    win = MainWindow()
+    qtbot.addWidget(win)
+    assert win.offer_checkpoints() == []
+    kept = RunStore().get(run_id, curves=False).model_path
+    assert not path.exists() and kept == str(store.model_file(run_id)) and Path(kept).is_file()

