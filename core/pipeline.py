@@ -13,6 +13,7 @@ the app to offer on its next start.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import time
@@ -28,7 +29,7 @@ from core.batching import EncodedSplit
 from core.classifier import ModelConfig, SentimentClassifier
 from core.data import TextDataset
 from core.errors import StudioError
-from core.events import CheckpointEvent, EpochEvent, Event, FinishedEvent, PhaseEvent, TaskControl
+from core.events import CheckpointEvent, EpochEvent, Event, FinishedEvent, PhaseEvent, TaskCancelled, TaskControl
 from core.metrics import EvalResult
 from core.modelfile import safe_file_name, save_model
 from core.records import CheckpointMark, History, ModelInfo, RunSummary, SplitRecord, TrainingRecord
@@ -133,7 +134,10 @@ def train_model(
                      label_values=list(dataset.label_values) if dataset.label_values is not None else None,
                      created=_now(), versions=versions(),
                      vectors=coverage.to_dict() if coverage is not None else None)
-    model = SentimentModel(classifier, tokenizer, list(dataset.label_names), train_config, TrainingRecord(), info)
+    # the model file names the vectors' file, never the user's folders (the run store keeps the whole path)
+    kept_config = dataclasses.replace(train_config, vectors=Path(train_config.vectors).name) \
+        if train_config.vectors else train_config
+    model = SentimentModel(classifier, tokenizer, list(dataset.label_names), kept_config, TrainingRecord(), info)
     history = History()
     finished = None
     for event in trainer.fit(encoded["train"], encoded["validation"], encoded["test"], dataset.label_names):
@@ -246,7 +250,8 @@ def train_models(
                 vectors = item
             else:
                 yield ModelEvent("", "", item)
-                control.check()
+                if control.wait_if_paused():  # pause and cancel act while a large file is read, too
+                    raise TaskCancelled("cancelled")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for name, config in plan:
         if control.cancelled:

@@ -40,6 +40,7 @@ FORMATS = ("GloVe/fastText text (.txt, .vec, also .gz or .zip)", "word2vec binar
 _PICKLE_SUFFIXES = (".model", ".kv", ".pkl", ".pickle", ".pt", ".pth")
 _WORDS_SUFFIXES = (".txt", ".words", ".vocab", ".parquet")
 _PROGRESS_EVERY_S = 0.5
+MAX_LINE = 1 << 20  # a 300-d line is about 3 KB; a longer one is not a vectors file (and is never read whole)
 
 
 class VectorsError(StudioError):
@@ -87,7 +88,13 @@ class Coverage:
 def read_vectors(path: str | os.PathLike, wanted: set[str]) -> Iterator[PhaseEvent | WordVectors]:
     """Stream the vectors file at ``path``, keeping the rows of the words in ``wanted``; yields progress
     (``PhaseEvent``) and, last, the ``WordVectors``. Raises ``VectorsError`` for a file it can't use."""
-    path = Path(path).expanduser()
+    try:
+        yield from _read_vectors(Path(path).expanduser(), wanted)
+    except OSError as e:  # unreadable (permissions), vanished, a device error
+        raise VectorsError(f"can't read vectors file {Path(path).name}: {e.strerror or e}") from None
+
+
+def _read_vectors(path: Path, wanted: set[str]) -> Iterator[PhaseEvent | WordVectors]:
     if not path.exists():
         raise VectorsError(f"vectors file {path} does not exist")
     if path.is_dir() or path.suffix.lower() == ".npy":
@@ -109,7 +116,7 @@ def read_vectors(path: str | os.PathLike, wanted: set[str]) -> Iterator[PhaseEve
     digest = hashlib.sha256()
     with open(path, "rb") as raw:
         counted = _Hashing(raw, digest)
-        if suffix == ".gz" or head == b"\x1f\x8b":
+        if head == b"\x1f\x8b":  # gzip by its content, not its name (a ".gz" that is plain text is read as such)
             stream: io.BufferedIOBase = gzip.GzipFile(fileobj=counted)  # type: ignore[assignment]
         else:
             stream = io.BufferedReader(counted, 1 << 20)  # type: ignore[arg-type]
@@ -166,13 +173,21 @@ def _read_text(stream, wanted: set[str], name: str, fraction) -> Iterator[PhaseE
     words = 0
     lower = True
     last = time.monotonic()
-    for number, line in enumerate(stream, 1):
-        line = line.rstrip(b"\r\n").rstrip(b" ")
+    number = 0
+    while True:
+        line = stream.readline(MAX_LINE)
+        if not line:
+            break
+        number += 1
+        if len(line) == MAX_LINE and not line.endswith(b"\n"):
+            raise VectorsError(f"{name}, line {number} is over {MAX_LINE >> 20} MB: not a vectors text file")
+        if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]  # a UTF-8 byte order mark
+        line = line.rstrip()
         if not line:
             continue
-        spaces = line.count(b" ")
         if dim == 0:
-            parts = line.split(b" ")
+            parts = line.split()
             if number == 1 and len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
                 continue  # fastText's header "N d"
             first_value = len(parts)
@@ -181,18 +196,20 @@ def _read_text(stream, wanted: set[str], name: str, fraction) -> Iterator[PhaseE
             dim = len(parts) - first_value
             if dim == 0:
                 raise VectorsError(f"{name}, line {number}: not a word followed by numbers (is it a vectors file?)")
-        if spaces != dim:
-            parts = line.split(b" ")
-            if spaces < dim or _is_number(parts[1]):
-                raise VectorsError(f"{name}, line {number}: {spaces} values where the first line has {dim}")
+        if line.count(b" ") == dim and b"\t" not in line and b"  " not in line:  # the usual line: fast path
+            word_bytes, parts = line[:line.index(b" ")], None
+        else:  # tabs, runs of spaces, or a word with spaces in it (GloVe 840B has a few)
+            parts = line.split()
+            if len(parts) <= dim or (len(parts) > dim + 1 and _is_number(parts[1])):
+                raise VectorsError(f"{name}, line {number}: {len(parts) - 1} values where the first line has {dim}")
+            word_bytes = b" ".join(parts[:-dim])
         words += 1
-        # a word with spaces in it (GloVe 840B has a few) ends where the last ``dim`` values begin
-        word_bytes = line[:line.index(b" ")] if spaces == dim else line.rsplit(b" ", dim)[0]
         if lower and word_bytes.lower() != word_bytes:
             lower = False
         word = keys.get(word_bytes)
         if word is not None and word not in rows:
-            rows[word] = _row(line.rsplit(b" ", dim)[1:], word, f"{name}, line {number}")
+            values = (parts or line.split())[-dim:]
+            rows[word] = _row(values, word, f"{name}, line {number}")
         if number % 20_000 == 0 and time.monotonic() - last > _PROGRESS_EVERY_S:
             last = time.monotonic()
             yield _progress(name, fraction(), len(rows), len(wanted))
@@ -236,7 +253,7 @@ def _read_word2vec(stream, wanted: set[str], name: str, fraction) -> Iterator[Ph
             buffer, pos = buffer[pos:] + more, 0
             if len(buffer) > (64 << 20) + width:
                 raise VectorsError(f"{name} is not a word2vec binary file (no word ends within 64 MB)")
-        word_bytes = buffer[pos:end].lstrip(b"\n")
+        word_bytes = buffer[pos:end].lstrip(b"\r\n")
         values = buffer[end + 1:end + 1 + width]
         pos = end + 1 + width
         if lower and word_bytes.lower() != word_bytes:
@@ -257,20 +274,27 @@ def _read_zip(path: Path, wanted: set[str]) -> Iterator[PhaseEvent | WordVectors
     except (zipfile.BadZipFile, OSError) as e:
         raise VectorsError(f"{path.name} is not a readable zip file: {e}") from None
     with archive:
-        members = [i for i in archive.infolist() if Path(i.filename).suffix.lower() in (".txt", ".vec", ".bin")]
+        members = [i for i in archive.infolist() if Path(i.filename).suffix.lower() in (".txt", ".vec", ".bin")
+                   and not Path(i.filename).stem.lower().startswith(("license", "readme", "notice", "copying"))]
         if not members:
             raise VectorsError(f"{path.name} holds no .txt, .vec or .bin vectors file")
-        member = max(members, key=lambda i: i.file_size)
+        if len(members) > 1:  # glove.6B.zip holds four sizes: which one is the user's choice, not the largest
+            listed = ", ".join(i.filename for i in members[:6])
+            raise VectorsError(f"{path.name} holds {len(members)} vectors files ({listed}): unzip the one you want "
+                               "and give its path")
+        (member,) = members
         total = max(member.file_size, 1)
-        with archive.open(member) as raw:
-            stream = io.BufferedReader(raw, 1 << 20)  # type: ignore[arg-type]
-            reader = _read_word2vec if member.filename.lower().endswith(".bin") else _read_text
-            try:
-                dim, rows, words, lower = yield from reader(stream, wanted, f"{path.name}:{member.filename}",
-                                                            lambda: raw.tell() / total)
-            except (OSError, zipfile.BadZipFile, EOFError) as e:
-                raise VectorsError(f"can't read {member.filename} in {path.name}: {e}") from None
-    yield WordVectors(dim, rows, path.name, _file_hash([path]), words, lower)
+        label = f"{path.name}:{member.filename}"
+        try:
+            with archive.open(member) as raw:
+                stream = io.BufferedReader(raw, 1 << 20)  # type: ignore[arg-type]
+                reader = _read_word2vec if member.filename.lower().endswith(".bin") else _read_text
+                dim, rows, words, lower = yield from reader(stream, wanted, label, lambda: raw.tell() / total)
+        except (OSError, zipfile.BadZipFile, EOFError) as e:
+            raise VectorsError(f"can't read {member.filename} in {path.name}: {e}") from None
+        except (NotImplementedError, RuntimeError) as e:  # Deflate64 (Windows' large zips), encrypted members
+            raise VectorsError(f"can't read {member.filename} in {path.name} ({e}): unzip it first") from None
+    yield WordVectors(dim, rows, label, _file_hash([path]), words, lower)
 
 
 def _words_beside(npy: Path) -> Path:
@@ -331,10 +355,13 @@ def _read_words(path: Path) -> list[str]:
             raise VectorsError(f"{path.name} should have one column of words, not {len(columns)}")
         return [str(w) for w in table.column(columns[0]).to_pylist()]
     try:
-        with open(path, encoding="utf-8") as f:
-            return [line.rstrip("\r\n") for line in f]
+        with open(path, encoding="utf-8-sig") as f:  # -sig: a byte order mark is not part of the first word
+            words = [line.rstrip("\r\n").split("\t")[0].rstrip(" ") for line in f]  # "word\tcount" lines too
     except (UnicodeDecodeError, OSError) as e:
         raise VectorsError(f"can't read the words in {path.name}: {e}") from None
+    if words and words[-1] == "":
+        words.pop()  # a blank last line
+    return words
 
 
 def _file_hash(paths: list[Path]) -> str:

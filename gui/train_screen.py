@@ -105,6 +105,7 @@ class TrainScreen(QWidget):
         self.slot = TaskSlot(session, self)
         self._run: RunProgress | None = None
         self._added: list[str] = []  # names the session gave the models of the current run
+        self._notes: list[str] = []  # the vectors' coverage and warnings of the current run
         self.checkpoint_dir: Path | None = None  # where runs keep their best epoch; None: no checkpoints
         self.run_store_folder: Path | None = None  # where every run is recorded (core/runs.py); None: not kept
         self.kind_boxes: dict[str, QCheckBox] = {}
@@ -370,7 +371,7 @@ class TrainScreen(QWidget):
         names = [n for n, _ in plan]
         self._run = RunProgress([(n, c.kind) for n, c in plan])
         self._added = []
-        self.vectors_input.remember(self.vectors_input.text())
+        self._notes: list[str] = []  # what the vectors cover, and warnings, for this run
         self.vectors_label.hide()
         self.plots.clear()
         checkpoints, store_folder, sweep_id = self.checkpoint_dir, self.run_store_folder, new_sweep_id()
@@ -436,12 +437,15 @@ class TrainScreen(QWidget):
             self.plots.add_epoch(item.name, item.event)
 
     def _show_vectors_note(self, event: PhaseEvent) -> None:
-        """The vectors' coverage under the progress bar (a warning in red, and in the status bar)."""
+        """What the vectors cover, and any warning (in red, and in the status bar), under the progress bar."""
         if event.phase == "warning":
-            self.vectors_label.setText(f"<b style='color:#c0392b'>Warning: {escape(event.message)}</b>")
+            note = f"<b style='color:#c0392b'>Warning: {escape(event.message)}</b>"
             self.session.status.emit(f"Warning: {event.message}")
-        elif "Warning" not in self.vectors_label.text() or self.vectors_label.isHidden():
-            self.vectors_label.setText(escape(event.message[:1].upper() + event.message[1:]))
+        else:
+            note = escape(event.message[:1].upper() + event.message[1:])
+        if note not in self._notes:  # each model of the run says the same coverage
+            self._notes.append(note)
+        self.vectors_label.setText("<br>".join(self._notes))
         self.vectors_label.show()
 
     def _update_progress(self) -> None:
@@ -462,6 +466,7 @@ class TrainScreen(QWidget):
         return list(self._added)
 
     def _on_succeeded(self) -> None:
+        self.vectors_input.remember(self.vectors_input.text())  # a file that trained: worth offering again
         summary = self._run.summary() if self._run else ""
         added = self._finish(f"Finished · {summary}" if summary else "Finished.", bar=1000)
         self.training_finished.emit(added)

@@ -87,7 +87,7 @@ def test_each_reader_keeps_the_rows_asked_for(tmp_path, kind):
     for word in ("good", "Paris"):
         np.testing.assert_allclose(vectors.rows[word], VECS[word], rtol=1e-6)
     assert not vectors.lowercase and len(vectors.sha256) == 64
-    assert vectors.name == ("emb.npy" if kind == "folder" else path.name)
+    assert vectors.name == {"folder": "emb.npy", "zip": "glove.zip:glove.txt"}.get(kind, path.name)
 
 
 def test_a_word_with_spaces_and_a_lowercase_file(tmp_path):
@@ -95,6 +95,39 @@ def test_a_word_with_spaces_and_a_lowercase_file(tmp_path):
     path.write_text("at name@domain.com 0.5 0.5\nthe 1 2\ngood 3 4\n")
     vectors = read(path, {"good", "at name@domain.com"})
     assert vectors.file_words == 3 and vectors.lowercase and sorted(vectors.rows) == ["at name@domain.com", "good"]
+
+
+def test_what_real_files_hold_a_bom_tabs_runs_of_spaces_crlf_a_plain_gz(tmp_path):
+    cases = {
+        "bom.txt": "\ufeffthe 1 2\ngood 3 4\n".encode(),
+        "tabs.txt": b"the\t1\t2\ngood\t3\t4\n",
+        "spaced.txt": b"the  1  2\ngood 3 4 \r\n",
+        "plain.txt.gz": b"the 1 2\ngood 3 4\n",
+        "bom.vec": "\ufeff2 2\nthe 1 2\ngood 3 4\n".encode(),
+    }
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+        vectors = read(tmp_path / name, {"the", "good"})
+        assert sorted(vectors.rows) == ["good", "the"] and vectors.dim == 2, name
+        np.testing.assert_allclose(vectors.rows["good"], [3, 4])
+    crlf = tmp_path / "crlf.bin"
+    crlf.write_bytes(b"6 4\n" + b"".join(w.encode() + b" " + struct.pack("<4f", *v) + b"\r\n" for w, v in VECS.items()))
+    assert sorted(read(crlf).rows) == sorted(WORDS)
+    np.save(tmp_path / "emb.npy", np.ones((2, 3), dtype=np.float32))
+    (tmp_path / "emb.txt").write_text("\ufeffthe \ngood\t12\n\n", encoding="utf-8")
+    assert sorted(read(tmp_path / "emb.npy", {"the", "good"}).rows) == ["good", "the"]
+
+
+def test_a_zip_with_several_vectors_files_and_an_endless_line_are_refused(tmp_path):
+    with zipfile.ZipFile(tmp_path / "glove.6B.zip", "w") as z:
+        z.writestr("glove.6B.50d.txt", "the 1 2\n")
+        z.writestr("glove.6B.100d.txt", "the 1 2 3\n")
+        z.writestr("LICENSE.txt", "public domain " * 1000)
+    with pytest.raises(VectorsError, match=r"holds 2 vectors files .*unzip the one you want"):
+        read(tmp_path / "glove.6B.zip")
+    (tmp_path / "one.json").write_bytes(b"the " + b"1 " * 600_000)
+    with pytest.raises(VectorsError, match="line 1 is over 1 MB"):
+        read(tmp_path / "one.json")
 
 
 def _tokenizer(words: list[str], lowercase: bool = True) -> TextTokenizer:
@@ -223,6 +256,7 @@ def test_train_with_vectors_reports_coverage_and_the_file_records_it(tmp_path):
     assert "word vectors w2v.bin (4-d):" in err and "fine-tuned" in err
     model = load_model(out)
     assert model.info.vectors == summary["vectors"] and model.classifier.config.embed_dim == 4
+    assert model.train_config.vectors == "w2v.bin"  # the file's name, never the user's folders
     assert out.stat().st_size < 200_000  # only its own vocabulary's rows
     code, stdout, _ = _cli("info", str(out))
     assert json.loads(stdout)["info"]["vectors"]["sha256"] == summary["vectors"]["sha256"]

@@ -41,3 +41,15 @@ def test_picking_a_vectors_file_and_training_from_it(qtbot, tmp_path, monkeypatc
     with qtbot.waitSignal(screen.training_failed, timeout=30_000) as failed:
         assert screen.start_training()
     assert "missing.txt does not exist" in failed.args[0]
+
+
+def test_a_warning_never_hides_the_coverage(qtbot):
+    from core.events import PhaseEvent
+
+    screen = TrainScreen(Session())
+    qtbot.addWidget(screen)
+    screen._show_vectors_note(PhaseEvent("warning", "these runs are not kept in the run store: locked"))
+    screen._show_vectors_note(PhaseEvent("coverage", "word vectors v.txt (6-d): 5 of 9 vocabulary words"))
+    screen._show_vectors_note(PhaseEvent("coverage", "word vectors v.txt (6-d): 5 of 9 vocabulary words"))
+    text = screen.vectors_label.text()
+    assert "not kept in the run store" in text and text.count("Word vectors v.txt") == 1
