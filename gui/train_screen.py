@@ -273,7 +273,8 @@ class TrainScreen(QWidget):
         self.sweep_edit.setText(sweep if isinstance(sweep, str) else "")
 
     def default_settings(self) -> dict:
-        return {"models": list(DEFAULT_KINDS), **{s: f.defaults() for s, f in self.forms.items()}, "sweep": ""}
+        return {"models": list(DEFAULT_KINDS), **{s: f.defaults() for s, f in self.forms.items()}, "sweep": "",
+                "recent_vectors": self.vectors_input.recent()}  # a reset keeps the list of files used
 
     def reset_to_defaults(self) -> None:
         self.apply_settings(self.default_settings())
