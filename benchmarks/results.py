@@ -47,6 +47,9 @@ KIM_CNN_RAND = {"sst2": 82.7, "mr": 76.1, "subj": 89.6, "mpqa": 83.4}
 KIM_CNN_STATIC = {"sst2": 86.8, "mr": 81.0, "subj": 93.0, "mpqa": 89.6}  # word2vec, kept fixed
 VECTOR_TARGETS = {"sst2": 85.0, "mr": 79.5, "subj": 92.0, "mpqa": 88.0, "imdb": 89.0}
 GLOVE = "glove"  # the suffix of a run started from word vectors: "sst2/lstm/glove"
+# what else ran while the vectors columns were measured (2026-11-30), so their times read right
+VECTOR_TIMES_NOTE = ("the IMDB GRU ran beside a full test-suite run, which took both cores, so its time (about 3x "
+                     "its fair share) says nothing about the GRU; the others ran alone or beside short tests.")
 # SST-2 LSTM with GloVe 6B 50-d, seed 0, one change at a time (/tmp-style runs of train_model, 2026-11-30):
 # (configuration, validation, test, epochs run (best)). Chosen by validation; test only for the record.
 TRIED_VECTORS = [
@@ -560,6 +563,7 @@ def vectors_markdown(state: dict) -> list[str]:
                      f"{KIM_CNN_STATIC.get(name, '-')} | {coverage} | {times} |")
     lines += ["", "Kim's CNN-static used 300-d word2vec vectors (and 10-fold cross-validation for MR, SUBJ, "
               "MPQA); these are 50-d GloVe vectors and one split.", "",
+              f"Times are wall times on a shared 2-core machine: {VECTOR_TIMES_NOTE}", "",
               "What was tried on SST-2 with the vectors (LSTM, seed 0, one change at a time; chosen by validation, "
               "test for the record):", "",
               "| configuration | validation | test | epochs (best) |", "|---|---|---|---|",
