@@ -137,9 +137,22 @@ class TrainingPlots(QWidget):
         curves["train_loss"].setZValue(-1)
         self.legend.addItem(curves["train_loss_smooth"], f"<b style='color:{color.name()}'>{name}</b>")
         self._models[name] = _ModelCurves(curves)
-        # as many entries a row as fit beside each other (a sweep's names are long): never wider than the plots
+        self._fit_legend()
+
+    def _fit_legend(self) -> None:
+        """As many legend entries a row as fit beside each other (a sweep's names are long): the legend is
+        never wider than the plots (before the first layout, a typical width is assumed)."""
+        if not self._models:
+            return
         longest = max(len(n) for n in self._models)
-        self.legend.setColumnCount(max(1, min(8, 900 // (8 * longest + 40))))
+        width = self.width() if self.width() >= 200 else 900
+        columns = max(1, min(8, width // (8 * longest + 40)))
+        if columns != self.legend.columnCount:
+            self.legend.setColumnCount(columns)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_legend()
 
     def add_step(self, name: str, event: StepEvent) -> None:
         """Append one step; drawn at the next refresh."""
