@@ -64,6 +64,7 @@ class RunsTable(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
         self.all_runs: list[Run] = []
+        self._sorted: list[Run] = []  # all runs in the sort order: a keystroke only filters this list
         self.runs: list[Run] = []  # shown: filtered and sorted
         self.search: dict[int, str] = {}
         self.words: list[str] = []
@@ -77,7 +78,7 @@ class RunsTable(QAbstractTableModel):
         # what the filter searches, one lower-case line a run: a keystroke is then one pass of `in`
         self.search = {r.id: self._line(r) for r in runs}
         self.ticked &= {r.id for r in runs}
-        self._update()
+        self._resort()
 
     def update_runs(self, changed: list[Run]) -> None:
         """Replace the runs in ``changed`` (by id), adding new ones: a live tick re-reads only those."""
@@ -85,7 +86,7 @@ class RunsTable(QAbstractTableModel):
         known = {r.id for r in self.all_runs}
         self.all_runs = [*(r for r in changed if r.id not in known), *(by_id.get(r.id, r) for r in self.all_runs)]
         self.search.update({r.id: self._line(r) for r in changed})
-        self._update()
+        self._resort()
 
     def _line(self, run: Run) -> str:
         return " ".join(str(self._shown(run, c) or "") for c in range(1, len(COLUMNS))).lower()
@@ -96,16 +97,20 @@ class RunsTable(QAbstractTableModel):
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self.sort_column, self.sort_order = column, order
-        self._update()
+        self._resort()
 
-    def _update(self) -> None:
-        runs = [r for r in self.all_runs if all(w in self.search[r.id] for w in self.words)]
-
+    def _resort(self) -> None:
+        """Sort every run once (on new runs or a new sort order), then show the filtered ones."""
         def key(run: Run):
             value = self._value(run, self.sort_column)
             return (value is None, value if isinstance(value, int | float) else str(value or "").lower())
 
-        runs.sort(key=key, reverse=self.sort_order == Qt.SortOrder.DescendingOrder)
+        self._sorted = sorted(self.all_runs, key=key, reverse=self.sort_order == Qt.SortOrder.DescendingOrder)
+        self._update()
+
+    def _update(self) -> None:
+        words, search = self.words, self.search
+        runs = [r for r in self._sorted if all(w in search[r.id] for w in words)] if words else list(self._sorted)
         if [r.id for r in runs] == [r.id for r in self.runs]:  # same rows in the same order (a live tick)
             self.runs = runs
             if runs:
