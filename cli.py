@@ -200,6 +200,8 @@ class _Progress:
             (self.bar.write if self.bar is not None else _stderr)(f"warning: {event.message}")  # even with --quiet
         elif isinstance(event, PhaseEvent) and self.bar is None:
             self.log(event.message)
+        elif isinstance(event, PhaseEvent) and event.phase == "vocabulary" and not self.quiet:
+            self.bar.write(event.message, file=sys.stderr)  # after the last epoch: what the vectors' words did
         elif isinstance(event, StepEvent):
             if self.bar is None and not self.quiet:
                 from tqdm import tqdm

@@ -72,6 +72,30 @@ def dataset_name(source: str) -> str:
     return source if kind in ("hub", "builtin") else f"{Path(target).name or target} (local data)"
 
 
+_UNSEEN_WITH_VECTORS = ("A word not seen in training keeps the meaning its word vector gives it when it is among the "
+                        "vectors' words added after training; other new words are all one unknown word.")
+
+
+def _added_words(vectors: dict | None) -> int:
+    added = (vectors or {}).get("added_words")
+    return added if type(added) is int and added > 0 else 0
+
+
+def _vectors_line(vectors: dict | None) -> str:
+    """The word vectors a model started from, in a sentence (whatever a file holds: never a crash)."""
+    if not vectors:
+        return "Word vectors: none; the embeddings were learned from the training data alone."
+    how = "kept fixed" if vectors.get("frozen") else "fine-tuned"
+    line = f"Word vectors: {_md(str(vectors.get('file')))} ({_md(str(vectors.get('dim')))}-d), {how}"
+    try:
+        line += (f"; they covered {_pct(float(vectors['words_covered']))} of the training vocabulary and "
+                 f"{_pct(float(vectors['tokens_covered']))} of the training tokens")
+    except (KeyError, TypeError, ValueError):
+        pass
+    added = _added_words(vectors)
+    return line + (f"; {added:,} more of their words joined the vocabulary after training." if added else ".")
+
+
 def model_card(model: SentimentModel, file_name: str) -> str:
     """README.md for the bundle of ``model`` (saved beside it as ``file_name``)."""
     info, record, c = model.info, model.record, model.config
@@ -146,18 +170,20 @@ def model_card(model: SentimentModel, file_name: str) -> str:
         for f in settings_of(type(config)):
             value = shown(getattr(config, f.name))
             if f.name == "vocab_size" and config is model.tokenizer.config:
-                value = f"{model.tokenizer.vocab_size:,} (at most {value})"
+                added = _added_words(info.vectors)
+                more = f", and {added:,} words from the word vectors" if added else ""
+                value = f"{model.tokenizer.vocab_size:,} (at most {value} from the training texts{more})"
             lines.append(f"| {f.setting.label} | {_md(value)} |")
     lines += [
         "",
-        "Word vectors: none; the embeddings were learned from the training data alone.",
+        _vectors_line(info.vectors),
         "",
         "## Intended use and limits",
         "",
         f"Sentiment of short texts like those in {dataset}. Texts longer than "
         f"{model.tokenizer.config.max_length:,} tokens are cut (the "
         f"{'end' if model.tokenizer.config.truncation_side == 'right' else 'beginning'} is dropped). "
-        + _UNSEEN[model.tokenizer.config.kind]
+        + (_UNSEEN_WITH_VECTORS if _added_words(info.vectors) else _UNSEEN[model.tokenizer.config.kind])
         + " Its scores hold for data like its test split and may be lower elsewhere; it can carry "
         "the biases of its training texts. Not for decisions about people.",
         "",

@@ -107,7 +107,7 @@ def train_model(
         yield PhaseEvent("tokenizer", f"learning a vocabulary from {len(dataset['train']):,} training texts")
         tokenizer = TextTokenizer.train(dataset["train"].texts, tokenizer_config or TokenizerConfig())
     if vectors is None and train_config.vectors:
-        for item in read_vectors_for(tokenizer, train_config.vectors):
+        for item in read_vectors_for(tokenizer, train_config.vectors, train_config.vectors_words):
             if isinstance(item, WordVectors):
                 vectors = item
             else:
@@ -141,14 +141,16 @@ def train_model(
     history = History()
     finished = None
     for event in trainer.fit(encoded["train"], encoded["validation"], encoded["test"], dataset.label_names):
-        history.record(event)
         if isinstance(event, FinishedEvent):
+            if vectors is not None and coverage is not None and train_config.vectors_words:
+                event = yield from _with_vectors_words(model, trainer, vectors, dataset, event, coverage)
             finished = event
         elif checkpoint_path is not None and isinstance(event, EpochEvent) and event.improved:
             # The trainer is suspended at this event with the improved weights in the model.
             problem = _write_checkpoint(Path(checkpoint_path), event, model, history)
             yield event
             event = PhaseEvent("checkpoint", problem) if problem else CheckpointEvent(str(checkpoint_path), event.epoch)
+        history.record(event)
         yield event
     if checkpoint_path is not None and remove_checkpoint:
         try:
@@ -184,11 +186,77 @@ def _write_checkpoint(path: Path, event: EpochEvent, model: SentimentModel, hist
     return None
 
 
-def read_vectors_for(tokenizer: TextTokenizer, path: str) -> Iterator[PhaseEvent | WordVectors]:
-    """Read the rows of ``tokenizer``'s words from the vectors file at ``path``: progress events, then the
-    ``WordVectors`` as the last event."""
+def read_vectors_for(tokenizer: TextTokenizer, path: str, extra: int = 0) -> Iterator[PhaseEvent | WordVectors]:
+    """Read the rows of ``tokenizer``'s words from the vectors file at ``path`` (and of the file's first
+    ``extra`` words, for ``expand_vocabulary``): progress events, then the ``WordVectors`` as the last event."""
     tokens = [tokenizer.id_to_token(i) for i in range(len(SPECIAL_TOKENS), tokenizer.vocab_size)]
-    yield from read_vectors(path, lookup_keys(tokens))
+    yield from read_vectors(path, lookup_keys(tokens), first=extra if tokenizer.config.kind == "word" else 0)
+
+
+def expand_vocabulary(classifier: SentimentClassifier, tokenizer: TextTokenizer,
+                      vectors: WordVectors) -> tuple[TextTokenizer, torch.nn.Embedding, int] | None:
+    """``tokenizer`` plus the vectors' leading words it lacks, an embedding with their rows, and how many
+    were added; None when nothing can be added.
+
+    The trained rows moved away from the vectors while fine-tuning, so a new word's vector is mapped into
+    the trained embedding by the affine map that best takes each vocabulary word's vector to its trained
+    row (least squares; Kiros et al. 2015's vocabulary expansion). A frozen embedding gets the identity.
+    """
+    grown, added = tokenizer.with_words(vectors.leading)
+    if not added:
+        return None
+    weight = classifier.embedding.weight.detach()
+    ids, sources = [], []
+    for i in range(len(SPECIAL_TOKENS), tokenizer.vocab_size):
+        token = tokenizer.id_to_token(i)
+        row = vectors.rows.get(token)
+        row = row if row is not None else vectors.rows.get(token.lower())
+        if row is not None:
+            ids.append(i)
+            sources.append(row)
+    if len(ids) <= 2 * (vectors.dim + 1):  # too few words to fit the map's (dim + 1) x size unknowns well
+        return None
+    source = np.hstack([np.stack(sources).astype(np.float64), np.ones((len(ids), 1))])
+    target = weight[ids].double().cpu().numpy()
+    mapping, *_ = np.linalg.lstsq(source, target, rcond=None)
+    new = np.stack([vectors.rows[w] for w in added]).astype(np.float64)
+    rows = np.hstack([new, np.ones((len(added), 1))]) @ mapping
+    embedding = torch.nn.Embedding(grown.vocab_size, weight.shape[1], padding_idx=PAD_ID, device=weight.device)
+    with torch.no_grad():
+        embedding.weight.copy_(torch.cat([weight, torch.as_tensor(rows, dtype=weight.dtype, device=weight.device)]))
+    embedding.weight.requires_grad_(classifier.embedding.weight.requires_grad)
+    return grown, embedding, len(added)
+
+
+def _with_vectors_words(model: SentimentModel, trainer: Trainer, vectors: WordVectors, dataset: TextDataset,
+                        finished: FinishedEvent, coverage: Coverage) -> Iterator[PhaseEvent]:
+    """Try ``expand_vocabulary`` on the trained ``model`` and keep it when validation accuracy does not drop;
+    returns the ``FinishedEvent`` with the scores of the model kept."""
+    if finished.cancelled or finished.validation is None or not vectors.leading:
+        return finished
+    yield PhaseEvent("expanding", f"adding the most frequent words of {vectors.name} to the vocabulary")
+    grown = expand_vocabulary(model.classifier, model.tokenizer, vectors)
+    if grown is None:
+        return finished
+    tokenizer, embedding, count = grown
+    classifier, old = model.classifier, (model.tokenizer, model.classifier.embedding)
+    model.tokenizer, classifier.embedding = tokenizer, embedding
+    names = dataset.label_names
+    before = finished.validation.accuracy
+    validation = trainer.evaluate(encode_split(tokenizer, dataset["validation"]), names)
+    if validation.accuracy < before:
+        model.tokenizer, classifier.embedding = old
+        yield PhaseEvent("vocabulary", f"{count:,} more words from {vectors.name} not kept: validation accuracy "
+                                       f"{validation.accuracy:.2%} with them, {before:.2%} without")
+        return finished
+    test = trainer.evaluate(encode_split(tokenizer, dataset["test"]), names) if finished.test is not None else None
+    classifier.config = ModelConfig.from_dict({**classifier.config.to_dict(), "vocab_size": tokenizer.vocab_size})
+    coverage.added_words = count
+    model.info.vectors = coverage.to_dict()
+    yield PhaseEvent("vocabulary", f"{count:,} more words from {vectors.name} joined the vocabulary: validation "
+                                   f"accuracy {validation.accuracy:.2%} with them, {before:.2%} without")
+    return dataclasses.replace(finished, validation=validation, test=test,
+                               num_parameters=sum(p.numel() for p in classifier.parameters()))
 
 
 def sized_for_vectors(config: ModelConfig, dim: int) -> ModelConfig:
@@ -245,7 +313,7 @@ def train_models(
     tokenizer = TextTokenizer.train(dataset["train"].texts, tokenizer_config)
     vectors = None
     if train_config.vectors:  # read once, for every model of the run
-        for item in read_vectors_for(tokenizer, train_config.vectors):
+        for item in read_vectors_for(tokenizer, train_config.vectors, train_config.vectors_words):
             if isinstance(item, WordVectors):
                 vectors = item
             else:

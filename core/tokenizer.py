@@ -206,6 +206,29 @@ class TextTokenizer:
             _set_pipeline(tok, config)
         return cls(tok, config)
 
+    def with_words(self, words: Sequence[str]) -> tuple[TextTokenizer, list[str]]:
+        """This vocabulary plus ``words`` (in their order, each after this tokenizer's normalization),
+        and the words added, as given: those it could produce as one token and lacks. Whole-word vocabularies
+        only; a subword vocabulary is returned unchanged (its pieces already spell unseen words)."""
+        if self.config.kind != "word":
+            return self, []
+        vocab = self._tok.get_vocab()
+        normalizer, pre = self._tok.normalizer, self._tok.pre_tokenizer
+        added = []
+        for word in words:
+            form = normalizer.normalize_str(word) if normalizer is not None else word
+            if form in vocab or [piece for piece, _ in pre.pre_tokenize_str(form)] != [form]:
+                continue  # known, or never one token here (e.g. "don't" splits into three)
+            vocab[form] = len(vocab)
+            added.append(word)
+        if not added:
+            return self, []
+        with rust_errors("adding words to the vocabulary"):
+            tok = Tokenizer(models.WordLevel(vocab, unk_token=UNK))
+            tok.add_special_tokens(SPECIAL_TOKENS)
+            _set_pipeline(tok, self.config)
+        return TextTokenizer(tok, self.config), added
+
     # use ----------------------------------------------------------------------------------------
     @property
     def vocab_size(self) -> int:

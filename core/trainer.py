@@ -72,6 +72,12 @@ class TrainConfig:
     freeze_vectors: bool = setting(
         False, "Freeze vectors", "Keep the pretrained rows fixed while training (Kim's CNN-static). Off, the "
         "default, fine-tunes them, which scored higher on validation here (see docs/results.md).")
+    vectors_words: int = setting(
+        100_000, "Words from vectors", "After training, the vectors file's most frequent words (up to this many) "
+        "that the training texts lack join the vocabulary, their vectors mapped into the trained embedding "
+        "(Kiros et al. 2015), so a word never seen in training still counts. Kept only where validation accuracy "
+        "does not drop; each word adds one row to the model file. 0: off. Whole-word tokenizer only.",
+        range=(0, 2_000_000, 10_000))
     eval_batch_size: int = 256  # inference only: larger is faster and changes no result
 
     def __post_init__(self) -> None:

@@ -15,7 +15,9 @@ Never pickle: gensim's ``.model`` / ``.kv`` files (and any pickle) are refused, 
 accepted. Only the rows that are used are checked for NaN or infinite values.
 
 A vocabulary word takes the row of the same word, else of its lowercase form (GloVe 6B is lowercase;
-a tokenizer that keeps case still finds "Good" as "good").
+a tokenizer that keeps case still finds "Good" as "good"). Asked for ``first=N``, a reader also keeps
+the file's first N words (GloVe, fastText and word2vec files list the most frequent first), which
+``core.pipeline.expand_vocabulary`` adds to a trained model's vocabulary.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import os
 import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +59,7 @@ class WordVectors:
     sha256: str  # of the file (for a .npy pair, of both files)
     file_words: int  # words the file holds
     lowercase: bool  # no word in the file has an upper-case letter (GloVe 6B)
+    leading: list[str] = field(default_factory=list)  # the file's first words, in its order (``first=``)
 
 
 @dataclass
@@ -71,6 +74,7 @@ class Coverage:
     tokens_covered: float  # share of the training tokens whose word has a vector
     lowercase_matches: int  # words found only by their lowercase form
     frozen: bool
+    added_words: int = 0  # words of the vectors file the vocabulary gained after training (expand_vocabulary)
 
     @property
     def words_covered(self) -> float:
@@ -82,23 +86,25 @@ class Coverage:
     def describe(self) -> str:
         return (f"word vectors {self.file} ({self.dim}-d): {self.words_found:,} of {self.words:,} vocabulary words "
                 f"({self.words_covered:.1%}), {self.tokens_covered:.1%} of training tokens"
-                + (", frozen" if self.frozen else ", fine-tuned"))
+                + (", frozen" if self.frozen else ", fine-tuned")
+                + (f"; {self.added_words:,} more words from the vectors" if self.added_words else ""))
 
 
-def read_vectors(path: str | os.PathLike, wanted: set[str]) -> Iterator[PhaseEvent | WordVectors]:
-    """Stream the vectors file at ``path``, keeping the rows of the words in ``wanted``; yields progress
-    (``PhaseEvent``) and, last, the ``WordVectors``. Raises ``VectorsError`` for a file it can't use."""
+def read_vectors(path: str | os.PathLike, wanted: set[str], first: int = 0) -> Iterator[PhaseEvent | WordVectors]:
+    """Stream the vectors file at ``path``, keeping the rows of the words in ``wanted`` and of its ``first``
+    words (``WordVectors.leading``); yields progress (``PhaseEvent``) and, last, the ``WordVectors``.
+    Raises ``VectorsError`` for a file it can't use."""
     try:
-        yield from _read_vectors(Path(path).expanduser(), wanted)
+        yield from _read_vectors(Path(path).expanduser(), wanted, first)
     except OSError as e:  # unreadable (permissions), vanished, a device error
         raise VectorsError(f"can't read vectors file {Path(path).name}: {e.strerror or e}") from None
 
 
-def _read_vectors(path: Path, wanted: set[str]) -> Iterator[PhaseEvent | WordVectors]:
+def _read_vectors(path: Path, wanted: set[str], first: int) -> Iterator[PhaseEvent | WordVectors]:
     if not path.exists():
         raise VectorsError(f"vectors file {path} does not exist")
     if path.is_dir() or path.suffix.lower() == ".npy":
-        yield from _read_npy_pair(path, wanted)
+        yield from _read_npy_pair(path, wanted, first)
         return
     suffix = path.suffix.lower()
     with open(path, "rb") as raw:
@@ -111,7 +117,7 @@ def _read_vectors(path: Path, wanted: set[str]) -> Iterator[PhaseEvent | WordVec
     if size == 0:
         raise VectorsError(f"vectors file {path.name} is empty")
     if suffix == ".zip":
-        yield from _read_zip(path, wanted)
+        yield from _read_zip(path, wanted, first)
         return
     digest = hashlib.sha256()
     with open(path, "rb") as raw:
@@ -122,15 +128,15 @@ def _read_vectors(path: Path, wanted: set[str]) -> Iterator[PhaseEvent | WordVec
             stream = io.BufferedReader(counted, 1 << 20)  # type: ignore[arg-type]
         try:
             if path.name.lower().endswith((".bin", ".bin.gz")):  # GoogleNews ships as .bin.gz
-                result = yield from _read_word2vec(stream, wanted, path.name, lambda: counted.read_bytes / size)
+                result = yield from _read_word2vec(stream, wanted, first, path.name, lambda: counted.read_bytes / size)
             else:
-                result = yield from _read_text(stream, wanted, path.name, lambda: counted.read_bytes / size)
+                result = yield from _read_text(stream, wanted, first, path.name, lambda: counted.read_bytes / size)
             while stream.read(1 << 20):  # the rest, for the hash (a word2vec file may end early)
                 pass
         except (OSError, EOFError, gzip.BadGzipFile) as e:
             raise VectorsError(f"can't read vectors file {path.name}: {e}") from None
-    dim, rows, words, lower = result
-    yield WordVectors(dim, rows, path.name, digest.hexdigest(), words, lower)
+    dim, rows, words, lower, leading = result
+    yield WordVectors(dim, rows, path.name, digest.hexdigest(), words, lower, leading)
 
 
 class _Hashing(io.RawIOBase):
@@ -165,10 +171,28 @@ def _row(values: list[bytes] | np.ndarray, word: str, where: str) -> np.ndarray:
     return vector
 
 
-def _read_text(stream, wanted: set[str], name: str, fraction) -> Iterator[PhaseEvent]:
-    """GloVe / fastText text: ``(dim, rows, words in the file, all lowercase)``."""
+def _decoded(word: bytes) -> str | None:
+    try:
+        return word.decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # not a word any tokenizer could produce
+
+
+def _keep(word_bytes: bytes, number: int, keys: dict[bytes, str], first: int, leading: list[str]) -> str | None:
+    """The word to keep the row of (a wanted one, or one of the file's first words), or None."""
+    word = keys.get(word_bytes)
+    if number <= first:
+        word = word if word is not None else _decoded(word_bytes)
+        if word is not None:
+            leading.append(word)
+    return word
+
+
+def _read_text(stream, wanted: set[str], first: int, name: str, fraction) -> Iterator[PhaseEvent]:
+    """GloVe / fastText text: ``(dim, rows, words in the file, all lowercase, its first words)``."""
     keys = {w.encode("utf-8", "surrogatepass"): w for w in wanted}
     rows: dict[str, np.ndarray] = {}
+    leading: list[str] = []
     dim = 0
     words = 0
     lower = True
@@ -206,7 +230,7 @@ def _read_text(stream, wanted: set[str], name: str, fraction) -> Iterator[PhaseE
         words += 1
         if lower and word_bytes.lower() != word_bytes:
             lower = False
-        word = keys.get(word_bytes)
+        word = _keep(word_bytes, words, keys, first, leading)
         if word is not None and word not in rows:
             values = (parts or line.split())[-dim:]
             rows[word] = _row(values, word, f"{name}, line {number}")
@@ -215,7 +239,7 @@ def _read_text(stream, wanted: set[str], name: str, fraction) -> Iterator[PhaseE
             yield _progress(name, fraction(), len(rows), len(wanted))
     if dim == 0:
         raise VectorsError(f"vectors file {name} holds no vectors")
-    return dim, rows, words, lower
+    return dim, rows, words, lower, leading
 
 
 def _is_number(token: bytes) -> bool:
@@ -226,8 +250,8 @@ def _is_number(token: bytes) -> bool:
     return True
 
 
-def _read_word2vec(stream, wanted: set[str], name: str, fraction) -> Iterator[PhaseEvent]:
-    """word2vec binary: ``(dim, rows, words, all lowercase)``."""
+def _read_word2vec(stream, wanted: set[str], first: int, name: str, fraction) -> Iterator[PhaseEvent]:
+    """word2vec binary: ``(dim, rows, words, all lowercase, its first words)``."""
     header = stream.readline(100)
     fields = header.split()
     if len(fields) != 2 or not all(f.isdigit() for f in fields) or not header.endswith(b"\n"):
@@ -239,6 +263,7 @@ def _read_word2vec(stream, wanted: set[str], name: str, fraction) -> Iterator[Ph
     width = 4 * dim
     keys = {w.encode("utf-8", "surrogatepass"): w for w in wanted}
     rows: dict[str, np.ndarray] = {}
+    leading: list[str] = []
     lower = True
     buffer, pos = b"", 0
     last = time.monotonic()
@@ -258,16 +283,16 @@ def _read_word2vec(stream, wanted: set[str], name: str, fraction) -> Iterator[Ph
         pos = end + 1 + width
         if lower and word_bytes.lower() != word_bytes:
             lower = False
-        word = keys.get(word_bytes)
+        word = _keep(word_bytes, number, keys, first, leading)
         if word is not None and word not in rows:
             rows[word] = _row(np.frombuffer(values, dtype="<f4"), word, f"{name}, word {number:,}")
         if number % 20_000 == 0 and time.monotonic() - last > _PROGRESS_EVERY_S:
             last = time.monotonic()
             yield _progress(name, fraction(), len(rows), len(wanted))
-    return dim, rows, count, lower
+    return dim, rows, count, lower, leading
 
 
-def _read_zip(path: Path, wanted: set[str]) -> Iterator[PhaseEvent | WordVectors]:
+def _read_zip(path: Path, wanted: set[str], first: int) -> Iterator[PhaseEvent | WordVectors]:
     """The one vectors member of a zip (the largest .txt/.vec/.bin)."""
     try:
         archive = zipfile.ZipFile(path)
@@ -289,12 +314,13 @@ def _read_zip(path: Path, wanted: set[str]) -> Iterator[PhaseEvent | WordVectors
             with archive.open(member) as raw:
                 stream = io.BufferedReader(raw, 1 << 20)  # type: ignore[arg-type]
                 reader = _read_word2vec if member.filename.lower().endswith(".bin") else _read_text
-                dim, rows, words, lower = yield from reader(stream, wanted, label, lambda: raw.tell() / total)
+                dim, rows, words, lower, leading = yield from reader(stream, wanted, first, label,
+                                                                     lambda: raw.tell() / total)
         except (OSError, zipfile.BadZipFile, EOFError) as e:
             raise VectorsError(f"can't read {member.filename} in {path.name}: {e}") from None
         except (NotImplementedError, RuntimeError) as e:  # Deflate64 (Windows' large zips), encrypted members
             raise VectorsError(f"can't read {member.filename} in {path.name} ({e}): unzip it first") from None
-    yield WordVectors(dim, rows, label, _file_hash([path]), words, lower)
+    yield WordVectors(dim, rows, label, _file_hash([path]), words, lower, leading)
 
 
 def _words_beside(npy: Path) -> Path:
@@ -312,7 +338,7 @@ def _words_beside(npy: Path) -> Path:
                        f"line) or {npy.stem}.parquet beside it{found}")
 
 
-def _read_npy_pair(path: Path, wanted: set[str]) -> Iterator[PhaseEvent | WordVectors]:
+def _read_npy_pair(path: Path, wanted: set[str], first: int) -> Iterator[PhaseEvent | WordVectors]:
     if path.is_dir():
         matrices = sorted(path.glob("*.npy"))
         if len(matrices) != 1:
@@ -332,14 +358,15 @@ def _read_npy_pair(path: Path, wanted: set[str]) -> Iterator[PhaseEvent | WordVe
         raise VectorsError(f"{words_file.name} has {len(words):,} words but {path.name} has {matrix.shape[0]:,} rows")
     index = {}
     for i, word in enumerate(words):
-        if word in wanted and word not in index:
+        if (word in wanted or i < first) and word not in index:
             index[word] = i
     rows = {}
     if index:
         picked = np.asarray(matrix[np.fromiter(index.values(), dtype=np.int64)], dtype=np.float32)
         rows = {w: _row(picked[k], w, f"{path.name}, row {i:,}") for k, (w, i) in enumerate(index.items())}
     lower = all(w == w.lower() for w in words)
-    yield WordVectors(int(matrix.shape[1]), rows, path.name, _file_hash([path, words_file]), len(words), lower)
+    yield WordVectors(int(matrix.shape[1]), rows, path.name, _file_hash([path, words_file]), len(words), lower,
+                      words[:first])
 
 
 def _read_words(path: Path) -> list[str]:

@@ -47,7 +47,9 @@ def _vectors_text(v: dict) -> str:
                    f"{100 * float(v['tokens_covered']):.1f}% of training tokens")
     except (KeyError, TypeError, ValueError):
         covered = ""
-    return f"{v.get('file')} ({v.get('dim')}-d, {how}){covered}"
+    added = v.get("added_words")
+    more = f"; {added:,} more words from the vectors after training" if type(added) is int and added > 0 else ""
+    return f"{v.get('file')} ({v.get('dim')}-d, {how}){covered}{more}"
 
 
 def describe_model(name: str, model: SentimentModel, saved: bool = True) -> str:

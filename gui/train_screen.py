@@ -428,8 +428,8 @@ class TrainScreen(QWidget):
             shown = f": validation accuracy {accuracy:.1%}" if accuracy is not None else ""
             self.session.status.emit(f"{name} trained{shown}")
             return
-        if isinstance(item.event, PhaseEvent) and item.event.phase in ("coverage", "warning"):
-            self._show_vectors_note(item.event)
+        if isinstance(item.event, PhaseEvent) and item.event.phase in ("coverage", "warning", "vocabulary"):
+            self._show_vectors_note(item.event, item.name if item.event.phase == "vocabulary" else "")
         if run.update(item):
             self.plots.start_model(item.name, self.session.color(item.name, item.kind))
         if isinstance(item.event, StepEvent):
@@ -437,11 +437,14 @@ class TrainScreen(QWidget):
         elif isinstance(item.event, EpochEvent):
             self.plots.add_epoch(item.name, item.event)
 
-    def _show_vectors_note(self, event: PhaseEvent) -> None:
-        """What the vectors cover, and any warning (in red, and in the status bar), under the progress bar."""
+    def _show_vectors_note(self, event: PhaseEvent, model: str = "") -> None:
+        """What the vectors cover, any warning (in red, and in the status bar), and what the vectors' extra
+        words did for ``model``, under the progress bar."""
         if event.phase == "warning":
             note = f"<b style='color:#c0392b'>Warning: {escape(event.message)}</b>"
             self.session.status.emit(f"Warning: {event.message}")
+        elif model:
+            note = f"{escape(model)}: {escape(event.message)}"
         else:
             note = escape(event.message[:1].upper() + event.message[1:])
         if note not in self._notes:  # each model of the run says the same coverage

@@ -139,7 +139,7 @@ def test_the_card_says_what_the_model_is_and_how_it_scored(trained, tmp_path):
     config = json.loads((Path(done.path) / "config.json").read_text())
     assert card.startswith("---\nlibrary_name: onnx\n") and "# GRU: a GRU sentiment classifier" in card
     assert "builtin:reviews?n=300 to tell" in card and "Words not seen in training are all one unknown word" in card
-    assert f"| Vocabulary size | {model.tokenizer.vocab_size:,} (at most 30,000) |" in card
+    assert f"| Vocabulary size | {model.tokenizer.vocab_size:,} (at most 30,000 from the training texts) |" in card
     assert f"accuracy **{100 * model.record.test.accuracy:.1f}%**" in card
     assert all(f"| {name} |" in card for name in model.label_names)
     assert "| Truncation side | left |" in card and "the beginning is dropped" in card

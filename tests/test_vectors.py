@@ -54,6 +54,7 @@ def read(path, wanted=frozenset(WORDS)) -> WordVectors:
 
 
 def _files(tmp_path: Path) -> dict[str, Path]:
+    tmp_path.mkdir(exist_ok=True)
     text = _text(VECS)
     files = {"txt": tmp_path / "glove.txt", "vec": tmp_path / "wiki.vec", "gz": tmp_path / "glove.txt.gz",
              "zip": tmp_path / "glove.zip", "bin": tmp_path / "w2v.bin", "bin.gz": tmp_path / "news.bin.gz",
@@ -278,3 +279,116 @@ def test_a_bad_vectors_file_fails_the_cli_with_one_line(tmp_path):
                         "--vectors", str(path), "--no-record", "--quiet")
     assert code == cli.EXIT_ERROR and "is a pickle" in err and "Traceback" not in err
     assert not (tmp_path / "m.safetensors").exists()
+
+
+# --- words from the vectors beyond the training vocabulary (TrainConfig.vectors_words) ---------------------
+
+@pytest.mark.parametrize("kind", ["txt", "vec", "gz", "zip", "bin", "bin.gz", "npy-txt", "npy-parquet"])
+def test_each_reader_also_keeps_the_files_first_words_in_order(tmp_path, kind):
+    items = list(read_vectors(_files(tmp_path)[kind], {"Paris"}, first=3))
+    vectors = items[-1]
+    assert vectors.leading == WORDS[:3] and sorted(vectors.rows) == sorted([*WORDS[:3], "Paris"])
+    np.testing.assert_allclose(vectors.rows["bad"], VECS["bad"], rtol=1e-6)
+    assert read(_files(tmp_path / "again")[kind]).leading == []  # not asked for: none kept
+
+
+def test_a_word_tokenizer_grows_by_the_words_it_can_produce_a_subword_one_does_not():
+    tok = _tokenizer(["good", "movie"])
+    grown, added = tok.with_words(["the", "good", "Paris", "don't", "paris", "ＡＢ", "x y", ""])
+    assert added == ["the", "Paris", "ＡＢ"]  # "good" known, "don't" three tokens, "paris" = "Paris" lowercased
+    ids = grown.encode("Paris don't ab").ids[0]
+    assert [grown.id_to_token(int(i)) for i in ids] == ["paris", "[UNK]", "[UNK]", "[UNK]", "ab"]
+    assert grown.vocab_size == tok.vocab_size + 3
+    assert [grown.id_to_token(i) for i in range(tok.vocab_size)] == [tok.id_to_token(i) for i in range(tok.vocab_size)]
+    bpe = TextTokenizer.train(["good movie"] * 2, TokenizerConfig(kind="bpe"))
+    assert bpe.with_words(["paris"]) == (bpe, [])
+
+
+def test_new_words_get_their_vectors_mapped_into_the_trained_embedding():
+    import core.pipeline as pipeline
+
+    rng = np.random.default_rng(1)
+    known = [f"known{i}" for i in range(30)]
+    new = ["fresh", "novel"]
+    tok = _tokenizer(known)
+    rows = {w: rng.normal(size=4).astype(np.float32) for w in known + new}
+    vectors = WordVectors(4, rows, "v.txt", "0" * 64, 32, True, leading=new + known[:3])
+    classifier = pipeline.build_classifier(ModelConfig(vocab_size=tok.vocab_size, embed_dim=6, hidden_size=4), 0)
+    mapping, shift = rng.normal(size=(4, 6)), rng.normal(size=6)  # what "fine-tuning" did to every row
+    with torch.no_grad():
+        for w in known:
+            i = tok.encode(w).ids[0][0]
+            classifier.embedding.weight[i] = torch.as_tensor(rows[w] @ mapping + shift)
+    grown, embedding, count = pipeline.expand_vocabulary(classifier, tok, vectors)
+    assert count == 2 and embedding.weight.shape == (tok.vocab_size + 2, 6)
+    for w in new:
+        i = int(grown.encode(w).ids[0][0])
+        np.testing.assert_allclose(embedding.weight[i].detach().numpy(), rows[w] @ mapping + shift, atol=1e-4)
+    torch.testing.assert_close(embedding.weight[:tok.vocab_size], classifier.embedding.weight)
+    few = WordVectors(4, {w: rows[w] for w in known[:5] + new}, "v.txt", "0" * 64, 7, True, leading=new)
+    assert pipeline.expand_vocabulary(classifier, tok, few) is None  # 5 words can't fit a 5 x 6 map
+
+
+def _vectors_for(tmp_path: Path, extra: list[str]) -> Path:
+    """A text vectors file with every word of the built-in reviews, then ``extra`` words, the latter first."""
+    tok = TextTokenizer.train(load_dataset(DATA)["train"].texts, TokenizerConfig())
+    words = extra + [tok.id_to_token(i) for i in range(2, tok.vocab_size)]
+    rng = np.random.default_rng(2)
+    path = tmp_path / "vectors.txt"
+    path.write_text(_text({w: rng.normal(size=8).astype(np.float32) for w in words}))
+    return path
+
+
+def test_a_trained_model_keeps_the_new_words_when_validation_does_not_drop(tmp_path):
+    path = _vectors_for(tmp_path, ["splendid", "dreadful"])
+    dataset = load_dataset(DATA)
+    events = list(train_model(dataset, ModelConfig(hidden_size=8), TrainConfig(
+        epochs=1, device="cpu", vectors=str(path))))
+    model = events[-1].model
+    phases = [e.message for e in events if isinstance(e, PhaseEvent) and e.phase == "vocabulary"]
+    assert any("2 more words from vectors.txt joined the vocabulary" in m for m in phases), phases
+    assert model.tokenizer.id_to_token(int(model.tokenizer.encode("splendid").ids[0][0])) == "splendid"
+    assert model.classifier.config.vocab_size == model.tokenizer.vocab_size == model.classifier.embedding.num_embeddings
+    assert model.info.vectors["added_words"] == 2
+    from core.model_card import model_card
+
+    card = model_card(model, "m.onnx")
+    assert "Word vectors: vectors.txt (8-d), fine-tuned; they covered 100.0% of the training vocabulary" in card
+    assert "2 more of their words joined the vocabulary" in card and "and 2 words from the word vectors" in card
+    # the scores recorded are the grown model's, and it survives a save and load
+    assert model.record.test.accuracy == model.evaluate(dataset["test"]).accuracy
+    out = tmp_path / "m.safetensors"
+    from core.modelfile import save_model
+
+    save_model(model, out)
+    loaded = load_model(out)
+    assert loaded.tokenizer.vocab_size == model.tokenizer.vocab_size
+    np.testing.assert_allclose(loaded.predict_proba(["splendid"]), model.predict_proba(["splendid"]), rtol=1e-5)
+    off = run_to_end(train_model(dataset, ModelConfig(hidden_size=8), TrainConfig(
+        epochs=1, device="cpu", vectors=str(path), vectors_words=0))).model
+    assert off.tokenizer.vocab_size == model.tokenizer.vocab_size - 2 and off.info.vectors["added_words"] == 0
+
+
+def test_the_new_words_are_dropped_when_validation_accuracy_drops(tmp_path, monkeypatch):
+    import core.pipeline as pipeline
+
+    path = _vectors_for(tmp_path, ["splendid"])
+    real = pipeline.Trainer.evaluate
+    calls = []
+
+    def worse_after_training(self, split, label_names=None):
+        result = real(self, split, label_names)
+        if self.model.embedding.num_embeddings > self.model.config.vocab_size:  # the grown model
+            calls.append(result)
+            return dataclasses.replace(result, accuracy=-1.0)
+        return result
+
+    import dataclasses
+
+    monkeypatch.setattr(pipeline.Trainer, "evaluate", worse_after_training)
+    events = list(train_model(load_dataset(DATA), ModelConfig(hidden_size=8), TrainConfig(
+        epochs=1, device="cpu", vectors=str(path))))
+    model = events[-1].model
+    assert calls and "not kept" in [e.message for e in events if isinstance(e, PhaseEvent)][-1]
+    assert model.tokenizer.encode("splendid").ids[0][0] == UNK_ID and model.info.vectors["added_words"] == 0
+    assert model.classifier.embedding.num_embeddings == model.tokenizer.vocab_size
