@@ -415,6 +415,65 @@ def bench_gui(quick: bool, results: dict, table: list) -> None:
     results["gui_stall_ms_max"], results["gui_stall_ms_p99"] = row["stall_ms_max"], row["stall_ms_p99"]
     table.append(("GUI stall while LSTM+RNN train", f"max {row['stall_ms_max']} ms", f"p99 {row['stall_ms_p99']} ms",
                   "max <= 100, p99 <= 30 ms"))
+    # the same with one competing busy process, Train pressed during the start-up warm-up ("cold")
+    hog = subprocess.Popen([sys.executable, "-c", BUSY])
+    try:
+        rows = []
+        for case in ("cold", "warm"):
+            r = subprocess.run([*cmd[:-1], case], capture_output=True, text=True, env=env)
+            rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    finally:
+        hog.kill()
+        hog.wait()
+    worst, p99 = max(x["stall_ms_max"] for x in rows), max(x["stall_ms_p99"] for x in rows)
+    results["gui_stall_ms_max_loaded"], results["gui_stall_ms_p99_loaded"] = worst, p99
+    table.append(("GUI stall, one busy process (cold and warm)", f"max {worst} ms", f"p99 {p99} ms",
+                  "max <= 100, p99 <= 30 ms"))
+
+
+BUSY = "while True: pass"  # one competing program that keeps a core busy
+
+
+def _train_wall(data: str, epochs: int, threads: str | None) -> float:
+    """Seconds for ``main.py train`` (start to saved model), with a fixed thread count or as shipped (None)."""
+    import tempfile
+
+    env = {k: v for k, v in os.environ.items() if k != "SENTIMENT_STUDIO_THREADS"}
+    if threads is not None:
+        env["SENTIMENT_STUDIO_THREADS"] = threads
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, str(ROOT / "main.py"), "train", "--data", data, "--epochs", str(epochs),
+                        "--out", f"{tmp}/m.safetensors", "--no-record", "--quiet", "--device", "cpu"],
+                       check=True, capture_output=True, env=env)
+        return time.perf_counter() - t0
+
+
+def bench_load(quick: bool, results: dict, table: list) -> None:
+    """Training time with 0, 1 and 2 competing busy processes: as shipped against each fixed thread count
+    (1 to all cores), the sides alternated. Target: as shipped within 1.15x of the best fixed count."""
+    sst2 = ROOT.parent / "shared" / "datasets" / "sst2"
+    data = "builtin:reviews?n=3000" if quick or not sst2.is_dir() else str(sst2)
+    epochs = 1 if quick else 2
+    counts = [str(c) for c in sorted({1, max(1, (os.cpu_count() or 1) // 2), os.cpu_count() or 1})]
+    for busy in (0, 1, 2):
+        hogs = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(busy)]
+        try:
+            sides = [None, *counts]
+            walls: dict[str | None, float] = {}
+            for side in sides if busy % 2 == 0 else reversed(sides):  # alternate the order between loads
+                walls[side] = _train_wall(data, epochs, side)
+        finally:
+            for hog in hogs:
+                hog.kill()
+                hog.wait()
+        best = min(walls[c] for c in counts)
+        ratio = walls[None] / best
+        results[f"train_load{busy}_s"] = round(walls[None], 1)
+        results[f"train_load{busy}_vs_best_fixed"] = round(ratio, 2)
+        fixed = ", ".join(f"{c} thr {walls[c]:.1f} s" for c in counts)
+        table.append((f"train {epochs} epochs, {busy} busy process(es)", f"{walls[None]:.1f} s ({fixed})",
+                      f"{ratio:.2f}x best fixed", "<= 1.15x"))
 
 
 def bench_startup(quick: bool, results: dict, table: list) -> None:
@@ -488,10 +547,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="finish in under 60 seconds")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--only", help="comma-separated parts: train,tokenize,trace,export,runs,gui,startup,memory")
+    parser.add_argument("--only", help="comma-separated parts: train,tokenize,trace,export,runs,gui,startup,memory,"
+                                       "load")
     args = parser.parse_args()
     parts = {"train": bench_training, "tokenize": bench_tokenize, "trace": bench_trace, "export": bench_export,
-             "runs": bench_runs, "gui": bench_gui, "startup": bench_startup, "memory": bench_memory}
+             "runs": bench_runs, "gui": bench_gui, "startup": bench_startup, "memory": bench_memory,
+             "load": bench_load}
     chosen = args.only.split(",") if args.only else list(parts)
     results: dict = {"machine": machine(), "quick": args.quick}
     table: list[tuple[str, str, str, str]] = []

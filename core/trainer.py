@@ -27,6 +27,7 @@ from core.errors import SettingError, StudioError, TrainingError
 from core.events import EpochEvent, Event, FinishedEvent, PhaseEvent, StepEvent, TaskControl
 from core.metrics import EvalResult, evaluate_predictions
 from core.settings import check_settings, setting
+from core.threads import ThreadTuner
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 _DEVICE_RE = re.compile(r"auto|cpu|mps(:0)?|cuda(:\d{1,2})?")
@@ -137,6 +138,7 @@ class Trainer:
         bad_epochs, global_step, epoch, start_loss = 0, 0, 0, math.nan
         train_time, tokens_seen, tps = 0.0, 0, 0.0
         cancelled = stopped_early = False
+        tuner = ThreadTuner(enabled=self.device.type == "cpu")  # the thread count the load allows (core/threads.py)
         start = time.perf_counter()
 
         for epoch in range(1, cfg.epochs + 1):
@@ -148,6 +150,7 @@ class Trainer:
                 if control.wait_if_paused():
                     cancelled = True
                     break
+                tuner.before_step()
                 t0 = time.perf_counter()
                 batch = collate(train, index, self.device)
                 with _out_of_memory_as_training_error(epoch, step):
@@ -170,6 +173,7 @@ class Trainer:
                 loss_sum += loss.detach() * len(index)
                 correct += (logits.detach().argmax(-1) == batch.labels).sum()
                 dt = time.perf_counter() - t0
+                tuner.after_step(batch.num_tokens, dt)
                 train_time += dt
                 tokens_seen += batch.num_tokens
                 rate = batch.num_tokens / max(dt, 1e-9)

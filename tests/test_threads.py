@@ -1,0 +1,54 @@
+"""The thread tuner: picks the faster count by measured tokens/s, tries again when the speed drops."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core import threads
+from core.threads import ThreadTuner
+
+
+@pytest.fixture(autouse=True)
+def keep_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def run(tuner: ThreadTuner, steps: int, seconds_per_count: dict[int, float]) -> list[int]:
+    """Drive ``steps`` steps of 1,000 tokens whose time depends on the thread count in use."""
+    used = []
+    for _ in range(steps):
+        tuner.before_step()
+        count = torch.get_num_threads()
+        used.append(count)
+        tuner.after_step(1000, seconds_per_count[count])
+    return used
+
+
+def test_it_keeps_the_faster_count_and_switches_when_the_load_changes(monkeypatch):
+    monkeypatch.delenv(threads.ENV, raising=False)
+    tuner = ThreadTuner(choices=[2, 1])
+    idle = {2: 0.010, 1: 0.016}
+    used = run(tuner, 2 * threads.TRIAL_STEPS, idle)
+    assert sorted(set(used)) == [1, 2] and tuner.chosen == 2  # tried both, kept the faster
+    assert run(tuner, 50, idle) == [2] * 50
+    loaded = {2: 0.040, 1: 0.017}  # another program took a core: two threads now wait at every barrier
+    used = run(tuner, threads.WINDOW + 2 * threads.TRIAL_STEPS + 10, loaded)
+    assert tuner.chosen == 1 and used[-10:] == [1] * 10
+    assert len(tuner.history) == 2 and tuner.history[-1][1][1] > tuner.history[-1][1][2]
+
+
+def test_a_fixed_count_is_kept(monkeypatch):
+    monkeypatch.setenv(threads.ENV, "1")
+    tuner = ThreadTuner(choices=[2, 1])
+    assert not tuner.enabled and torch.get_num_threads() == 1
+    assert run(tuner, 5, {1: 0.01, 2: 0.001}) == [1] * 5
+
+
+def test_it_retries_after_a_while_even_without_a_slowdown(monkeypatch):
+    monkeypatch.delenv(threads.ENV, raising=False)
+    tuner = ThreadTuner(choices=[2, 1])
+    run(tuner, 2 * threads.TRIAL_STEPS + threads.RETRY_EVERY + 2 * threads.TRIAL_STEPS, {2: 0.01, 1: 0.02})
+    assert len(tuner.history) == 2 and tuner.chosen == 2
