@@ -48,6 +48,11 @@ class Heartbeat:
         gaps = np.diff(np.asarray(self.ticks))
         return np.maximum(gaps - self.interval, 0.0)
 
+    def worst(self, stalls: np.ndarray, n: int = 5) -> list[list[float]]:
+        """The ``n`` longest stalls as [seconds after the start, stall ms], to tell when they happen."""
+        order = np.argsort(stalls)[::-1][:n]
+        return [[round(self.ticks[i] / 1000, 2), round(float(stalls[i]), 1)] for i in sorted(order)]
+
 
 def wait_for(signal, timeout_s: float) -> None:
     loop = QEventLoop()
@@ -89,6 +94,7 @@ def measure(data: str, epochs: int, warm: bool) -> dict:
         "stall_ms_max": round(float(stalls.max()), 1),
         "stall_ms_p99": round(float(np.percentile(stalls, 99)), 1),
         "stall_ms_p50": round(float(np.percentile(stalls, 50)), 1),
+        "worst": beat.worst(stalls),
     }
 
 

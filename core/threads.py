@@ -7,7 +7,10 @@ against 27.6 s). No fixed count is right for both, and the load changes while a 
 
 ``ThreadTuner`` tries the candidate counts (all cores, half, one) in turn, interleaved step by step so
 batch lengths even out, keeps the fastest by tokens per second, and tries again every few hundred steps
-or as soon as the speed drops well below what it measured (another program started). Set
+or as soon as the speed drops well below what it measured (another program started). A trial is cheap
+under load, when trying the wrong count costs most: a count that runs at under half the best rate after
+one step each is dropped from the trial, and a trial that confirms the choice doubles the wait before
+the next one. Fewer threads win a near tie: under load, more threads measure fast only when lucky. Set
 ``SENTIMENT_STUDIO_THREADS`` to a number to fix the count instead (benchmarks compare against that).
 """
 
@@ -19,7 +22,10 @@ import torch
 
 ENV = "SENTIMENT_STUDIO_THREADS"
 TRIAL_STEPS = 5  # steps per candidate per trial, interleaved (a switch costs well under a step)
-RETRY_EVERY = 300  # steps between trials
+RETRY_EVERY = 300  # steps between trials, doubled (up to MAX_RETRY) each time a trial changes nothing
+MAX_RETRY = 2400
+CLEAR_LOSS = 0.5  # a count this much slower than the best after one step each is not tried further
+FEWER_WITHIN = 1.1  # fewer threads are kept unless more are this much faster: under load their rate is noisy
 SLOWDOWN = 0.6  # a window this much slower than the chosen count's trial speed starts a new trial
 WINDOW = 20  # steps in that window
 
@@ -47,6 +53,7 @@ class ThreadTuner:
         self._trial: list[int] = []  # the counts still to run in this trial, in order
         self._rates: dict[int, list[float]] = {}
         self._since_trial = 0
+        self._retry = RETRY_EVERY
         self._chosen_rate = 0.0
         self._window: list[tuple[int, float]] = []  # (tokens, seconds) of the last steps
         self.history: list[tuple[int, dict[int, float]]] = []  # (steps so far, rate per count) per trial
@@ -77,9 +84,17 @@ class ThreadTuner:
             self._trial.pop(0)
             self._rates[count][0] += tokens
             self._rates[count][1] += seconds
+            measured = {c: t / s for c, (t, s) in self._rates.items() if s > 0}
+            if len(measured) == len(self.choices):
+                best = max(measured.values())
+                slow = {c for c, rate in measured.items() if rate < CLEAR_LOSS * best}
+                self._trial = [c for c in self._trial if c not in slow]
             if not self._trial:
                 rates = {c: t / s if s > 0 else 0.0 for c, (t, s) in self._rates.items()}
-                self.chosen = max(rates, key=lambda c: rates[c])
+                best = max(rates.values())
+                previous, self.chosen = self.chosen, min(c for c, rate in rates.items() if rate * FEWER_WITHIN >= best)
+                self._retry = min(2 * self._retry, MAX_RETRY) if self.chosen == previous and self.history \
+                    else RETRY_EVERY
                 self._chosen_rate = rates[self.chosen]
                 self._since_trial = 0
                 self.history.append((self._steps, rates))
@@ -90,6 +105,6 @@ class ThreadTuner:
             self._window.pop(0)
         rate = sum(t for t, _ in self._window) / max(sum(s for _, s in self._window), 1e-9)
         slowed = len(self._window) == WINDOW and rate < SLOWDOWN * self._chosen_rate
-        if self._since_trial >= RETRY_EVERY or slowed:
+        if self._since_trial >= self._retry or slowed:
             self._start_trial()
 

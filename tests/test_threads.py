@@ -52,3 +52,29 @@ def test_it_retries_after_a_while_even_without_a_slowdown(monkeypatch):
     tuner = ThreadTuner(choices=[2, 1])
     run(tuner, 2 * threads.TRIAL_STEPS + threads.RETRY_EVERY + 2 * threads.TRIAL_STEPS, {2: 0.01, 1: 0.02})
     assert len(tuner.history) == 2 and tuner.chosen == 2
+
+
+def test_a_clearly_slower_count_is_tried_once_per_trial(monkeypatch):
+    monkeypatch.delenv(threads.ENV, raising=False)
+    tuner = ThreadTuner(choices=[2, 1])
+    used = run(tuner, 2 * threads.TRIAL_STEPS, {2: 0.05, 1: 0.01})  # two threads 5x slower: a core is taken
+    assert used.count(2) == 1 and tuner.chosen == 1 and len(tuner.history) == 1
+
+
+def test_a_trial_that_changes_nothing_doubles_the_wait_before_the_next(monkeypatch):
+    monkeypatch.delenv(threads.ENV, raising=False)
+    tuner = ThreadTuner(choices=[2, 1])
+    speeds = {2: 0.010, 1: 0.016}
+    run(tuner, 2 * threads.TRIAL_STEPS + threads.RETRY_EVERY + 2 * threads.TRIAL_STEPS, speeds)
+    assert len(tuner.history) == 2  # the periodic retrial came, and kept two threads
+    run(tuner, 2 * threads.RETRY_EVERY - 1, speeds)
+    assert len(tuner.history) == 2  # the next one waits twice as long
+    run(tuner, 1 + 2 * threads.TRIAL_STEPS, speeds)
+    assert len(tuner.history) == 3
+
+
+def test_fewer_threads_win_a_near_tie(monkeypatch):
+    monkeypatch.delenv(threads.ENV, raising=False)
+    tuner = ThreadTuner(choices=[2, 1])
+    run(tuner, 2 * threads.TRIAL_STEPS, {2: 0.0100, 1: 0.0105})  # two threads 5% faster: not worth a core
+    assert tuner.chosen == 1
