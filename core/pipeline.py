@@ -145,12 +145,12 @@ def train_model(
             if vectors is not None and coverage is not None and train_config.vectors_words:
                 event = yield from _with_vectors_words(model, trainer, vectors, dataset, event, coverage)
             finished = event
-        elif checkpoint_path is not None and isinstance(event, EpochEvent) and event.improved:
+        history.record(event)
+        if checkpoint_path is not None and isinstance(event, EpochEvent) and event.improved:
             # The trainer is suspended at this event with the improved weights in the model.
             problem = _write_checkpoint(Path(checkpoint_path), event, model, history)
             yield event
             event = PhaseEvent("checkpoint", problem) if problem else CheckpointEvent(str(checkpoint_path), event.epoch)
-        history.record(event)
         yield event
     if checkpoint_path is not None and remove_checkpoint:
         try:
