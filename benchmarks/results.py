@@ -174,10 +174,10 @@ def vocabulary_study(state: dict, quick: bool, vectors: str) -> None:
             for n in VOCABULARY_SIZES:
                 grown = expand_vocabulary(model.classifier, model.tokenizer,
                                           dataclasses.replace(glove, leading=glove.leading[:n]))
-                if grown is None:
+                if isinstance(grown, str):
                     continue
-                model.classifier.embedding = grown[1]
-                row[str(n)] = _scores(trainer, grown[0], ds)
+                model.classifier.embedding = grown.embedding
+                row[str(n)] = _scores(trainer, grown.tokenizer, ds)
                 model.classifier.embedding = trained
             state[key] = row
             print(f"{key}: " + ", ".join(f"{k} {100 * v[0]:.2f}/{100 * v[1]:.2f}" for k, v in row.items()), flush=True)

@@ -193,18 +193,37 @@ def read_vectors_for(tokenizer: TextTokenizer, path: str, extra: int = 0) -> Ite
     yield from read_vectors(path, lookup_keys(tokens), first=extra if tokenizer.config.kind == "word" else 0)
 
 
+@dataclass
+class Expansion:
+    """A trained model's vocabulary grown by words of its vectors file (``expand_vocabulary``)."""
+
+    tokenizer: TextTokenizer
+    embedding: torch.nn.Embedding
+    added: int
+
+
+def _words(n: int) -> str:
+    return f"{n:,} more word{'' if n == 1 else 's'}"
+
+
 def expand_vocabulary(classifier: SentimentClassifier, tokenizer: TextTokenizer,
-                      vectors: WordVectors) -> tuple[TextTokenizer, torch.nn.Embedding, int] | None:
-    """``tokenizer`` plus the vectors' leading words it lacks, an embedding with their rows, and how many
-    were added; None when nothing can be added.
+                      vectors: WordVectors) -> Expansion | str:
+    """``tokenizer`` plus the vectors' leading words it lacks, with an embedding holding their rows; or why
+    none can be added.
 
     The trained rows moved away from the vectors while fine-tuning, so a new word's vector is mapped into
     the trained embedding by the affine map that best takes each vocabulary word's vector to its trained
-    row (least squares; Kiros et al. 2015's vocabulary expansion). A frozen embedding gets the identity.
+    row (least squares; Kiros et al. 2015's vocabulary expansion). For frozen vectors that map is the
+    identity. Works on any device: the map is fitted on the CPU (MPS has no float64).
     """
     grown, added = tokenizer.with_words(vectors.leading)
     if not added:
-        return None
+        return ("a subword vocabulary spells new words from its pieces" if tokenizer.config.kind != "word"
+                else "the vocabulary already holds the file's most frequent words")
+    try:
+        ModelConfig.from_dict({**classifier.config.to_dict(), "vocab_size": grown.vocab_size})
+    except StudioError as e:
+        return f"{_words(len(added))} would make the model too large ({e})"
     weight = classifier.embedding.weight.detach()
     ids, sources = [], []
     for i in range(len(SPECIAL_TOKENS), tokenizer.vocab_size):
@@ -215,45 +234,48 @@ def expand_vocabulary(classifier: SentimentClassifier, tokenizer: TextTokenizer,
             ids.append(i)
             sources.append(row)
     if len(ids) <= 2 * (vectors.dim + 1):  # too few words to fit the map's (dim + 1) x size unknowns well
-        return None
+        return (f"only {len(ids):,} vocabulary words have vectors, too few to map new words into the trained "
+                "embedding")
     source = np.hstack([np.stack(sources).astype(np.float64), np.ones((len(ids), 1))])
-    target = weight[ids].double().cpu().numpy()
-    mapping, *_ = np.linalg.lstsq(source, target, rcond=None)
-    new = np.stack([vectors.rows[w] for w in added]).astype(np.float64)
-    rows = np.hstack([new, np.ones((len(added), 1))]) @ mapping
-    embedding = torch.nn.Embedding(grown.vocab_size, weight.shape[1], padding_idx=PAD_ID, device=weight.device)
+    target = weight[ids].cpu().double().numpy()
+    mapping = np.linalg.lstsq(source, target, rcond=None)[0].astype(np.float32)
+    rows = np.stack([vectors.rows[w] for w in added]) @ mapping[:-1] + mapping[-1]  # float32: no large copies
+    embedding = torch.nn.Embedding(grown.vocab_size, weight.shape[1], padding_idx=PAD_ID, device=weight.device,
+                                   dtype=weight.dtype)
     with torch.no_grad():
-        embedding.weight.copy_(torch.cat([weight, torch.as_tensor(rows, dtype=weight.dtype, device=weight.device)]))
+        embedding.weight[: len(weight)] = weight
+        embedding.weight[len(weight):] = torch.from_numpy(rows).to(weight.device, weight.dtype)
     embedding.weight.requires_grad_(classifier.embedding.weight.requires_grad)
-    return grown, embedding, len(added)
+    return Expansion(grown, embedding, len(added))
 
 
 def _with_vectors_words(model: SentimentModel, trainer: Trainer, vectors: WordVectors, dataset: TextDataset,
                         finished: FinishedEvent, coverage: Coverage) -> Iterator[PhaseEvent]:
     """Try ``expand_vocabulary`` on the trained ``model`` and keep it when validation accuracy does not drop;
     returns the ``FinishedEvent`` with the scores of the model kept."""
-    if finished.cancelled or finished.validation is None or not vectors.leading:
+    if finished.cancelled or trainer.control.cancelled or finished.validation is None or not vectors.leading:
         return finished
     yield PhaseEvent("expanding", f"adding the most frequent words of {vectors.name} to the vocabulary")
     grown = expand_vocabulary(model.classifier, model.tokenizer, vectors)
-    if grown is None:
+    if isinstance(grown, str):
+        yield PhaseEvent("vocabulary", f"no words from {vectors.name} added: {grown}")
         return finished
-    tokenizer, embedding, count = grown
     classifier, old = model.classifier, (model.tokenizer, model.classifier.embedding)
-    model.tokenizer, classifier.embedding = tokenizer, embedding
+    model.tokenizer, classifier.embedding = grown.tokenizer, grown.embedding
     names = dataset.label_names
     before = finished.validation.accuracy
-    validation = trainer.evaluate(encode_split(tokenizer, dataset["validation"]), names)
+    validation = trainer.evaluate(encode_split(grown.tokenizer, dataset["validation"]), names)
     if validation.accuracy < before:
         model.tokenizer, classifier.embedding = old
-        yield PhaseEvent("vocabulary", f"{count:,} more words from {vectors.name} not kept: validation accuracy "
+        yield PhaseEvent("vocabulary", f"{_words(grown.added)} from {vectors.name} not kept: validation accuracy "
                                        f"{validation.accuracy:.2%} with them, {before:.2%} without")
         return finished
-    test = trainer.evaluate(encode_split(tokenizer, dataset["test"]), names) if finished.test is not None else None
-    classifier.config = ModelConfig.from_dict({**classifier.config.to_dict(), "vocab_size": tokenizer.vocab_size})
-    coverage.added_words = count
+    test = (trainer.evaluate(encode_split(grown.tokenizer, dataset["test"]), names)
+            if finished.test is not None else None)
+    classifier.config = ModelConfig.from_dict({**classifier.config.to_dict(), "vocab_size": grown.tokenizer.vocab_size})
+    coverage.added_words = grown.added
     model.info.vectors = coverage.to_dict()
-    yield PhaseEvent("vocabulary", f"{count:,} more words from {vectors.name} joined the vocabulary: validation "
+    yield PhaseEvent("vocabulary", f"{_words(grown.added)} from {vectors.name} joined the vocabulary: validation "
                                    f"accuracy {validation.accuracy:.2%} with them, {before:.2%} without")
     return dataclasses.replace(finished, validation=validation, test=test,
                                num_parameters=sum(p.numel() for p in classifier.parameters()))

@@ -36,10 +36,11 @@ def fixed_threads() -> int | None:
     return int(value) if value.isdigit() and int(value) > 0 else None
 
 
-def candidates(cores: int | None = None) -> list[int]:
-    """The counts worth trying: every core, half of them, one."""
-    cores = cores or os.cpu_count() or 1
-    return sorted({cores, max(1, cores // 2), 1}, reverse=True)
+def candidates(most: int | None = None) -> list[int]:
+    """The counts worth trying: PyTorch's own count (which follows OMP_NUM_THREADS and the CPUs this process
+    may use), half of it, one."""
+    most = most or torch.get_num_threads()
+    return sorted({most, max(1, most // 2), 1}, reverse=True)
 
 
 class ThreadTuner:
@@ -47,6 +48,7 @@ class ThreadTuner:
 
     def __init__(self, choices: list[int] | None = None, enabled: bool = True) -> None:
         fixed = fixed_threads()
+        self.initial = torch.get_num_threads()  # given back by ``restore``
         self.choices = [fixed] if fixed else (choices or candidates())
         self.enabled = enabled and len(self.choices) > 1
         self.chosen = torch.get_num_threads() if not fixed else fixed
@@ -67,6 +69,11 @@ class ThreadTuner:
         self._trial = [c for _ in range(TRIAL_STEPS) for c in self.choices]
         self._rates = {c: [0.0, 0.0] for c in self.choices}  # tokens, seconds
         self._window.clear()
+
+    def restore(self) -> None:
+        """Give PyTorch back the thread count it had before this tuner (call when training ends)."""
+        if torch.get_num_threads() != self.initial:
+            torch.set_num_threads(self.initial)
 
     def before_step(self) -> None:
         if not self.enabled:

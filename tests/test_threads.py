@@ -78,3 +78,47 @@ def test_fewer_threads_win_a_near_tie(monkeypatch):
     tuner = ThreadTuner(choices=[2, 1])
     run(tuner, 2 * threads.TRIAL_STEPS, {2: 0.0100, 1: 0.0105})  # two threads 5% faster: not worth a core
     assert tuner.chosen == 1
+
+
+def test_the_candidates_follow_pytorchs_own_count():
+    torch.set_num_threads(1)  # as OMP_NUM_THREADS=1 or a one-CPU affinity mask leaves it
+    assert threads.candidates() == [1] and not ThreadTuner().enabled
+    assert threads.candidates(4) == [4, 2, 1]
+
+
+def test_training_tunes_every_step_and_gives_the_count_back(monkeypatch):
+    import core.trainer
+    from core.classifier import ModelConfig
+    from core.data import load_dataset
+    from core.events import StepEvent, run_to_end
+    from core.pipeline import train_model
+    from core.trainer import TrainConfig
+
+    monkeypatch.delenv(threads.ENV, raising=False)
+    made = []
+
+    class Recording(ThreadTuner):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, choices=[2, 1], **kwargs)
+            self.steps = 0
+            made.append(self)
+
+        def after_step(self, tokens: int, seconds: float) -> None:
+            self.steps += 1
+            super().after_step(tokens, seconds)
+
+    monkeypatch.setattr(core.trainer, "ThreadTuner", Recording)
+    torch.set_num_threads(2)
+    dataset = load_dataset("builtin:reviews?n=200")
+    steps = []
+    run_to_end(train_model(dataset, ModelConfig(hidden_size=8), TrainConfig(epochs=2, device="cpu")),
+               lambda e: steps.append(e) if isinstance(e, StepEvent) else None)
+    assert made[-1].steps == len(steps) > 0 and made[-1].history  # it measured, and chose
+    assert torch.get_num_threads() == 2  # given back, whatever it chose
+    events = train_model(dataset, ModelConfig(hidden_size=8), TrainConfig(epochs=2, device="cpu"))
+    for event in events:  # stopped mid-training (a cancel that drops the generator)
+        if isinstance(event, StepEvent):
+            torch.set_num_threads(1)
+            break
+    events.close()
+    assert torch.get_num_threads() == 2

@@ -6,6 +6,7 @@ The 76 MB GloVe package is never used here: each test writes the few vectors it 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gzip
 import io
 import json
@@ -319,14 +320,15 @@ def test_new_words_get_their_vectors_mapped_into_the_trained_embedding():
         for w in known:
             i = tok.encode(w).ids[0][0]
             classifier.embedding.weight[i] = torch.as_tensor(rows[w] @ mapping + shift)
-    grown, embedding, count = pipeline.expand_vocabulary(classifier, tok, vectors)
-    assert count == 2 and embedding.weight.shape == (tok.vocab_size + 2, 6)
+    expansion = pipeline.expand_vocabulary(classifier, tok, vectors)
+    grown, embedding = expansion.tokenizer, expansion.embedding
+    assert expansion.added == 2 and embedding.weight.shape == (tok.vocab_size + 2, 6)
     for w in new:
         i = int(grown.encode(w).ids[0][0])
         np.testing.assert_allclose(embedding.weight[i].detach().numpy(), rows[w] @ mapping + shift, atol=1e-4)
     torch.testing.assert_close(embedding.weight[:tok.vocab_size], classifier.embedding.weight)
     few = WordVectors(4, {w: rows[w] for w in known[:5] + new}, "v.txt", "0" * 64, 7, True, leading=new)
-    assert pipeline.expand_vocabulary(classifier, tok, few) is None  # 5 words can't fit a 5 x 6 map
+    assert "too few to map" in pipeline.expand_vocabulary(classifier, tok, few)  # 5 words can't fit a 5 x 6 map
 
 
 def _vectors_for(tmp_path: Path, extra: list[str]) -> Path:
@@ -339,11 +341,25 @@ def _vectors_for(tmp_path: Path, extra: list[str]) -> Path:
     return path
 
 
+def _with_unseen_words(tmp_path: Path, words: dict[int, str]) -> str:
+    """The built-in reviews as a TSV folder whose validation and test texts end with a word of their class
+    that no training text holds (``words``: label -> word), so adding it changes their scores."""
+    dataset = load_dataset(DATA)
+    folder = tmp_path / "unseen"
+    folder.mkdir()
+    for split, name in (("train", "train"), ("validation", "dev"), ("test", "test")):
+        part = dataset[split]
+        rows = [f"{t} {words[int(y)]}" if split != "train" else t for t, y in zip(part.texts, part.labels, strict=True)]
+        lines = ["text\tlabel", *(f"{t}\t{int(y)}" for t, y in zip(rows, part.labels, strict=True))]
+        (folder / f"{name}.tsv").write_text("\n".join(lines) + "\n")
+    return str(folder)
+
+
 def test_a_trained_model_keeps_the_new_words_when_validation_does_not_drop(tmp_path):
     path = _vectors_for(tmp_path, ["splendid", "dreadful"])
-    dataset = load_dataset(DATA)
-    events = list(train_model(dataset, ModelConfig(hidden_size=8), TrainConfig(
-        epochs=1, device="cpu", vectors=str(path))))
+    dataset = load_dataset(_with_unseen_words(tmp_path, {0: "dreadful", 1: "splendid"}))
+    train = TrainConfig(epochs=1, device="cpu", vectors=str(path))
+    events = list(train_model(dataset, ModelConfig(hidden_size=8), train))
     model = events[-1].model
     phases = [e.message for e in events if isinstance(e, PhaseEvent) and e.phase == "vocabulary"]
     assert any("2 more words from vectors.txt joined the vocabulary" in m for m in phases), phases
@@ -355,8 +371,16 @@ def test_a_trained_model_keeps_the_new_words_when_validation_does_not_drop(tmp_p
     card = model_card(model, "m.onnx")
     assert "Word vectors: vectors.txt (8-d), fine-tuned; they covered 100.0% of the training vocabulary" in card
     assert "2 more of their words joined the vocabulary" in card and "and 2 words from the word vectors" in card
-    # the scores recorded are the grown model's, and it survives a save and load
-    assert model.record.test.accuracy == model.evaluate(dataset["test"]).accuracy
+    # the scores recorded are the grown model's (every validation and test text holds an added word)
+    off = run_to_end(train_model(dataset, ModelConfig(hidden_size=8), dataclasses.replace(train, vectors_words=0)))
+    off = off.model
+    assert off.tokenizer.vocab_size == model.tokenizer.vocab_size - 2 and off.info.vectors["added_words"] == 0
+    for split in ("validation", "test"):
+        grown, plain = model.evaluate(dataset[split]), off.evaluate(dataset[split])
+        recorded = getattr(model.record, split)
+        assert recorded.loss == pytest.approx(grown.loss) and recorded.loss != pytest.approx(plain.loss)
+    assert off.record.test.loss == pytest.approx(off.evaluate(dataset["test"]).loss)
+    # and it survives a save and load
     out = tmp_path / "m.safetensors"
     from core.modelfile import save_model
 
@@ -364,9 +388,6 @@ def test_a_trained_model_keeps_the_new_words_when_validation_does_not_drop(tmp_p
     loaded = load_model(out)
     assert loaded.tokenizer.vocab_size == model.tokenizer.vocab_size
     np.testing.assert_allclose(loaded.predict_proba(["splendid"]), model.predict_proba(["splendid"]), rtol=1e-5)
-    off = run_to_end(train_model(dataset, ModelConfig(hidden_size=8), TrainConfig(
-        epochs=1, device="cpu", vectors=str(path), vectors_words=0))).model
-    assert off.tokenizer.vocab_size == model.tokenizer.vocab_size - 2 and off.info.vectors["added_words"] == 0
 
 
 def test_the_new_words_are_dropped_when_validation_accuracy_drops(tmp_path, monkeypatch):
@@ -382,8 +403,6 @@ def test_the_new_words_are_dropped_when_validation_accuracy_drops(tmp_path, monk
             calls.append(result)
             return dataclasses.replace(result, accuracy=-1.0)
         return result
-
-    import dataclasses
 
     monkeypatch.setattr(pipeline.Trainer, "evaluate", worse_after_training)
     events = list(train_model(load_dataset(DATA), ModelConfig(hidden_size=8), TrainConfig(
