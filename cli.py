@@ -276,9 +276,10 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _train_one(dataset, configs: tuple, progress: _Progress, recorder) -> object:
+def _train_one(dataset, configs: tuple, progress: _Progress, recorder, vectors_cache: dict | None = None) -> object:
     """Train one model (``configs``: model, tokenizer, train), showing progress and feeding ``recorder``
-    (or None); a run that stops is recorded as cancelled or failed. The trained ``SentimentModel``."""
+    (or None); a run that stops is recorded as cancelled or failed. The trained ``SentimentModel``.
+    ``vectors_cache``: see ``core.pipeline.train_model``."""
     from core.events import run_to_end
     from core.pipeline import train_model
 
@@ -299,7 +300,7 @@ def _train_one(dataset, configs: tuple, progress: _Progress, recorder) -> object
             _stderr(f"note: the run store can't keep this run's best epoch as it trains ({e.strerror or e})")
     try:
         events = train_model(dataset, model_config, train_config, tok_config, checkpoint_path=checkpoint,
-                             remove_checkpoint=False)
+                             remove_checkpoint=False, vectors_cache=vectors_cache)
         return run_to_end(events, on_event).model
     except BaseException as e:
         if recorder is not None:
@@ -341,13 +342,14 @@ def cmd_sweep(args) -> int:
     progress = _Progress(args.quiet)
     progress.log(f"loading {args.data} ...")
     dataset = _load(args, args.split_seed, _stderr)
+    vectors: dict = {}  # read once per vocabulary, not once per run
     for i, (values, configs) in enumerate(plans, 1):
         model_config, tok_config, train_config = configs
         label = ", ".join(f"{k}={shown(v)}" for k, v in values.items())
         progress.log(f"run {i}/{len(plans)}: {label}")
         recorder = RunRecorder(store, begin_run(store, dataset, f"{model_config.kind.upper()} {label}", model_config,
                                                 tok_config, train_config, {"id": sweep_id, "values": values}))
-        model = _train_one(dataset, configs, progress, recorder)
+        model = _train_one(dataset, configs, progress, recorder, vectors)
         try:
             kept = recorder.keep(model)
         except BaseException as e:

@@ -48,8 +48,9 @@ KIM_CNN_STATIC = {"sst2": 86.8, "mr": 81.0, "subj": 93.0, "mpqa": 89.6}  # word2
 VECTOR_TARGETS = {"sst2": 85.0, "mr": 79.5, "subj": 92.0, "mpqa": 88.0, "imdb": 89.0}
 GLOVE = "glove"  # the suffix of a run started from word vectors: "sst2/lstm/glove"
 # what else ran while the vectors columns were measured (2026-11-30), so their times read right
-VECTOR_TIMES_NOTE = ("the IMDB GRU ran beside a full test-suite run, which took both cores, so its time (about 3x "
-                     "its fair share) says nothing about the GRU; the others ran alone or beside short tests.")
+VECTOR_TIMES_NOTE = ("SST-2, MR and SUBJ ran beside a full test-suite run, and the IMDB LSTM beside a 2-model "
+                     "MPQA training and short tests, which took cores from them, so those times are up to 2x their "
+                     "fair share; MPQA and the rest ran alone or beside short tests.")
 # SST-2 LSTM with GloVe 6B 50-d, seed 0, one change at a time (/tmp-style runs of train_model, 2026-11-30):
 # (configuration, validation, test, epochs run (best)). Chosen by validation; test only for the record.
 TRIED_VECTORS = [

@@ -91,6 +91,7 @@ def train_model(
     checkpoint_path: str | os.PathLike | None = None,
     vectors: WordVectors | None = None,
     remove_checkpoint: bool = True,
+    vectors_cache: dict | None = None,
 ) -> Iterator[Event | ModelDone]:
     """Train one model on ``dataset``; yields events, the last a ``ModelDone`` (best weights restored).
 
@@ -99,7 +100,8 @@ def train_model(
     ``checkpoint_path`` (default: none) keeps the best epoch on disk while training; see the module
     docstring (``remove_checkpoint=False`` leaves it for the caller, who keeps the trained model in its
     place). With ``train_config.vectors``, the embedding starts from those word vectors (pass
-    ``vectors``, read once for the tokenizer, to share them between models).
+    ``vectors``, read once for the tokenizer, to share them between models, or a ``vectors_cache`` dict
+    kept across calls, as a sweep does, to read them once per vocabulary).
     """
     model_config = model_config or ModelConfig()
     train_config = train_config or TrainConfig()
@@ -107,7 +109,7 @@ def train_model(
         yield PhaseEvent("tokenizer", f"learning a vocabulary from {len(dataset['train']):,} training texts")
         tokenizer = TextTokenizer.train(dataset["train"].texts, tokenizer_config or TokenizerConfig())
     if vectors is None and train_config.vectors:
-        for item in read_vectors_for(tokenizer, train_config.vectors, train_config.vectors_words):
+        for item in _vectors_for(tokenizer, train_config, vectors_cache):
             if isinstance(item, WordVectors):
                 vectors = item
             else:
@@ -204,6 +206,27 @@ class Expansion:
 
 def _words(n: int) -> str:
     return f"{n:,} more word{'' if n == 1 else 's'}"
+
+
+VECTORS_CACHED = 4  # readings a sweep keeps: one per vocabulary it varies, each up to 120 MB (100k 300-d rows)
+
+
+def _vectors_for(tokenizer: TextTokenizer, train_config: TrainConfig,
+                 cache: dict | None) -> Iterator[PhaseEvent | WordVectors]:
+    """``read_vectors_for`` the run's vectors file, or the reading ``cache`` holds for this file, vocabulary
+    and number of extra words."""
+    key = (train_config.vectors, train_config.vectors_words, tokenizer.to_json())
+    if cache is not None and key in cache:
+        vectors = cache[key]
+        yield PhaseEvent("vectors", f"word vectors {vectors.name}: already read for an earlier run")
+        yield vectors
+        return
+    for item in read_vectors_for(tokenizer, train_config.vectors, train_config.vectors_words):
+        if isinstance(item, WordVectors) and cache is not None:
+            while len(cache) >= VECTORS_CACHED:
+                del cache[next(iter(cache))]  # the oldest
+            cache[key] = item
+        yield item
 
 
 def expand_vocabulary(classifier: SentimentClassifier, tokenizer: TextTokenizer,
@@ -323,19 +346,21 @@ def train_models(
     tokenizer_config: TokenizerConfig,
     control: TaskControl,
     checkpoint_dir: Path | None = None,
+    vectors_cache: dict | None = None,
 ) -> Iterator[ModelEvent | ModelDone]:
     """Train each ``(name, config)`` in turn on one shared tokenizer, yielding a ``ModelDone`` per model.
 
     One vocabulary for all models means any difference between them is the cell's. A model that a
     cancel interrupted is dropped (it is half-trained); the ones finished before it are kept.
     With ``checkpoint_dir``, each model keeps its best epoch there while it trains; a crash leaves
-    the file for the app to offer on its next start.
+    the file for the app to offer on its next start. A ``vectors_cache`` (a dict the caller keeps, as a
+    sweep does) reuses word vectors read for the same file, vocabulary and number of extra words.
     """
     yield ModelEvent("", "", PhaseEvent("tokenizer", f"learning a vocabulary from {len(dataset['train']):,} texts"))
     tokenizer = TextTokenizer.train(dataset["train"].texts, tokenizer_config)
     vectors = None
     if train_config.vectors:  # read once, for every model of the run
-        for item in read_vectors_for(tokenizer, train_config.vectors, train_config.vectors_words):
+        for item in _vectors_for(tokenizer, train_config, vectors_cache):
             if isinstance(item, WordVectors):
                 vectors = item
             else:

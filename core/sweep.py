@@ -143,11 +143,12 @@ def train_grid(dataset, runs: list[GridRun], control: TaskControl, checkpoint_di
             store = RunStore(store_folder)  # this thread's own connection
         except StoreError as e:  # busy past its wait, or unusable: train anyway, say it is not kept
             yield ModelEvent("", "", PhaseEvent("warning", f"these runs are not kept in the run store: {e}"))
+    vectors: dict = {}  # read once for the runs that share a vectors file and a vocabulary
     try:
         for run in runs:
             if control.cancelled:
                 break
-            events = train_models(dataset, run.plan, run.train, run.tokenizer, control, checkpoint_dir)
+            events = train_models(dataset, run.plan, run.train, run.tokenizer, control, checkpoint_dir, vectors)
             if store is not None:
                 sweep = {"id": sweep_id or new_sweep_id(), "values": run.values} if run.values else None
                 events = recorded_runs(events, store, dataset, run.plan, run.tokenizer, run.train, sweep)

@@ -411,3 +411,22 @@ def test_the_new_words_are_dropped_when_validation_accuracy_drops(tmp_path, monk
     assert calls and "not kept" in [e.message for e in events if isinstance(e, PhaseEvent)][-1]
     assert model.tokenizer.encode("splendid").ids[0][0] == UNK_ID and model.info.vectors["added_words"] == 0
     assert model.classifier.embedding.num_embeddings == model.tokenizer.vocab_size
+
+
+def test_a_sweep_reads_the_vectors_once_per_vocabulary(tmp_path, monkeypatch):
+    import core.pipeline as pipeline
+
+    monkeypatch.setenv("SENTIMENT_STUDIO_HOME", str(tmp_path / "home"))
+    reads = []
+    real = pipeline.read_vectors_for
+
+    def counting(tokenizer, path, extra=0):
+        reads.append(tokenizer.vocab_size)
+        return real(tokenizer, path, extra)
+
+    monkeypatch.setattr(pipeline, "read_vectors_for", counting)
+    path = _files(tmp_path)["txt"]
+    code, out, err = _cli("sweep", "--data", DATA, "--grid", "hidden_size=4,8", "--grid", "vocab_size=20,40",
+                          "--epochs", "1", "--device", "cpu", "--vectors", str(path), "--quiet")
+    assert code == 0, err
+    assert len(out.splitlines()) == 4 and sorted(reads) == [20, 40]  # 4 runs, 2 vocabularies, 2 readings
