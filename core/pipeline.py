@@ -109,7 +109,7 @@ def train_model(
         yield PhaseEvent("tokenizer", f"learning a vocabulary from {len(dataset['train']):,} training texts")
         tokenizer = TextTokenizer.train(dataset["train"].texts, tokenizer_config or TokenizerConfig())
     if vectors is None and train_config.vectors:
-        for item in _vectors_for(tokenizer, train_config, vectors_cache):
+        for item in _vectors_for(tokenizer, train_config, vectors_cache, [model_config]):
             if isinstance(item, WordVectors):
                 vectors = item
             else:
@@ -188,11 +188,18 @@ def _write_checkpoint(path: Path, event: EpochEvent, model: SentimentModel, hist
     return None
 
 
-def read_vectors_for(tokenizer: TextTokenizer, path: str, extra: int = 0) -> Iterator[PhaseEvent | WordVectors]:
+def read_vectors_for(tokenizer: TextTokenizer, path: str, extra: int = 0,
+                     models: list[ModelConfig] = ()) -> Iterator[PhaseEvent | WordVectors]:
     """Read the rows of ``tokenizer``'s words from the vectors file at ``path`` (and of the file's first
-    ``extra`` words, for ``expand_vocabulary``): progress events, then the ``WordVectors`` as the last event."""
+    ``extra`` words, for ``expand_vocabulary``): progress events, then the ``WordVectors`` as the last event.
+    An embedding size in ``models`` that the vectors' dimension rules out stops it at the file's first line."""
+    def check(dim: int) -> None:
+        for config in models:
+            sized_for_vectors(config, dim)
+
     tokens = [tokenizer.id_to_token(i) for i in range(len(SPECIAL_TOKENS), tokenizer.vocab_size)]
-    yield from read_vectors(path, lookup_keys(tokens), first=extra if tokenizer.config.kind == "word" else 0)
+    yield from read_vectors(path, lookup_keys(tokens), first=extra if tokenizer.config.kind == "word" else 0,
+                            check_dim=check)
 
 
 @dataclass
@@ -211,17 +218,19 @@ def _words(n: int) -> str:
 VECTORS_CACHED = 4  # readings a sweep keeps: one per vocabulary it varies, each up to 120 MB (100k 300-d rows)
 
 
-def _vectors_for(tokenizer: TextTokenizer, train_config: TrainConfig,
-                 cache: dict | None) -> Iterator[PhaseEvent | WordVectors]:
-    """``read_vectors_for`` the run's vectors file, or the reading ``cache`` holds for this file, vocabulary
-    and number of extra words."""
+def _vectors_for(tokenizer: TextTokenizer, train_config: TrainConfig, cache: dict | None,
+                 models: list[ModelConfig]) -> Iterator[PhaseEvent | WordVectors]:
+    """``read_vectors_for`` the run's vectors file (for ``models``), or the reading ``cache`` holds for this
+    file, vocabulary and number of extra words."""
     key = (train_config.vectors, train_config.vectors_words, tokenizer.to_json())
     if cache is not None and key in cache:
         vectors = cache[key]
+        for config in models:
+            sized_for_vectors(config, vectors.dim)
         yield PhaseEvent("vectors", f"word vectors {vectors.name}: already read for an earlier run")
         yield vectors
         return
-    for item in read_vectors_for(tokenizer, train_config.vectors, train_config.vectors_words):
+    for item in read_vectors_for(tokenizer, train_config.vectors, train_config.vectors_words, models):
         if isinstance(item, WordVectors) and cache is not None:
             while len(cache) >= VECTORS_CACHED:
                 del cache[next(iter(cache))]  # the oldest
@@ -360,7 +369,7 @@ def train_models(
     tokenizer = TextTokenizer.train(dataset["train"].texts, tokenizer_config)
     vectors = None
     if train_config.vectors:  # read once, for every model of the run
-        for item in _vectors_for(tokenizer, train_config, vectors_cache):
+        for item in _vectors_for(tokenizer, train_config, vectors_cache, [config for _, config in plan]):
             if isinstance(item, WordVectors):
                 vectors = item
             else:

@@ -28,7 +28,7 @@ import io
 import os
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -90,21 +90,24 @@ class Coverage:
                 + (f"; {self.added_words:,} more words from the vectors" if self.added_words else ""))
 
 
-def read_vectors(path: str | os.PathLike, wanted: set[str], first: int = 0) -> Iterator[PhaseEvent | WordVectors]:
+def read_vectors(path: str | os.PathLike, wanted: set[str], first: int = 0,
+                 check_dim: Callable[[int], None] | None = None) -> Iterator[PhaseEvent | WordVectors]:
     """Stream the vectors file at ``path``, keeping the rows of the words in ``wanted`` and of its ``first``
     words (``WordVectors.leading``); yields progress (``PhaseEvent``) and, last, the ``WordVectors``.
-    Raises ``VectorsError`` for a file it can't use."""
+    ``check_dim(d)`` is called as soon as the dimension is known, so a size that can't be used stops the
+    reading at the first line, not after a 5 GB file. Raises ``VectorsError`` for a file it can't use."""
+    check = check_dim or (lambda dim: None)
     try:
-        yield from _read_vectors(Path(path).expanduser(), wanted, first)
+        yield from _read_vectors(Path(path).expanduser(), wanted, first, check)
     except OSError as e:  # unreadable (permissions), vanished, a device error
         raise VectorsError(f"can't read vectors file {Path(path).name}: {e.strerror or e}") from None
 
 
-def _read_vectors(path: Path, wanted: set[str], first: int) -> Iterator[PhaseEvent | WordVectors]:
+def _read_vectors(path: Path, wanted: set[str], first: int, check) -> Iterator[PhaseEvent | WordVectors]:
     if not path.exists():
         raise VectorsError(f"vectors file {path} does not exist")
     if path.is_dir() or path.suffix.lower() == ".npy":
-        yield from _read_npy_pair(path, wanted, first)
+        yield from _read_npy_pair(path, wanted, first, check)
         return
     suffix = path.suffix.lower()
     with open(path, "rb") as raw:
@@ -117,7 +120,7 @@ def _read_vectors(path: Path, wanted: set[str], first: int) -> Iterator[PhaseEve
     if size == 0:
         raise VectorsError(f"vectors file {path.name} is empty")
     if suffix == ".zip":
-        yield from _read_zip(path, wanted, first)
+        yield from _read_zip(path, wanted, first, check)
         return
     digest = hashlib.sha256()
     with open(path, "rb") as raw:
@@ -127,10 +130,9 @@ def _read_vectors(path: Path, wanted: set[str], first: int) -> Iterator[PhaseEve
         else:
             stream = io.BufferedReader(counted, 1 << 20)  # type: ignore[arg-type]
         try:
-            if path.name.lower().endswith((".bin", ".bin.gz")):  # GoogleNews ships as .bin.gz
-                result = yield from _read_word2vec(stream, wanted, first, path.name, lambda: counted.read_bytes / size)
-            else:
-                result = yield from _read_text(stream, wanted, first, path.name, lambda: counted.read_bytes / size)
+            reader = _read_word2vec if path.name.lower().endswith((".bin", ".bin.gz")) else _read_text  # .bin.gz:
+            result = yield from reader(stream, wanted, first, check, path.name,  # GoogleNews ships as that
+                                       lambda: counted.read_bytes / size)
             while stream.read(1 << 20):  # the rest, for the hash (a word2vec file may end early)
                 pass
         except (OSError, EOFError, gzip.BadGzipFile) as e:
@@ -188,7 +190,7 @@ def _keep(word_bytes: bytes, number: int, keys: dict[bytes, str], first: int, le
     return word
 
 
-def _read_text(stream, wanted: set[str], first: int, name: str, fraction) -> Iterator[PhaseEvent]:
+def _read_text(stream, wanted: set[str], first: int, check, name: str, fraction) -> Iterator[PhaseEvent]:
     """GloVe / fastText text: ``(dim, rows, words in the file, all lowercase, its first words)``."""
     keys = {w.encode("utf-8", "surrogatepass"): w for w in wanted}
     rows: dict[str, np.ndarray] = {}
@@ -220,6 +222,7 @@ def _read_text(stream, wanted: set[str], first: int, name: str, fraction) -> Ite
             dim = len(parts) - first_value
             if dim == 0:
                 raise VectorsError(f"{name}, line {number}: not a word followed by numbers (is it a vectors file?)")
+            check(dim)
         if line.count(b" ") == dim and b"\t" not in line and b"  " not in line:  # the usual line: fast path
             word_bytes, parts = line[:line.index(b" ")], None
         else:  # tabs, runs of spaces, or a word with spaces in it (GloVe 840B has a few)
@@ -250,7 +253,7 @@ def _is_number(token: bytes) -> bool:
     return True
 
 
-def _read_word2vec(stream, wanted: set[str], first: int, name: str, fraction) -> Iterator[PhaseEvent]:
+def _read_word2vec(stream, wanted: set[str], first: int, check, name: str, fraction) -> Iterator[PhaseEvent]:
     """word2vec binary: ``(dim, rows, words, all lowercase, its first words)``."""
     header = stream.readline(100)
     fields = header.split()
@@ -260,6 +263,7 @@ def _read_word2vec(stream, wanted: set[str], first: int, name: str, fraction) ->
     count, dim = int(fields[0]), int(fields[1])
     if count == 0 or dim == 0:
         raise VectorsError(f"vectors file {name} holds no vectors (header {header.strip().decode()!r})")
+    check(dim)
     width = 4 * dim
     keys = {w.encode("utf-8", "surrogatepass"): w for w in wanted}
     rows: dict[str, np.ndarray] = {}
@@ -292,7 +296,7 @@ def _read_word2vec(stream, wanted: set[str], first: int, name: str, fraction) ->
     return dim, rows, count, lower, leading
 
 
-def _read_zip(path: Path, wanted: set[str], first: int) -> Iterator[PhaseEvent | WordVectors]:
+def _read_zip(path: Path, wanted: set[str], first: int, check) -> Iterator[PhaseEvent | WordVectors]:
     """The one vectors member of a zip (the largest .txt/.vec/.bin)."""
     try:
         archive = zipfile.ZipFile(path)
@@ -314,7 +318,7 @@ def _read_zip(path: Path, wanted: set[str], first: int) -> Iterator[PhaseEvent |
             with archive.open(member) as raw:
                 stream = io.BufferedReader(raw, 1 << 20)  # type: ignore[arg-type]
                 reader = _read_word2vec if member.filename.lower().endswith(".bin") else _read_text
-                dim, rows, words, lower, leading = yield from reader(stream, wanted, first, label,
+                dim, rows, words, lower, leading = yield from reader(stream, wanted, first, check, label,
                                                                      lambda: raw.tell() / total)
         except (OSError, zipfile.BadZipFile, EOFError) as e:
             raise VectorsError(f"can't read {member.filename} in {path.name}: {e}") from None
@@ -338,7 +342,7 @@ def _words_beside(npy: Path) -> Path:
                        f"line) or {npy.stem}.parquet beside it{found}")
 
 
-def _read_npy_pair(path: Path, wanted: set[str], first: int) -> Iterator[PhaseEvent | WordVectors]:
+def _read_npy_pair(path: Path, wanted: set[str], first: int, check) -> Iterator[PhaseEvent | WordVectors]:
     if path.is_dir():
         matrices = sorted(path.glob("*.npy"))
         if len(matrices) != 1:
@@ -353,6 +357,7 @@ def _read_npy_pair(path: Path, wanted: set[str], first: int) -> Iterator[PhaseEv
     if matrix.ndim != 2 or matrix.dtype.kind != "f" or matrix.shape[1] == 0:
         raise VectorsError(f"{path.name} should be a 2-D matrix of floats (words x dimensions), "
                            f"not {matrix.dtype} of shape {matrix.shape}")
+    check(int(matrix.shape[1]))
     words = _read_words(words_file)
     if len(words) != matrix.shape[0]:
         raise VectorsError(f"{words_file.name} has {len(words):,} words but {path.name} has {matrix.shape[0]:,} rows")

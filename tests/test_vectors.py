@@ -189,6 +189,9 @@ def test_fine_tuned_rows_move_frozen_rows_do_not(tmp_path):
 
 
 def test_a_larger_embedding_keeps_the_vectors_first_a_smaller_one_is_refused(tmp_path):
+    import core.pipeline as pipeline
+    from core.events import TaskControl
+
     path = _files(tmp_path)["txt"]
     dataset = load_dataset(DATA)
     model = run_to_end(train_model(dataset, ModelConfig(embed_dim=6, hidden_size=8), TrainConfig(
@@ -198,6 +201,13 @@ def test_a_larger_embedding_keeps_the_vectors_first_a_smaller_one_is_refused(tmp
     assert row.shape == (6,) and np.allclose(row[:4], VECS["good"]) and np.count_nonzero(row[4:]) == 2
     with pytest.raises(VectorsError, match=r"Embedding size .* 3 is smaller than the vectors' 4 dimensions"):
         run_to_end(train_model(dataset, ModelConfig(embed_dim=3), TrainConfig(epochs=1, vectors=str(path))))
+    # refused at the first line, before the rest of the file is read (here a broken second line)
+    broken = tmp_path / "broken.txt"
+    broken.write_text("the 1 2 3 4\ngood 1 x\n" + "movie 1 2 3 4\n" * 1000)
+    for configs in ([ModelConfig(embed_dim=3)], [ModelConfig(), ModelConfig(embed_dim=3)]):
+        with pytest.raises(VectorsError, match="is smaller than the vectors' 4 dimensions"):
+            run_to_end(pipeline.train_models(dataset, [(c.kind, c) for c in configs], TrainConfig(
+                epochs=1, vectors=str(broken)), TokenizerConfig(), TaskControl()))
 
 
 @pytest.mark.parametrize(("content", "name", "needle"), [
@@ -420,9 +430,9 @@ def test_a_sweep_reads_the_vectors_once_per_vocabulary(tmp_path, monkeypatch):
     reads = []
     real = pipeline.read_vectors_for
 
-    def counting(tokenizer, path, extra=0):
+    def counting(tokenizer, *args):
         reads.append(tokenizer.vocab_size)
-        return real(tokenizer, path, extra)
+        return real(tokenizer, *args)
 
     monkeypatch.setattr(pipeline, "read_vectors_for", counting)
     path = _files(tmp_path)["txt"]
