@@ -13,6 +13,8 @@ so a superseded task's late signals never reach the screen (Orange3's ``Concurre
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -24,6 +26,23 @@ from core.events import TaskCancelled, TaskControl
 
 if TYPE_CHECKING:
     from gui.session import Session
+
+
+BACKGROUND_NICE = 2  # a worker thread's nice value: the GUI thread (0) wins a contended core (docs/benchmarks.md)
+
+
+def behind_the_window() -> None:
+    """Give the calling worker thread a lower scheduling priority than the GUI thread, so a busy machine
+    delays training rather than the window. Linux only (a thread has its own nice value there; the
+    threads PyTorch starts from it inherit it); elsewhere, or where it's refused, nothing changes."""
+    if not sys.platform.startswith("linux"):
+        return
+    tid = threading.get_native_id()
+    try:
+        if os.getpriority(os.PRIO_PROCESS, tid) < BACKGROUND_NICE:
+            os.setpriority(os.PRIO_PROCESS, tid, BACKGROUND_NICE)
+    except OSError:
+        pass
 
 
 class TaskRuntimeError(Exception):
@@ -58,6 +77,7 @@ class Task(QObject):
     # control -----------------------------------------------------------------------------------
     def start(self) -> Task:
         def guarded():
+            behind_the_window()
             try:
                 yield from self._factory(self.control)
             except RuntimeError as exc:  # superqt drops RuntimeErrors silently (and never emits finished)

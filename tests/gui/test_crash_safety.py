@@ -188,3 +188,24 @@ def test_a_checkpoint_its_interrupted_run_points_at_moves_into_the_run_store(qtb
     assert win.offer_checkpoints() == []
     kept = RunStore().get(run_id, curves=False).model_path
     assert not path.exists() and kept == str(store.model_file(run_id)) and Path(kept).is_file()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own nice value is Linux's")
+def test_a_task_runs_behind_the_window(qtbot):
+    """Long work yields a contended core to the GUI thread: the task's thread runs at a higher nice value."""
+    import threading
+
+    from gui.worker import BACKGROUND_NICE, Task
+
+    here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())  # the GUI thread's
+    seen = []
+
+    def work(control):
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        yield "done"
+
+    task = Task(work).start()
+    with qtbot.waitSignal(task.ended, timeout=5000):
+        pass
+    assert seen == [max(BACKGROUND_NICE, here)] and BACKGROUND_NICE > 0
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == here  # the GUI thread's is untouched
