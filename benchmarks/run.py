@@ -434,13 +434,15 @@ def bench_gui(quick: bool, results: dict, table: list) -> None:
 BUSY = "while True: pass"  # one competing program that keeps a core busy
 
 
-def _train_wall(data: str, epochs: int, threads: str | None) -> float:
-    """Seconds for ``main.py train`` (start to saved model), with a fixed thread count or as shipped (None)."""
+THREAD_ENV = ("SENTIMENT_STUDIO_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY")  # what a measurement sets
+
+
+def train_wall(data: str, epochs: int, env_extra: dict[str, str]) -> float:
+    """Seconds for ``main.py train`` (start to saved model) with ``env_extra`` as the only thread settings
+    (none: as shipped). benchmarks/wait_policy.py uses it too."""
     import tempfile
 
-    env = {k: v for k, v in os.environ.items() if k != "SENTIMENT_STUDIO_THREADS"}
-    if threads is not None:
-        env["SENTIMENT_STUDIO_THREADS"] = threads
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_ENV} | env_extra
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         subprocess.run([sys.executable, str(ROOT / "main.py"), "train", "--data", data, "--epochs", str(epochs),
@@ -462,7 +464,7 @@ def bench_load(quick: bool, results: dict, table: list) -> None:
             sides = [None, *counts]
             walls: dict[str | None, float] = {}
             for side in sides if busy % 2 == 0 else reversed(sides):  # alternate the order between loads
-                walls[side] = _train_wall(data, epochs, side)
+                walls[side] = train_wall(data, epochs, {} if side is None else {"SENTIMENT_STUDIO_THREADS": side})
         finally:
             for hog in hogs:
                 hog.kill()

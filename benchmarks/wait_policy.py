@@ -14,30 +14,20 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import BUSY, ROOT, train_wall
+
 SST2 = ROOT.parent / "shared" / "datasets" / "sst2"
 CASES = [{}, {"OMP_WAIT_POLICY": "PASSIVE"}, {"OMP_NUM_THREADS": "1"},
          {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}]
-BUSY = "while True: pass"
 
 
 def wall(case: dict, epochs: int) -> float:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "SENTIMENT_STUDIO_THREADS")} | case
-    if "OMP_NUM_THREADS" in case:
-        env["SENTIMENT_STUDIO_THREADS"] = case["OMP_NUM_THREADS"]
-    else:
-        env["SENTIMENT_STUDIO_THREADS"] = str(os.cpu_count() or 1)  # PyTorch's default count, not the tuner's
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, str(ROOT / "main.py"), "train", "--data", str(SST2), "--epochs", str(epochs),
-                        "--out", f"{tmp}/m.safetensors", "--no-record", "--quiet", "--device", "cpu"],
-                       check=True, capture_output=True, env=env)
-        return time.perf_counter() - t0
+    """One run with PyTorch's count fixed (the tuner would otherwise choose): OMP_NUM_THREADS's, else all cores."""
+    threads = case.get("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+    return train_wall(str(SST2), epochs, case | {"SENTIMENT_STUDIO_THREADS": threads})
 
 
 def main() -> int:

@@ -18,6 +18,7 @@ from core.data import parse_source
 from core.errors import StudioError
 from core.sentiment_model import SentimentModel
 from core.settings import settings_of, shown
+from core.vectors import added_words
 
 # The example the card shows; tests run this very text in a Python that can't import torch.
 EXAMPLE = '''import json, sys, numpy as np, onnxruntime as ort, tokenizers
@@ -76,11 +77,6 @@ _UNSEEN_WITH_VECTORS = ("A word not seen in training keeps the meaning its word 
                         "vectors' words added after training; other new words are all one unknown word.")
 
 
-def _added_words(vectors: dict | None) -> int:
-    added = (vectors or {}).get("added_words")
-    return added if type(added) is int and added > 0 else 0
-
-
 def _vectors_line(vectors: dict | None) -> str:
     """The word vectors a model started from, in a sentence (whatever a file holds: never a crash)."""
     if not vectors:
@@ -92,7 +88,7 @@ def _vectors_line(vectors: dict | None) -> str:
                  f"{_pct(float(vectors['tokens_covered']))} of the training tokens")
     except (KeyError, TypeError, ValueError):
         pass
-    added = _added_words(vectors)
+    added = added_words(vectors)
     return line + (f"; {added:,} more of their words joined the vocabulary after training." if added else ".")
 
 
@@ -170,7 +166,7 @@ def model_card(model: SentimentModel, file_name: str) -> str:
         for f in settings_of(type(config)):
             value = shown(getattr(config, f.name))
             if f.name == "vocab_size" and config is model.tokenizer.config:
-                added = _added_words(info.vectors)
+                added = added_words(info.vectors)
                 more = f", and {added:,} words from the word vectors" if added else ""
                 value = f"{model.tokenizer.vocab_size:,} (at most {value} from the training texts{more})"
             lines.append(f"| {f.setting.label} | {_md(value)} |")
@@ -183,7 +179,7 @@ def model_card(model: SentimentModel, file_name: str) -> str:
         f"Sentiment of short texts like those in {dataset}. Texts longer than "
         f"{model.tokenizer.config.max_length:,} tokens are cut (the "
         f"{'end' if model.tokenizer.config.truncation_side == 'right' else 'beginning'} is dropped). "
-        + (_UNSEEN_WITH_VECTORS if _added_words(info.vectors) else _UNSEEN[model.tokenizer.config.kind])
+        + (_UNSEEN_WITH_VECTORS if added_words(info.vectors) else _UNSEEN[model.tokenizer.config.kind])
         + " Its scores hold for data like its test split and may be lower elsewhere; it can carry "
         "the biases of its training texts. Not for decisions about people.",
         "",

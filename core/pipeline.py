@@ -193,13 +193,15 @@ def read_vectors_for(tokenizer: TextTokenizer, path: str, extra: int = 0,
     """Read the rows of ``tokenizer``'s words from the vectors file at ``path`` (and of the file's first
     ``extra`` words, for ``expand_vocabulary``): progress events, then the ``WordVectors`` as the last event.
     An embedding size in ``models`` that the vectors' dimension rules out stops it at the file's first line."""
-    def check(dim: int) -> None:
-        for config in models:
-            sized_for_vectors(config, dim)
-
     tokens = [tokenizer.id_to_token(i) for i in range(len(SPECIAL_TOKENS), tokenizer.vocab_size)]
     yield from read_vectors(path, lookup_keys(tokens), first=extra if tokenizer.config.kind == "word" else 0,
-                            check_dim=check)
+                            check_dim=lambda dim: _fit_vectors(models, dim))
+
+
+def _fit_vectors(models: list[ModelConfig], dim: int) -> None:
+    """Refuse (``VectorsError``) an embedding size in ``models`` that ``dim``-d vectors rule out."""
+    for config in models:
+        sized_for_vectors(config, dim)
 
 
 @dataclass
@@ -225,8 +227,7 @@ def _vectors_for(tokenizer: TextTokenizer, train_config: TrainConfig, cache: dic
     key = (train_config.vectors, train_config.vectors_words, tokenizer.to_json())
     if cache is not None and key in cache:
         vectors = cache[key]
-        for config in models:
-            sized_for_vectors(config, vectors.dim)
+        _fit_vectors(models, vectors.dim)
         yield PhaseEvent("vectors", f"word vectors {vectors.name}: already read for an earlier run")
         yield vectors
         return
@@ -259,9 +260,7 @@ def expand_vocabulary(classifier: SentimentClassifier, tokenizer: TextTokenizer,
     weight = classifier.embedding.weight.detach()
     ids, sources = [], []
     for i in range(len(SPECIAL_TOKENS), tokenizer.vocab_size):
-        token = tokenizer.id_to_token(i)
-        row = vectors.rows.get(token)
-        row = row if row is not None else vectors.rows.get(token.lower())
+        row, _ = vectors.row_for(tokenizer.id_to_token(i))
         if row is not None:
             ids.append(i)
             sources.append(row)

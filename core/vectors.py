@@ -61,6 +61,14 @@ class WordVectors:
     lowercase: bool  # no word in the file has an upper-case letter (GloVe 6B)
     leading: list[str] = field(default_factory=list)  # the file's first words, in its order (``first=``)
 
+    def row_for(self, token: str) -> tuple[np.ndarray | None, bool]:
+        """The vector of ``token``: its own row, else its lowercase form's; and whether it took the latter."""
+        row = self.rows.get(token)
+        if row is not None:
+            return row, False
+        row = self.rows.get(token.lower())
+        return row, row is not None
+
 
 @dataclass
 class Coverage:
@@ -88,6 +96,13 @@ class Coverage:
                 f"({self.words_covered:.1%}), {self.tokens_covered:.1%} of training tokens"
                 + (", frozen" if self.frozen else ", fine-tuned")
                 + (f"; {self.added_words:,} more words from the vectors" if self.added_words else ""))
+
+
+def added_words(coverage: dict | None) -> int:
+    """The words a model's vocabulary gained from its vectors, read from a stored ``Coverage.to_dict()``
+    (whatever a model file holds: 0 rather than a crash)."""
+    added = (coverage or {}).get("added_words")
+    return added if type(added) is int and added > 0 else 0
 
 
 def read_vectors(path: str | os.PathLike, wanted: set[str], first: int = 0,
@@ -421,10 +436,8 @@ def copy_rows(weight, tokens: list[str], vectors: WordVectors, skip: set[int]) -
         for i, token in enumerate(tokens):
             if i in skip:
                 continue
-            row = vectors.rows.get(token)
-            if row is None:
-                row = vectors.rows.get(token.lower())
-                lowered += row is not None
+            row, by_lowercase = vectors.row_for(token)
+            lowered += by_lowercase
             if row is not None:
                 weight[i, :vectors.dim] = torch.from_numpy(row)
                 found.append(i)

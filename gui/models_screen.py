@@ -32,6 +32,7 @@ from core.events import PhaseEvent
 from core.export import Exported, export_steps, is_bundle
 from core.modelfile import ModelOpened, ModelSaved, open_models, safe_file_name, save_all_steps, save_steps
 from core.sentiment_model import SentimentModel
+from core.vectors import added_words
 from gui.session import Session
 from gui.theme import style_plot
 from gui.worker import Task, TaskSlot, error_message
@@ -47,8 +48,8 @@ def _vectors_text(v: dict) -> str:
                    f"{100 * float(v['tokens_covered']):.1f}% of training tokens")
     except (KeyError, TypeError, ValueError):
         covered = ""
-    added = v.get("added_words")
-    more = f"; {added:,} more words from the vectors after training" if type(added) is int and added > 0 else ""
+    added = added_words(v)
+    more = f"; {added:,} more words from the vectors after training" if added else ""
     return f"{v.get('file')} ({v.get('dim')}-d, {how}){covered}{more}"
 
 
