@@ -1,5 +1,6 @@
-"""Child process for the start-up benchmark: open the main window, print the wall-clock time it was
-first shown (after the event loop painted it), and exit. Run by benchmarks/run.py."""
+"""Child process for the start-up benchmark: open the main window the way ``./run.sh`` does
+(``gui.app.open_window``), print the wall-clock time it was first shown (after the event loop
+painted it), and exit. Settings and data go to a fresh temporary home. Run by benchmarks/run.py."""
 
 from __future__ import annotations
 
@@ -14,16 +15,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def main() -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
+    home = Path(tempfile.mkdtemp())
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):  # Qt's settings and data paths
+        os.environ[name] = str(home / name.lower())
+    from gui.app import open_window
 
-    import gui.main_window as main_window_module
-
-    settings_file = Path(tempfile.mkdtemp()) / "startup.ini"
-    main_window_module.settings = lambda: QSettings(str(settings_file), QSettings.Format.IniFormat)
-    app = QApplication([])
-    window = main_window_module.MainWindow()
-    window.show()
+    app, window = open_window()
+    from PySide6.QtCore import QTimer
 
     def shown() -> None:
         print(f"shown {time.time():.6f}", flush=True)

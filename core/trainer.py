@@ -25,6 +25,7 @@ from core.batching import EncodedSplit, bucketed_order, collate, predict_probabi
 from core.device import choose_device
 from core.errors import SettingError, StudioError, TrainingError
 from core.events import EpochEvent, Event, FinishedEvent, PhaseEvent, StepEvent, TaskControl
+from core.heap import import_optimizer_machinery
 from core.metrics import EvalResult, evaluate_predictions
 from core.settings import check_settings, setting
 from core.threads import ThreadTuner
@@ -142,6 +143,7 @@ class Trainer:
             raise StudioError("training needs a non-empty training and validation split")
         torch.manual_seed(cfg.seed)  # dropout draws from torch's default generator
         rng = np.random.default_rng(cfg.seed)
+        import_optimizer_machinery()  # without the collector's long pauses (core/heap.py)
         optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
         total_steps = steps_per_epoch * cfg.epochs
@@ -304,6 +306,7 @@ def warm_up() -> None:
     """
     from core.classifier import ModelConfig, SentimentClassifier
 
+    import_optimizer_machinery()
     for kind in ("lstm", "gru", "rnn"):
         config = ModelConfig(kind=kind, vocab_size=8, embed_dim=4, hidden_size=4, dropout=0.0, word_dropout=0.0)
         with torch.device("meta"):

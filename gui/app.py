@@ -5,6 +5,14 @@ from __future__ import annotations
 import ctypes.util
 import os
 import sys
+from typing import TYPE_CHECKING
+
+from core.heap import collector_paused
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from gui.main_window import MainWindow
 
 # Libraries Qt 6's X11 (xcb) platform plugin loads that minimal Debian/Ubuntu machines lack.
 XCB_LIBRARIES = {
@@ -36,23 +44,30 @@ def platform_problem() -> str | None:
     return None
 
 
+def open_window(argv: list[str] | None = None) -> tuple[QApplication, MainWindow]:
+    """Create the application and show the main window: everything the start-up time covers."""
+    with collector_paused():  # core/heap.py: 0.3 s less start-up, and later collections skip these objects
+        from PySide6.QtWidgets import QApplication
+
+        from gui.main_window import MainWindow
+        from gui.theme import app_icon
+
+        app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
+        app.setApplicationName("Sentiment Studio")
+        app.setOrganizationName("Sentiment Studio")
+        app.setWindowIcon(app_icon())
+        window = MainWindow()
+        window.show()
+    return app, window
+
+
 def run(argv: list[str] | None = None) -> int:
     problem = platform_problem()
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 1
-    from PySide6.QtWidgets import QApplication
-
-    from gui.main_window import MainWindow
-    from gui.theme import app_icon
-
-    app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
-    app.setApplicationName("Sentiment Studio")
-    app.setOrganizationName("Sentiment Studio")
-    app.setWindowIcon(app_icon())
+    app, window = open_window(argv)
     from PySide6.QtCore import QTimer
 
-    window = MainWindow()
-    window.show()
     QTimer.singleShot(0, window.offer_checkpoints)  # after a crash: reopen the best epochs kept on disk
     return app.exec()
