@@ -87,6 +87,7 @@ def configs_from(args: argparse.Namespace, *config_classes: type) -> list:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from core.attribution import ExplainConfig
     from core.classifier import ModelConfig
     from core.tokenizer import TokenizerConfig
     from core.trainer import TrainConfig
@@ -128,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("model_file", metavar="FILE")
     pr.add_argument("texts", nargs="*", metavar="TEXT")
     pr.add_argument("--gates", action="store_true", help="add tokens and the per-token gate trace")
+    pr.add_argument("--explain", action="store_true",
+                    help="add word attributions toward the predicted class: tokens, offsets, attributions, words "
+                         "(and delta, Integrated Gradients' completeness error)")
+    pr.add_argument("--target", metavar="CLASS", help="with --explain: attribute toward this class (a name the "
+                                                      "model knows) instead of the predicted one")
+    add_setting_flags(pr, ExplainConfig, "attributions (with --explain)")
 
     inf = sub.add_parser("info", help="show a model file's config, metrics and versions (JSON)")
     inf.add_argument("model_file", metavar="FILE")
@@ -496,20 +503,36 @@ def trace_to_dict(trace, digits: int = 5) -> dict:
 
 
 def cmd_predict(args) -> int:
+    from core.attribution import ExplainConfig, explain
     from core.modelfile import load_model
 
     model = load_model(args.model_file)
+    (explain_config,) = configs_from(args, ExplainConfig)
+    target = None
+    if not args.explain and (args.target is not None or explain_config != ExplainConfig()):
+        raise StudioError("--target, --method and --steps choose what --explain shows: add --explain")
+    if args.target is not None:
+        target = _class_index(model.label_names, args.target)
     predicted = 0
     for texts in _texts(args):
         for pred in model.predict(texts):
             row = pred.to_dict()
             if args.gates:
                 row.update(trace_to_dict(model.trace(pred.text)))
+            if args.explain:
+                row.update(explain(model, pred.text, explain_config, target).to_dict())  # same tokens as --gates'
             print(json.dumps(_finite(row), ensure_ascii=False, allow_nan=False))
         predicted += len(texts)
     if not predicted:
         raise StudioError("no text to predict")
     return 0
+
+
+def _class_index(label_names: list[str], wanted: str) -> int:
+    lookup = {n.lower(): i for i, n in enumerate(label_names)}
+    if wanted.lower() not in lookup:
+        raise StudioError(f"--target {wanted!r} is not one of the model's classes ({', '.join(label_names)})")
+    return lookup[wanted.lower()]
 
 
 def cmd_info(args) -> int:

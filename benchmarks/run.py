@@ -48,6 +48,7 @@ TARGETS = {
     "train_vs_naive": 3.0,
     "tokenize_vs_naive": 10.0,
     "trace_ms_p95": 5.0,
+    "explain_ig_ms_p95": 50.0,  # Integrated Gradients, 40 words, the default 32 steps
     "gui_stall_ms_max": 100.0,
     "gui_stall_ms_p99": 30.0,
     "startup_s": 2.0,
@@ -279,6 +280,37 @@ def bench_trace(quick: bool, results: dict, table: list) -> None:
     rate = len(sample) / (time.perf_counter() - t0)
     results["eval_sentences_per_s"] = round(rate, 1)
     table.append(("evaluation (IMDB-like reviews)", f"{rate:,.0f} texts/s", "", ""))
+
+
+def bench_explain(quick: bool, results: dict, table: list) -> None:
+    """Word attributions for a 40-word sentence with the default model (core.attribution), per kind:
+    Integrated Gradients at the default steps (one batched forward and backward) and leave one word out."""
+    from core.attribution import ExplainConfig, explain
+
+    texts, _, _ = imdb_like_texts(2000)
+    tok = TextTokenizer.train(texts)
+    sentence = " ".join(texts[0].split()[:40])
+    for kind in CELL_KINDS:
+        model = SentimentModel(build_classifier(ModelConfig(kind=kind, vocab_size=tok.vocab_size), 0).eval(), tok,
+                               ["negative", "positive"])
+        for method in ("ig", "occlusion"):
+            config = ExplainConfig(method=method)
+            for _ in range(10):
+                explain(model, sentence, config)
+            times = []
+            for _ in range(50 if quick else 200):
+                t0 = time.perf_counter()
+                explain(model, sentence, config)  # tokenize, predict, attribute, sum back to words
+                times.append((time.perf_counter() - t0) * 1000)
+            p50, p95 = float(np.percentile(times, 50)), float(np.percentile(times, 95))
+            results[f"explain_{method}_{kind}_ms_p50"], results[f"explain_{method}_{kind}_ms_p95"] = (
+                round(p50, 1), round(p95, 1))
+            if method == "ig" and kind == "lstm":
+                results["explain_ig_ms_p95"] = round(p95, 1)
+            target = f"p95 <= {TARGETS['explain_ig_ms_p95']:.0f} ms" if method == "ig" else ""
+            steps = f", {config.steps} steps" if method == "ig" else ""
+            table.append((f"explain 40 words, {kind.upper()}, {method}{steps}", f"p50 {p50:.1f} ms",
+                          f"p95 {p95:.1f} ms", target))
 
 
 def bench_export(quick: bool, results: dict, table: list) -> None:
@@ -549,10 +581,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="finish in under 60 seconds")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--only", help="comma-separated parts: train,tokenize,trace,export,runs,gui,startup,memory,"
-                                       "load")
+    parser.add_argument("--only", help="comma-separated parts: train,tokenize,trace,explain,export,runs,gui,startup,"
+                                       "memory,load")
     args = parser.parse_args()
-    parts = {"train": bench_training, "tokenize": bench_tokenize, "trace": bench_trace, "export": bench_export,
+    parts = {"train": bench_training, "tokenize": bench_tokenize, "trace": bench_trace, "explain": bench_explain,
+             "export": bench_export,
              "runs": bench_runs, "gui": bench_gui, "startup": bench_startup, "memory": bench_memory,
              "load": bench_load}
     chosen = args.only.split(",") if args.only else list(parts)

@@ -171,10 +171,21 @@ class SentimentClassifier(nn.Module):
         if self.training and c.word_dropout > 0:  # teaches the model to cope with unseen words
             drop = torch.rand(ids.shape, device=ids.device) < c.word_dropout
             ids = ids.masked_fill(drop & (ids != c.pad_id), c.unk_id)
-        x = self.embed_dropout(self.embedding(ids))  # (batch, time, embed)
-        time = ids.shape[1]
-        lengths = lengths.to(ids.device)
-        steps = torch.arange(time, device=ids.device)[None, :]  # (1, time)
+        return self.run_embedded(self.embedding(ids), lengths, ordered)
+
+    def run_embedded(self, embedded: torch.Tensor, lengths: torch.Tensor, ordered: bool = True,
+                     differentiable: bool = False):
+        """``run_rnn`` from the embeddings (batch, time, embed) on: attributions start here, without hooks.
+
+        ``differentiable`` runs the fused kernel in its training mode even in evaluation mode (its own
+        dropout is 0 here, so the outputs are the same): cuDNN refuses a backward pass otherwise, and
+        switching cuDNN off instead would be a process-wide flag that other threads' models share.
+        """
+        c = self.config
+        x = self.embed_dropout(embedded)  # (batch, time, embed)
+        time = x.shape[1]
+        lengths = lengths.to(x.device)
+        steps = torch.arange(time, device=x.device)[None, :]  # (1, time)
         mask = steps < lengths[:, None]  # (batch, time) real tokens
         # index that reverses each row within its length and leaves the padding where it is
         flip = torch.where(mask, lengths[:, None] - 1 - steps, steps)  # (batch, time)
@@ -184,7 +195,7 @@ class SentimentClassifier(nn.Module):
             outs = []
             for direction in range(c.num_directions):
                 inp = x if direction == 0 else _gather_time(x, flip)
-                out, h_last = self._run_direction(inp, layer, direction, last)
+                out, h_last = self._run_direction(inp, layer, direction, last, differentiable)
                 keep_reading_order = direction == 1 and not ordered and layer == c.num_layers - 1
                 outs.append(out if direction == 0 or keep_reading_order else _gather_time(out, flip))
                 finals.append(h_last)
@@ -194,12 +205,13 @@ class SentimentClassifier(nn.Module):
         out = x * mask[..., None].to(x.dtype)
         return out, torch.stack(finals)  # h_n ordered like PyTorch's: (layer, direction)
 
-    def _run_direction(self, x: torch.Tensor, layer: int, direction: int, last: torch.Tensor):
+    def _run_direction(self, x: torch.Tensor, layer: int, direction: int, last: torch.Tensor,
+                       differentiable: bool = False):
         """One layer, one direction of the fused kernel over (batch, time, in); -> (outputs, state at ``last``)."""
         c = self.config
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
         params = [getattr(self.rnn, f"{name}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-        out = fused_rnn(c.kind, x, x.new_zeros(1, x.shape[0], c.hidden_size), params, self.training)
+        out = fused_rnn(c.kind, x, x.new_zeros(1, x.shape[0], c.hidden_size), params, self.training or differentiable)
         h_last = out[torch.arange(out.shape[0], device=out.device), last]  # (batch, hidden)
         return out, h_last
 
@@ -219,6 +231,13 @@ class SentimentClassifier(nn.Module):
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """ids (batch, time) int64 right-padded with pad_id; lengths (batch,) >= 1 -> logits (batch, classes)."""
         out, h_n = self.run_rnn(ids, lengths, ordered=self.config.pooling == "last")
+        return self.head(self.out_dropout(self.pool(out, h_n, lengths)))
+
+    def forward_embedded(self, embedded: torch.Tensor, lengths: torch.Tensor,
+                         differentiable: bool = False) -> torch.Tensor:
+        """``forward`` from the embeddings (batch, time, embed) on (no word dropout: that acts on ids);
+        ``differentiable``: see ``run_embedded``."""
+        out, h_n = self.run_embedded(embedded, lengths, self.config.pooling == "last", differentiable)
         return self.head(self.out_dropout(self.pool(out, h_n, lengths)))
 
     def num_parameters(self) -> int:

@@ -5,7 +5,8 @@ generator yielding a ``ModelScore`` per model (or a ``ScoreSkipped`` saying why 
 be scored on this data), with ``PhaseEvent``s between. Besides the metrics it measures the
 LSTM-vs-RNN story for any model: accuracy by gap (datasets with a ``gap`` column, such as
 builtin:longrange), how fast gradients fade back through time, and how saturated the memory gate
-is (Karpathy et al. 2015).
+is (Karpathy et al. 2015). For the most confident mistakes it also names the words that drove each
+wrong prediction (``core.attribution``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from core.trace import MEMORY_GATE
 GAP_EDGES = [0, 5, 10, 20, 50, 100, 201, 501, 1001, 10**9]  # gap buckets: [edge, next edge)
 GATE_TEXTS = 100  # texts traced for the gate histogram: enough for a stable shape, ~1 s for long reviews
 TIMING_TEXTS = 30  # texts predicted one at a time to measure the latency a person typing sees
+MISTAKES_EXPLAINED = 50  # the most confident mistakes whose words are found (Integrated Gradients)...
+MISTAKES_BUDGET_S = 5.0  # ...within this many seconds per model (long reviews take ~0.3 s each)
+DRIVING_WORDS = 3
 
 
 @dataclass
@@ -56,6 +60,8 @@ class ModelScore:
     gradient: GradientCurve | None = None  # None when it could not be measured (see ``notes``)
     gates: GateSummary | None = None  # the memory gate (LSTM forget, GRU update); None for a plain RNN
     notes: list[str] = field(default_factory=list)  # caveats to show beside the scores
+    # text index -> up to DRIVING_WORDS (word, attribution) that pushed toward the wrong prediction
+    mistake_words: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,6 +109,37 @@ def inside_the_model(model: SentimentModel, split: Split, score: ModelScore) -> 
         score.gates = gate_summary(model, split.texts[:GATE_TEXTS], gate=gate)
 
 
+def explain_mistakes(model: SentimentModel, split: Split, score: ModelScore, control: TaskControl | None = None,
+                     limit: int = MISTAKES_EXPLAINED, budget_s: float = MISTAKES_BUDGET_S) -> None:
+    """Fill ``score.mistake_words`` for the most confident mistakes first, until ``limit`` or ``budget_s``.
+
+    Each is attributed toward the class the model wrongly chose, so the words listed are the ones that
+    drove the mistake (only words with a positive share; a mistake may have fewer than three). A text
+    that can't be explained is left out with a note; the scores stand.
+    """
+    from core.attribution import explain, load_captum
+
+    wrong = np.flatnonzero(score.predicted != score.truth)
+    chosen = wrong[np.argsort(-score.confidence[wrong], kind="stable")][:limit]
+    load_captum()  # once per process, not out of the first model's budget
+    start, failed = time.perf_counter(), ""
+    for i in chosen:
+        if (control is not None and control.cancelled) or time.perf_counter() - start > budget_s:
+            break
+        try:
+            a = explain(model, split.texts[i], target=int(score.predicted[i]))
+        except (StudioError, RuntimeError) as e:
+            failed = failed or str(e)
+            continue
+        order = np.argsort(-a.word_scores, kind="stable")[:DRIVING_WORDS]
+        score.mistake_words[int(i)] = [(a.words[j], float(a.word_scores[j])) for j in order if a.word_scores[j] > 0]
+    if failed:
+        score.notes.append(f"the words behind some mistakes could not be found: {failed}")
+    elif len(score.mistake_words) < len(chosen):  # stopped by the budget (or a cancel), not by the limit
+        score.notes.append(f"the words behind its mistakes were found for {len(score.mistake_words)} of them "
+                           f"(the most confident) in the {budget_s:g} s allowed")
+
+
 def score_model(name: str, model: SentimentModel, split: Split) -> ModelScore:
     """Metrics, confidence and latency of one model on ``split`` (labels in the model's class ids)."""
     result, probs = model.score(split)
@@ -143,4 +180,8 @@ def score_models(
             return
         yield PhaseEvent("inside", f"measuring gradients and gates of {name}")
         inside_the_model(model, aligned, score)
+        if control.cancelled:
+            return
+        yield PhaseEvent("mistakes", f"finding the words behind {name}'s mistakes")
+        explain_mistakes(model, aligned, score, control)
         yield score

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.analysis import SATURATION
-from core.compare import GATE_TEXTS, ModelScore, ScoreSkipped
+from core.compare import GATE_TEXTS, MISTAKES_EXPLAINED, ModelScore, ScoreSkipped
 from gui.theme import style_plot
 
 COLUMNS = [
@@ -256,8 +256,12 @@ class MisclassifiedTable(QWidget):
         self.title = QLabel()
         self.model = QComboBox()
         self.model.currentTextChanged.connect(self._fill)
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["Text", "True", "Predicted", "Confidence"])
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Text", "True", "Predicted", "Confidence", "Words behind it"])
+        self.table.horizontalHeaderItem(4).setToolTip(
+            "The words that pushed the model toward its wrong answer (Integrated Gradients toward the predicted "
+            f"class), for its {MISTAKES_EXPLAINED} most confident mistakes")
+        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -298,8 +302,10 @@ class MisclassifiedTable(QWidget):
         names = s.result.label_names
         self.table.setRowCount(len(idx))
         for row, i in enumerate(idx):
+            words = s.mistake_words.get(int(i))
+            behind = "" if words is None else ", ".join(f"{w} ({v:+.2f})" for w, v in words) or "(none)"
             for col, text in enumerate(
-                [self.texts[i], names[s.truth[i]], names[s.predicted[i]], f"{s.confidence[i]:.0%}"]
+                [self.texts[i], names[s.truth[i]], names[s.predicted[i]], f"{s.confidence[i]:.0%}", behind]
             ):
                 item = QTableWidgetItem(text)
                 if col == 0:

@@ -45,6 +45,15 @@ SCALE_NOTE = (
 )
 DIVERGING = pg.colormap.get("CET-D1")  # blue - white - red: the sign of a state reads at a glance
 SEQUENTIAL = pg.colormap.get("viridis")  # for one gate's 0..1 alone
+ATTRIBUTION = pg.colormap.get("CET-D3")  # green - white - red, turned so that green is "for the class"
+ATTRIBUTION.reverse()  # a different scale from the gates': an attribution is no gate value
+ATTRIBUTION_ROW_PX = 30
+
+
+def attribution_color(score: float, bound: float) -> QColor:
+    """The colour of one attribution on the scale -bound (red, against) .. +bound (green, for)."""
+    position = 0.5 if bound <= 0 else 0.5 + 0.5 * float(np.clip(score / bound, -1.0, 1.0))
+    return ATTRIBUTION.map(position, mode="qcolor")
 
 
 def min_width(tokens: int) -> int:
@@ -75,8 +84,22 @@ class GateHeatmap(QWidget):
         left.setStyle(showValues=True, tickLength=0)
         left.setTicks([[(0.5, "value")]])
         self.colorbar.getAxis("right").setWidth(0)
+        # the attribution row: its own image and scale above the gates, its columns tied to theirs
+        self.attr_plot: pg.PlotItem = self.view.addPlot(row=1, col=0)
+        self.attr_image = pg.ImageItem(axisOrder="row-major")
+        self.attr_image.setColorMap(ATTRIBUTION)
+        self.attr_plot.addItem(self.attr_image)
+        self.attr_plot.invertY(True)
+        self.attr_plot.setMouseEnabled(False, False)
+        self.attr_plot.setMenuEnabled(False)
+        self.attr_plot.hideButtons()
+        self.attr_plot.hideAxis("bottom")
+        self.attr_plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
+        self.attr_plot.setFixedHeight(ATTRIBUTION_ROW_PX)
+        self.attr_plot.hide()
         self.word_axis = TokenAxis()
-        self.plot: pg.PlotItem = self.view.addPlot(row=1, col=0, axisItems={"bottom": self.word_axis})
+        self.plot: pg.PlotItem = self.view.addPlot(row=2, col=0, axisItems={"bottom": self.word_axis})
+        self.attr_plot.setXLink(self.plot)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.colorbar.setImageItem(self.image)
@@ -99,6 +122,9 @@ class GateHeatmap(QWidget):
         self.view.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
         self.trace: Trace | None = None
+        self.attribution: np.ndarray | None = None  # (tokens,) the attribution row's values, when shown
+        self.attribution_title = ""  # e.g. "why positive"
+        self.attribution_note = ""  # what the row's values are, for the readout
         self.data: np.ndarray | None = None  # (rows, tokens) exact values shown
         self.row_names: list[str] = []  # gate/state names, or "unit k" in gate mode
         self.mode, self.gate = "mean", "forget"
@@ -165,11 +191,35 @@ class GateHeatmap(QWidget):
         self.plot.setXRange(0, cols, padding=0)
         self.plot.setYRange(0, rows, padding=0)
         self.marker.hide()
+        if self.attribution is not None and len(self.attribution) != cols:
+            self.set_attribution(None)  # from an older text: the Try screen sends the new one when ready
         self.hovered_row = self.hovered_col = -1
         self.note = note + " Hover for exact values."
         self.readout.setText(self.note)
 
+    def set_attribution(self, scores: np.ndarray | None, title: str = "", note: str = "") -> None:
+        """Show one signed value per token in the row above the gates (None hides the row).
+
+        The scale is symmetric around 0 and spans the largest magnitude, so white is "no effect" and
+        the strongest word is full green (toward the class in ``title``) or red (against it)."""
+        if scores is None or self.data is None or len(scores) != self.data.shape[1]:
+            self.attribution = None
+            self.attr_image.clear()
+            self.attr_plot.hide()
+            return
+        self.attribution = np.asarray(scores, dtype=np.float32)
+        self.attribution_title, self.attribution_note = title, note
+        bound = float(np.abs(self.attribution).max()) or 1.0
+        self.attr_image.setImage(self.attribution[None, :], autoLevels=False, levels=(-bound, bound))
+        self.attr_image.setRect(QRectF(0, 0, len(self.attribution), 1))
+        self.attr_plot.setYRange(0, 1, padding=0)
+        self.attr_plot.getAxis("left").setTicks([[(0.5, title)]])
+        self.attr_plot.show()
+        self.readout.setText(f"{self.note} The “{title}” row has its own scale: green words push toward the class, "
+                             f"red words away, the strongest at ±{bound:.3g}.")
+
     def clear(self, message: str = "Type a sentence above to see inside the model.") -> None:
+        self.set_attribution(None)
         self.trace, self.data, self.row_names, self._labels, self._row_labels = None, None, [], [], []
         self.image.clear()
         self._fit_ticks()
@@ -219,7 +269,31 @@ class GateHeatmap(QWidget):
         self.hovered.emit(col)
         return text
 
+    def attribution_at(self, scene_pos: QPointF) -> int | None:
+        """The token column under a scene position in the attribution row, or None."""
+        if self.attribution is None or not self.attr_plot.vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        col = math.floor(self.attr_plot.vb.mapSceneToView(scene_pos).x())
+        return col if 0 <= col < len(self.attribution) else None
+
+    def hover_attribution(self, col: int) -> str:
+        """Describe one token's attribution in the readout and emit ``hovered(col)``; returns the text."""
+        if self.trace is None or self.attribution is None:
+            return ""
+        text = (f"{self.attribution_title}, word {word_of(self.trace, col)} ({col + 1} of {len(self.attribution)}): "
+                f"{self.attribution[col]:+.3f}. {self.attribution_note}")
+        self.readout.setText(text)
+        self.marker.hide()
+        self.hovered_row, self.hovered_col = -1, col
+        self.hovered.emit(col)
+        return text
+
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        col = self.attribution_at(scene_pos)
+        if col is not None:
+            if (self.hovered_row, self.hovered_col) != (-1, col):
+                QToolTip.showText(QCursor.pos(), self.hover_attribution(col), self.view)
+            return
         hit = self.cell_at(scene_pos)
         if hit is None or hit == (self.hovered_row, self.hovered_col):
             return
@@ -257,6 +331,7 @@ class GateHeatmap(QWidget):
             axis = self.colorbar.getAxis(name)
             axis.setPen(fg)
             axis.setTextPen(fg)
+        style_plot(self.view, self.attr_plot, palette)
         pen = QPen(QColor(fg))
         pen.setCosmetic(True)
         pen.setWidth(2)

@@ -130,10 +130,12 @@ class MainWindow(QMainWindow):
 
     def _warm_up(self) -> None:
         """PyTorch's first training step sets up for 100+ ms holding the GIL: do it now, in the background."""
+        from core.attribution import load_captum
         from core.trainer import warm_up
 
         def steps(_control):
             warm_up()
+            load_captum()  # the Try screen's word attributions
             yield PhaseEvent("warm-up", "PyTorch is set up")
 
         self.session.track(Task(steps, name="warm-up")).start()

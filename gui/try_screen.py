@@ -3,6 +3,11 @@
 Tracing a sentence takes milliseconds, so it runs on the GUI thread after a short pause in typing
 (a single-shot timer restarted on every keystroke). A bidirectional model re-reads every prefix to
 get the prediction after each word (O(T²)), so the live trace is capped to the first tokens.
+
+Which words made the decision (``core.attribution``: Integrated Gradients or leaving each word out)
+takes tens of milliseconds and a backward pass, so it runs in the screen's worker slot: a newer text
+cancels and detaches the older task (which then skips its work if it has not started), and a result
+is shown only if it still matches the text, model, method and class on screen.
 """
 
 from __future__ import annotations
@@ -22,14 +27,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.attribution import METHOD_NAMES, Attribution, ExplainConfig, explain
 from core.errors import StudioError
 from core.sentiment_model import SentimentModel
 from core.trace import GATE_NAMES, MEMORY_GATE, Trace
 from gui.equation_view import EquationView
-from gui.gate_heatmap import ROW_TITLES, GateHeatmap, min_width
+from gui.gate_heatmap import ROW_TITLES, GateHeatmap, attribution_color, min_width
 from gui.model_card import ModelCard
 from gui.probability_plot import ProbabilityPlot
 from gui.session import Session
+from gui.worker import TaskSlot, error_message
 
 DEBOUNCE_MS = 150  # long enough to skip mid-word states, short enough to feel live
 TRACE_TOKENS = 200  # tokens traced live by a left-to-right model (linear cost)
@@ -74,6 +81,7 @@ class TryScreen(QWidget):
     """``TryScreen(session)``: live predictions of every model in the session and the insides of one."""
 
     updated = Signal()  # after every update (prediction, trace and plots)
+    explained = Signal()  # a word attribution for the text on screen arrived and is shown
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,6 +89,12 @@ class TryScreen(QWidget):
         self.current_trace: Trace | None = None
         self.cards: dict[str, ModelCard] = {}
         self._trace_key: tuple | None = None  # (model name, id(model), text) of current_trace
+        self.attribution: Attribution | None = None  # for _attribution_key, once it has arrived
+        self._attribution_key: tuple | None = None  # (trace key, method, target) asked for last
+        self._attribution_error = ""  # why the last one asked for failed
+        self.explaining = TaskSlot(session, self)
+        slot = self.explaining
+        self.destroyed.connect(lambda *_: slot.detach())  # an answer must not reach deleted views
 
         self.editor = QPlainTextEdit()
         self.editor.setPlaceholderText("Type a sentence, e.g. “the film was not bad at all”")
@@ -137,6 +151,27 @@ class TryScreen(QWidget):
             controls.addWidget(widget)
         controls.addStretch(1)
 
+        # why: the words behind the chosen model's decision, highlighted in the typed text
+        self.why_method = QComboBox()
+        for method, name in METHOD_NAMES.items():
+            self.why_method.addItem(name, method)
+        self.why_method.addItem("off", "")
+        self.why_method.setToolTip("How each word's share of the decision is measured (core/attribution.py): "
+                                   "Integrated Gradients on the embeddings, or the change when the word is left out")
+        self.why_target = QComboBox()
+        self.why_target.setToolTip("The class the words are scored for: green words push toward it, red away")
+        self.why_text = QLabel()
+        self.why_text.setWordWrap(True)
+        self.why_text.setTextFormat(Qt.TextFormat.RichText)
+        self.why_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        why = QHBoxLayout()
+        why.setContentsMargins(0, 0, 0, 0)
+        why.addWidget(self.why_text, 1)
+        why.addWidget(QLabel("Why, by"))
+        why.addWidget(self.why_method)
+        why.addWidget(QLabel("for"))
+        why.addWidget(self.why_target)
+
         self.heatmap = GateHeatmap()
         self.prob_plot = ProbabilityPlot()
         self.prob_plot.setMinimumHeight(150)
@@ -161,6 +196,7 @@ class TryScreen(QWidget):
         content_layout = QVBoxLayout(content)
         content_layout.setContentsMargins(0, 0, 0, 0)
         content_layout.addWidget(cards_scroll)
+        content_layout.addLayout(why)
         content_layout.addLayout(controls)
         content_layout.addWidget(splitter, 1)
         self.hint = QLabel("Train or open a model to try it.")
@@ -183,6 +219,8 @@ class TryScreen(QWidget):
             self.direction_combo.currentIndexChanged,
         ):
             signal.connect(self._render)
+        self.why_method.currentIndexChanged.connect(self._explain)
+        self.why_target.currentIndexChanged.connect(self._explain)
         self.heatmap.hovered.connect(self._on_hovered)
         self.prob_plot.hovered.connect(self._on_hovered)
         session.models_changed.connect(self._refresh_models)
@@ -224,6 +262,7 @@ class TryScreen(QWidget):
             self.note.setText(f"Can't show this model: {exc}")
             self.note.show()
         self._render()
+        self._explain()
         self.updated.emit()
 
     # internals ---------------------------------------------------------------------------------
@@ -274,6 +313,7 @@ class TryScreen(QWidget):
             return
         self.plots_scroll.set_content_width(min_width(len(trace.tokens)))
         self.heatmap.set_trace(trace, **options)
+        self._show_attribution()
         self.prob_plot.set_trace(trace, self.session.color(self.model_combo.currentData()))
         self._on_hovered(len(trace.tokens) - 1)
 
@@ -290,6 +330,64 @@ class TryScreen(QWidget):
             unit = None
         self.equations.set_step(trace, index, options["layer"], options["direction"], unit)
         self.prob_plot.set_marker(index)
+
+    def _explain(self, *_) -> None:
+        """Ask the worker for the words behind the chosen model's decision on the whole text (if not asked).
+
+        The whole text, as the cards predict it; the heatmap's row and the highlighted sentence show the
+        part the heatmap traces (all of a sentence, the first tokens of a long review)."""
+        trace, model, method = self.current_trace, self.chosen_model(), self.why_method.currentData()
+        if trace is None or model is None or not method:
+            self.explaining.detach()
+            self.attribution, self._attribution_key, self._attribution_error = None, None, ""
+            self._show_attribution()
+            return
+        target = self.why_target.currentData()
+        key = (self._trace_key, method, target)
+        if key == self._attribution_key:
+            return
+        self.attribution, self._attribution_key, self._attribution_error = None, key, ""
+        self._show_attribution()
+        config, text = ExplainConfig(method=method), self.text()
+
+        def steps(control):
+            if not control.cancelled:  # a newer text may have replaced this one while it waited for a thread
+                yield explain(model, text, config, target)
+
+        self.explaining.start(steps, "explain", on_event=lambda result: self._explained(key, result),
+                              on_failed=lambda exc: self._explain_failed(key, exc))
+
+    def _explained(self, key: tuple, result: Attribution) -> None:
+        if key != self._attribution_key:  # an answer for a text, model or choice no longer on screen
+            return
+        self.attribution = result
+        self._show_attribution()
+        self.explained.emit()
+
+    def _explain_failed(self, key: tuple, exc: BaseException) -> None:
+        if key == self._attribution_key:
+            self._attribution_error = f"Can't explain this prediction: {error_message(exc)}"
+            self._show_attribution()
+
+    def _show_attribution(self) -> None:
+        """The attribution row in the heatmap and the highlighted text, from ``attribution`` (or cleared)."""
+        a, trace = self.attribution, self.current_trace
+        if a is None or trace is None:
+            self.heatmap.set_attribution(None)
+            if self._attribution_error:
+                self.why_text.setText(self._attribution_error)
+            elif self._attribution_key is not None:
+                self.why_text.setText("<span style='color:gray'>Working out which words decided…</span>")
+            else:
+                self.why_text.setText("")
+            return
+        note = f"{METHOD_NAMES[a.method]}, toward {a.target_name}"
+        if a.completeness_error is not None:
+            note += f"; the scores add up to the output's change within {a.completeness_error:.1%}"
+        shown = a.token_scores[: len(trace.tokens)]  # the heatmap traces the first tokens of a long text
+        self.heatmap.set_attribution(shown, f"why {a.target_name}", note + ".")
+        self.why_text.setText(highlighted(a, int(trace.offsets[-1][1]) if len(trace.tokens) else None))
+        self.why_text.setToolTip(f"Green words push toward {a.target_name}, red words away ({note}).")
 
     def _refresh_models(self) -> None:
         """Rebuild the cards and the model chooser after models were added, renamed or removed."""
@@ -312,7 +410,7 @@ class TryScreen(QWidget):
         self.model_combo.blockSignals(False)
         self.stack.setCurrentIndex(1 if models else 0)
         self._sync_controls()
-        self._trace_key = None
+        self._trace_key = self._attribution_key = None  # a model replaced under its name is asked again
         self.update_now()
 
     def _on_model_chosen(self, *_) -> None:
@@ -322,7 +420,7 @@ class TryScreen(QWidget):
     def _sync_controls(self) -> None:
         """Fit the gate, unit, layer and direction choosers to the chosen model (hide what it lacks)."""
         model = self.chosen_model()
-        widgets = (self.unit_spin, self.gate_combo, self.layer_combo, self.direction_combo)
+        widgets = (self.unit_spin, self.gate_combo, self.layer_combo, self.direction_combo, self.why_target)
         for w in widgets:
             w.blockSignals(True)
         try:
@@ -334,6 +432,12 @@ class TryScreen(QWidget):
                 self.direction_combo.hide()
                 return
             cfg = model.config
+            previous_target = self.why_target.currentText()
+            self.why_target.clear()
+            self.why_target.addItem("the predicted class", None)
+            for i, name in enumerate(model.label_names):
+                self.why_target.addItem(name, i)
+            self.why_target.setCurrentIndex(max(self.why_target.findText(previous_target), 0))
             self.unit_spin.setRange(0, cfg.hidden_size - 1)
             previous = self.gate_combo.currentData()
             self.gate_combo.clear()
@@ -356,3 +460,22 @@ class TryScreen(QWidget):
         finally:
             for w in widgets:
                 w.blockSignals(False)
+
+
+def highlighted(a: Attribution, end: int | None = None) -> str:
+    """The explained text as rich text, each word's background coloured by its attribution; cut after
+    character ``end`` (the traced part of a long text) with an ellipsis."""
+    from html import escape
+
+    end = len(a.text) if end is None else min(end, len(a.text))
+    bound = float(abs(a.word_scores).max()) if len(a.word_scores) else 0.0
+    parts, done = [f"<b>Why {escape(a.target_name)}:</b> "], 0
+    for (start, stop), score in zip(a.word_offsets, a.word_scores, strict=True):
+        if stop > end:
+            break
+        color = attribution_color(float(score), bound).name()
+        parts.append(escape(a.text[done:start]))
+        parts.append(f"<span style='background-color:{color}; color:black'>{escape(a.text[start:stop])}</span>")
+        done = int(stop)
+    parts.append(escape(a.text[done:end]) + (" …" if end < len(a.text) else ""))
+    return "".join(parts).replace("\n", " ")

@@ -108,8 +108,10 @@ def sentences(settings_file: Path, quick: bool) -> None:
     shot(win, win.compare_screen, "compare")
     win.tabs.setCurrentWidget(win.try_screen)
     win.try_screen.set_text("a gorgeous , witty film , though the ending is not as good as it should be")
+    wait_for(win.try_screen.explained, 30)  # the word attributions come from the worker
     shot(win, win.try_screen, "try")
     win.try_screen.set_text(LONG_SENTENCE)
+    wait_for(win.try_screen.explained, 30)
     shot(win, win.try_screen, "try-long")
     win.models_screen.list.setCurrentRow(0)
     shot(win, win.models_screen, "models")

@@ -224,3 +224,40 @@ def test_an_old_scripts_evaluate_seed_is_accepted_and_the_record_wins(model_file
     assert r.returncode == 0, r.stderr.decode()
     assert "no longer sets how missing splits are carved" in r.stderr.decode()
     assert json.loads(r.stdout)["split_seed"] == 0
+
+
+def test_predict_explain_adds_word_attributions(model_file):
+    r = cli("predict", str(model_file), "--gates", "--explain", "the movie was great")
+    assert r.returncode == 0, r.stderr.decode()
+    row = json.loads(r.stdout)
+    assert row["tokens"] == ["the", "movie", "was", "great"] and len(row["cells"][0]["forget"]) == 4  # one token list
+    assert row["attribution_method"] == "ig" and row["attribution_target"] == row["label"]
+    assert len(row["attributions"]) == len(row["offsets"]) == 4 and isinstance(row["delta"], float)
+    assert [w["word"] for w in row["words"]] == ["the", "movie", "was", "great"]
+    assert [(w["start"], w["end"]) for w in row["words"]] == [tuple(o) for o in row["offsets"]]
+    other = "negative" if row["label"] == "positive" else "positive"
+    r = cli("predict", str(model_file), "--explain", "--method", "occlusion", "--target", other.upper(),
+            "the movie was great")
+    assert r.returncode == 0, r.stderr.decode()
+    row = json.loads(r.stdout)
+    assert row["attribution_method"] == "occlusion" and row["attribution_target"] == other and "delta" not in row
+    _one_line_error(cli("predict", str(model_file), "--target", "neutral", "x"), "--explain")
+    _one_line_error(cli("predict", str(model_file), "--explain", "--target", "neutral", "x"), "neutral", "negative")
+    _one_line_error(cli("predict", str(model_file), "--explain", "--steps", "1", "x"), "--steps", "2")
+    _one_line_error(cli("predict", str(model_file), "--method", "occlusion", "x"), "--explain")
+
+
+@pytest.mark.parametrize("kind", ["gru", "rnn"])
+def test_predict_explain_for_every_kind_adds_up(kind, tmp_path):
+    """Integrated Gradients' completeness from the command line: the attributions' sum differs from the
+    change in the output by ``delta``, here under 1% of it at 256 steps."""
+    out = tmp_path / f"{kind}.safetensors"
+    r = cli("train", "--data", LONGRANGE, "--model", kind, "--out", str(out), *FAST)
+    assert r.returncode == 0, r.stderr.decode()
+    r = cli("predict", str(out), "--explain", "--steps", "256", "at window outstanding next door for and city",
+            "that city train dreadful table street")  # the built-in set's words
+    assert r.returncode == 0, r.stderr.decode()
+    for line in r.stdout.decode().splitlines():
+        row = json.loads(line)
+        change = sum(row["attributions"]) - row["delta"]  # f(x) - f(padding) for the predicted class
+        assert abs(change) > 1e-3 and abs(row["delta"]) <= 0.01 * abs(change) + 1e-5

@@ -36,6 +36,24 @@ def test_compare_scores_every_model(qtbot, tiny_model, tiny_dataset):
         assert sig.args[0] in tiny_dataset["test"].texts
 
 
+def test_compare_names_the_words_behind_each_mistake(qtbot, tiny_model, tiny_dataset):
+    from core.data import TextDataset
+
+    flipped = TextDataset("memory:flipped", {name: type(split)(split.texts, 1 - split.labels)
+                                             for name, split in tiny_dataset.splits.items()}, tiny_dataset.label_names)
+    session = Session()
+    session.set_dataset(flipped)  # the model's right answers are all mistakes here
+    session.add_model(tiny_model, "LSTM")
+    panel = CompareScreen(session)
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.evaluated, timeout=30_000):
+        panel.evaluate()
+    table = panel.view.wrong.table
+    assert table.rowCount() >= 30 and table.horizontalHeaderItem(4).text() == "Words behind it"
+    top = table.item(0, 4).text().split(" (")[0]
+    assert top in table.item(0, 0).text().split() and "+" in table.item(0, 4).text()
+
+
 def test_compare_without_data_or_models_says_what_to_do(qtbot):
     panel = CompareScreen(Session())
     qtbot.addWidget(panel)

@@ -248,3 +248,60 @@ def test_a_model_whose_weights_overflow_is_named_not_drawn(qtbot):
         panel.set_text("the film was great")
     assert panel.current_trace is None and not panel.note.isHidden()
     assert panel.note.text().startswith("Can't show this model: the model's outputs are not finite numbers")
+
+
+def test_word_attributions_arrive_from_the_worker_beside_the_gates(qtbot, tiny_model, monkeypatch):
+    import threading
+
+    import gui.try_screen as try_screen_module
+
+    threads = []
+    real_explain = try_screen_module.explain
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return real_explain(*args, **kwargs)
+
+    monkeypatch.setattr(try_screen_module, "explain", recording)
+    panel, _ = make_panel(qtbot, tiny_model)
+    with qtbot.waitSignal(panel.explained, timeout=20_000):
+        panel.set_text("the film was great")
+    assert threads and all(t is not threading.main_thread() for t in threads)  # never on the GUI thread
+    a = panel.attribution
+    assert a.text == "the film was great" and a.method == "ig" and a.target_name == "positive"
+    assert panel.heatmap.attribution is not None and len(panel.heatmap.attribution) == 4
+    assert int(np.argmax(a.word_scores)) == 3  # "great" is what the tiny model learned
+    assert "Why positive" in panel.why_text.text() and ">great</span>" in panel.why_text.text()
+    assert "why positive" in panel.heatmap.hover_attribution(3) and "+" in panel.heatmap.hover_attribution(3)
+
+    set_mode(panel, "gate")  # changing the view keeps the attribution: same text
+    assert panel.heatmap.attribution is not None
+
+    with qtbot.waitSignal(panel.explained, timeout=20_000):  # another method, toward another class
+        panel.why_method.setCurrentIndex(panel.why_method.findData("occlusion"))
+    assert panel.attribution.method == "occlusion"
+    with qtbot.waitSignal(panel.explained, timeout=20_000):
+        panel.why_target.setCurrentIndex(panel.why_target.findText("negative"))
+    assert panel.attribution.target_name == "negative" and panel.attribution.word_scores[3] < 0
+
+    panel.why_method.setCurrentIndex(panel.why_method.findData(""))  # off: row and text go
+    assert panel.attribution is None and panel.heatmap.attribution is None and panel.why_text.text() == ""
+
+
+def test_a_stale_attribution_never_replaces_a_newer_one(qtbot, tiny_model):
+    panel, _ = make_panel(qtbot, tiny_model)
+    panel.set_text("the film was bad")
+    first = panel._attribution_key
+    with qtbot.waitSignal(panel.explained, timeout=20_000):
+        panel.set_text("a great plot and a lovely film")  # before the first answer is shown
+    assert panel._attribution_key != first
+    assert panel.attribution.text == "a great plot and a lovely film"
+    late = panel.attribution
+    import dataclasses
+
+    stale = dataclasses.replace(late, text="the film was bad")
+    panel._explained(first, stale)  # an answer for the older text arriving late is dropped
+    assert panel.attribution is late
+    qtbot.wait(300)  # whatever the first task still delivers changes nothing
+    assert panel.attribution.text == "a great plot and a lovely film"
+    assert len(panel.heatmap.attribution) == len(panel.current_trace.tokens) == 7
