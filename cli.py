@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import signal
@@ -237,23 +238,47 @@ class _Progress:
 
 
 def cmd_train(args) -> int:
+    from core import distributed
     from core.classifier import ModelConfig
-    from core.modelfile import save_model
     from core.tokenizer import TokenizerConfig
     from core.trainer import TrainConfig
 
     out = _check_out_path(args.out, args.data)
     model_config, tok_config, train_config = configs_from(args, ModelConfig, TokenizerConfig, TrainConfig)
-    progress = _Progress(args.quiet)
-    progress.log(f"loading {args.data} ...")
-    dataset = _load(args, args.split_seed, _stderr)  # notes are warnings: shown even with --quiet
+    world = distributed.start(train_config.device)  # under torchrun: one process of several (else a world of one)
+    try:
+        return _train_command(args, out, (model_config, tok_config, train_config), world)
+    finally:
+        distributed.finish(world)
+
+
+def _train_command(args, out: Path, configs: tuple, world) -> int:
+    """``train`` in this process; under torchrun only rank 0 prints, records the run and writes the file,
+    and the others wait for it at a barrier."""
+    from core import distributed
+    from core.modelfile import save_model
+
+    model_config, tok_config, train_config = configs
+    if world.distributed:
+        train_config = dataclasses.replace(train_config, device=distributed.training_device(world, train_config.device))
+    progress = _Progress(args.quiet or not world.main)
+    progress.log(f"loading {args.data} ..." + (f" (process 1 of {world.size}, {world.backend})" if world.distributed
+                                                else ""))
+    dataset = _load(args, args.split_seed, _stderr if world.main else lambda _note: None)  # notes: shown even quiet
     progress.log("splits: " + ", ".join(f"{s} {len(dataset[s]):,}" for s in dataset.splits)
                  + f"; classes: {', '.join(dataset.label_names)}")
-    recorder = None if args.no_record else _start_recording(dataset, model_config, tok_config, train_config)
+    recording = not args.no_record and world.main
+    recorder = _start_recording(dataset, model_config, tok_config, train_config) if recording else None
     model = _train_one(dataset, (model_config, tok_config, train_config), progress, recorder)
+    if not world.main:
+        distributed.barrier(world)  # rank 0 writes the file meanwhile
+        return 0
     if recorder is not None:
         model.info.run_id = recorder.run_id  # the file names its run
-    save_model(model, out)  # checks again: the file system may have changed during training
+    try:
+        save_model(model, out)  # checks again: the file system may have changed during training
+    finally:
+        distributed.barrier(world)  # the others wait for the file, written or not
     if recorder is not None:
         try:
             recorder.keep(model)
@@ -275,6 +300,7 @@ def cmd_train(args) -> int:
         "tokens_per_s": round(fin.tokens_per_s or 0),
         "parameters": fin.num_parameters,
         "vectors": model.info.vectors,
+        "world_size": model.info.world_size,
     }
     scores = (f"test accuracy {test.accuracy:.4f}, macro F1 {test.macro_f1:.4f}" if test
               else "no test score (the run was cancelled or the test split is empty)")

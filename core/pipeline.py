@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 import core
+from core import distributed
 from core.batching import EncodedSplit
 from core.classifier import ModelConfig, SentimentClassifier
 from core.data import TextDataset
@@ -132,10 +133,14 @@ def train_model(
                                         "tokenizer that splits words into pieces?)")
     trainer = Trainer(classifier, train_config, control)
     yield PhaseEvent("training", f"training {model_config.kind.upper()} on {trainer.device}")
+    world = distributed.current()
     info = ModelInfo(name=name or model_config.kind.upper(), dataset=dataset.source, splits=SplitRecord.of(dataset),
                      label_values=list(dataset.label_values) if dataset.label_values is not None else None,
                      created=_now(), versions=versions(),
-                     vectors=coverage.to_dict() if coverage is not None else None)
+                     vectors=coverage.to_dict() if coverage is not None else None,
+                     world_size=world.size, backend=world.backend)
+    if not world.main:
+        checkpoint_path = None  # rank 0 keeps the best epoch on disk; the others hold the same weights
     # the model file names the vectors' file, never the user's folders (the run store keeps the whole path)
     kept_config = dataclasses.replace(train_config, vectors=Path(train_config.vectors).name) \
         if train_config.vectors else train_config

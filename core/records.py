@@ -163,6 +163,8 @@ class ModelInfo:
     label_values: list[int] | None = None  # the whole number each class was written as (None: words)
     run_id: int | None = None  # its run in the run store (core/runs.py), when one was recorded
     vectors: dict | None = None  # the pretrained word vectors it started from (core.vectors.Coverage), if any
+    world_size: int = 1  # processes that trained it together (torchrun; core/distributed.py)
+    backend: str = ""  # their process group's backend: gloo or nccl ("" for one process)
     file: str = ""  # the file it was opened from or last saved to; not stored in the file
 
     def to_dict(self) -> dict:
@@ -182,4 +184,6 @@ class ModelInfo:
         valid = isinstance(values, list) and all(type(v) is int for v in values) and len(set(values)) == len(values)
         info.label_values = values if valid else None  # only a clean record is used to map labels
         info.vectors = info.vectors if isinstance(info.vectors, dict) else None
+        info.world_size = info.world_size if type(info.world_size) is int and info.world_size >= 1 else 1
+        info.backend = info.backend if isinstance(info.backend, str) else ""
         return info

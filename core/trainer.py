@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core import distributed
 from core.batching import EncodedSplit, bucketed_order, collate, predict_probabilities
 from core.device import choose_device
 from core.errors import SettingError, StudioError, TrainingError
@@ -31,6 +32,7 @@ from core.settings import check_settings, setting
 from core.threads import ThreadTuner
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16")
 _DEVICE_RE = re.compile(r"auto|cpu|mps(:0)?|cuda(:\d{1,2})?")
 
 
@@ -81,6 +83,14 @@ class TrainConfig:
         "does not drop. Each word adds a row to the model file: 100,000 words of 50-d vectors add 20 MB, of 300-d "
         "120 MB. 0: off. Whole-word tokenizer only.",
         range=(0, 2_000_000, 10_000))
+    precision: str = setting(
+        "fp32", "Precision", "Arithmetic of the training steps: fp32, or bf16 on a CUDA GPU (autocast: matrix products "
+        "and the recurrent kernels in bfloat16, weights, optimizer and loss in float32). Opt-in: faster on recent "
+        "GPUs, slightly different numbers. Evaluation, the gate trace and the analysis stay float32.",
+        choices=PRECISIONS)
+    max_steps: int = setting(
+        0, "Max steps", "Stop after this many optimizer steps (then validate, test and save as usual), wherever "
+        "the epoch is: for smoke tests and quick checks. 0: no limit (Epochs decides).", range=(0, 10**9, 100))
     eval_batch_size: int = 256  # inference only: larger is faster and changes no result
 
     def __post_init__(self) -> None:
@@ -111,7 +121,12 @@ class Trainer:
         self.loss_fn = nn.CrossEntropyLoss()
 
     def evaluate(self, split: EncodedSplit, label_names: list[str] | None = None) -> EvalResult:
-        probs, loss = predict_probabilities(self.model, split, self.device, self.config.eval_batch_size)
+        """Metrics on ``split``; under torchrun each rank predicts its share and every rank gets the whole."""
+        world = distributed.current()
+        if world.distributed:
+            probs, loss = _predict_shared(self.model, split, self.device, self.config.eval_batch_size, world)
+        else:
+            probs, loss = predict_probabilities(self.model, split, self.device, self.config.eval_batch_size)
         num_classes = probs.shape[1] if probs.size else len(label_names or []) or 2
         return evaluate_predictions(
             split.labels, probs.argmax(1), split.lengths, num_classes, loss=loss, label_names=label_names
@@ -141,12 +156,26 @@ class Trainer:
         cfg, model, control = self.config, self.model, self.control
         if len(train) == 0 or len(validation) == 0:
             raise StudioError("training needs a non-empty training and validation split")
-        torch.manual_seed(cfg.seed)  # dropout draws from torch's default generator
-        rng = np.random.default_rng(cfg.seed)
+        world = distributed.current()
+        # dropout draws from torch's default generator: its own stream per rank (the weights are built before)
+        torch.manual_seed(cfg.seed + world.rank)
+        rng = np.random.default_rng(cfg.seed)  # the batch order: the same on every rank, which takes its share
         import_optimizer_machinery()  # without the collector's long pauses (core/heap.py)
         optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-        steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
+        if cfg.precision == "bf16" and self.device.type != "cuda":
+            raise SettingError(f"Precision bf16 (--precision) needs a CUDA GPU; training is on {self.device}",
+                               "precision")
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
+        stepping = model  # what the training steps run: under torchrun, DDP averaging gradients over the ranks
+        if world.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            stepping = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda"
+                                               else None)
+        steps_per_epoch = math.ceil(len(train) / cfg.batch_size) // world.size
         total_steps = steps_per_epoch * cfg.epochs
+        if cfg.max_steps:
+            total_steps = min(total_steps, cfg.max_steps)
         best = _Best()
         bad_epochs, global_step, epoch, start_loss = 0, 0, 0, math.nan
         train_time, tokens_seen, tps = 0.0, 0, 0.0
@@ -158,15 +187,17 @@ class Trainer:
             loss_sum = torch.zeros((), device=self.device)
             correct = torch.zeros((), dtype=torch.int64, device=self.device)
             seen = 0
-            for step, index in enumerate(bucketed_order(train.lengths, cfg.batch_size, rng), start=1):
+            batches = distributed.shard(bucketed_order(train.lengths, cfg.batch_size, rng), world)
+            for step, index in enumerate(batches, start=1):
                 if control.wait_if_paused():
                     cancelled = True
                     break
                 tuner.before_step()
                 t0 = time.perf_counter()
                 batch = collate(train, index, self.device)
-                with _out_of_memory_as_training_error(epoch, step):
-                    logits = model(batch.ids, batch.lengths)
+                with _out_of_memory_as_training_error(epoch, step), _peers_gone_as_error(world):
+                    with autocast:
+                        logits = stepping(batch.ids, batch.lengths)
                     loss = self.loss_fn(logits.float(), batch.labels)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
@@ -196,6 +227,8 @@ class Trainer:
                     learning_rate=optimizer.param_groups[0]["lr"], tokens_per_s=tps,
                     elapsed_s=time.perf_counter() - start,
                 )
+                if global_step == cfg.max_steps:
+                    break
             if cancelled:
                 break
             _check_not_diverging(float(loss_sum) / max(seen, 1), start_loss, f"epoch {epoch}'s training loss", cfg)
@@ -214,12 +247,15 @@ class Trainer:
                 val_macro_f1=val.macro_f1, best_epoch=best.epoch, improved=improved,
                 learning_rate=optimizer.param_groups[0]["lr"], elapsed_s=time.perf_counter() - start,
             )
-            if bad_epochs >= cfg.patience:
+            if bad_epochs >= cfg.patience or global_step == cfg.max_steps:
                 stopped_early = epoch < cfg.epochs
                 break
 
         if best.state is not None:
             model.load_state_dict(best.state)
+        if not distributed.all_equal(_checksum(model), world):
+            raise TrainingError("the training processes ended with different weights; the model was not kept")
+        if best.state is not None:
             _check_not_diverging(best.validation.loss, start_loss, "the best epoch's validation loss", cfg, factor=3)
         test_result = None
         if test is not None and len(test) and best.state is not None and not cancelled:
@@ -236,6 +272,43 @@ class Trainer:
             validation=best.validation,
             test=test_result,
         )
+
+
+def _predict_shared(model: nn.Module, split: EncodedSplit, device: torch.device, batch_size: int,
+                    world: distributed.World) -> tuple[np.ndarray, float]:
+    """``predict_probabilities`` over ranks: rank r predicts texts r, r + N, ...; all get every row back."""
+    mine = np.arange(world.rank, len(split), world.size)
+    ids = [split.flat_ids[split.starts[i]: split.starts[i] + split.lengths[i]] for i in mine]
+    part, _ = predict_probabilities(model, EncodedSplit.from_ragged(ids, split.labels[mine]), device, batch_size)
+    classes = part.shape[1] if part.size else int(model.config.num_classes)
+    parts = distributed.gather_rows(part.reshape(len(mine), classes), world)
+    probs = np.zeros((len(split), classes), dtype=np.float64)
+    for rank, rows in enumerate(parts):
+        probs[np.arange(rank, len(split), world.size)] = rows
+    picked = probs[np.arange(len(split)), split.labels] if len(split) else np.ones(0)
+    loss = float(-np.log(np.clip(picked, 1e-12, 1.0)).mean()) if len(split) else math.nan
+    return probs.astype(np.float32), loss
+
+
+def _checksum(model: nn.Module) -> float:
+    """A number that differs when the weights do (to check that every rank ended with the same model)."""
+    with torch.no_grad():
+        return float(sum((p.double() * (i + 1)).sum().item() for i, p in enumerate(model.parameters())))
+
+
+@contextmanager
+def _peers_gone_as_error(world: distributed.World) -> Iterator[None]:
+    """Under torchrun, a failure of the gradient exchange (another rank died) as one clear error."""
+    if not world.distributed:
+        yield
+        return
+    try:
+        yield
+    except RuntimeError as e:
+        if isinstance(e, torch.OutOfMemoryError) or _is_oom(e):
+            raise
+        raise distributed.DistributedError(
+            f"another training process stopped, so this one stops too: {str(e).splitlines()[0][:200]}") from e
 
 
 def reference_loss(first_loss: float, num_classes: int) -> float:

@@ -60,6 +60,28 @@ def test_events_are_plain_data_and_complete(tiny_dataset):
     assert any(isinstance(e, PhaseEvent) for e in events)
 
 
+@pytest.mark.parametrize("max_steps", [5, 13 + 4])  # inside the first epoch (13 steps), inside the second
+def test_max_steps_stops_there_then_validates_and_tests(tiny_dataset, max_steps):
+    config = TrainConfig(epochs=5, batch_size=16, device="cpu", max_steps=max_steps)
+    events, _ = _events(train_model(tiny_dataset, SMALL, config))
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    epochs = [e for e in events if isinstance(e, EpochEvent)]
+    assert [s.global_step for s in steps] == list(range(1, max_steps + 1))
+    assert all(s.total_steps == max_steps for s in steps)  # progress bars end where training does
+    assert len(epochs) == math.ceil(max_steps / 13)  # the epoch cut short is validated too
+    fin = events[-1]
+    assert fin.stopped_early and not fin.cancelled and fin.epochs_run == len(epochs) and fin.test.count == 40
+
+
+def test_bf16_is_refused_without_a_cuda_gpu(tiny_dataset):
+    from core.errors import SettingError
+
+    with pytest.raises(SettingError, match=r"bf16 .* needs a CUDA GPU; training is on cpu"):
+        _events(train_model(tiny_dataset, SMALL, TrainConfig(epochs=1, device="cpu", precision="bf16")))
+    with pytest.raises(SettingError, match="Precision"):
+        TrainConfig(precision="fp16")
+
+
 def test_learns_the_tiny_task(tiny_model):
     assert tiny_model.record.test.accuracy >= 0.9
     preds = tiny_model.predict(["the film was great", "the film was awful"])

@@ -1,0 +1,155 @@
+"""Training one model over several processes under ``torchrun``: PyTorch's own engine, nothing invented.
+
+``torchrun --nproc_per_node=N main.py train ...`` starts N copies of the command with ``WORLD_SIZE``,
+``RANK``, ``LOCAL_RANK`` and the rendezvous address in their environment. ``start`` joins them into one
+process group (gloo on the CPU, NCCL on CUDA, each rank on its own GPU), and the trainer then wraps
+the model in ``DistributedDataParallel``, which averages the gradients at every step. Each rank takes
+its own share of the length-bucketed batches (the same order on every rank, from the seed; rank r takes
+batches r, r + N, ...), validation and test are split the same way and their predictions gathered, so
+every rank makes the same early-stopping decision, and only rank 0 prints, records and writes files.
+
+Without torchrun (no ``WORLD_SIZE``, or 1) nothing here does anything: a ``World`` of one.
+A rank that dies makes the others' next collective fail (the connection closes) or time out after
+``TIMEOUT_S``; either way they stop with one message (``DistributedError``), never hang.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+import torch
+
+from core.errors import StudioError
+
+TIMEOUT_S = 60  # the longest a rank waits for the others at a collective before giving up
+
+
+class DistributedError(StudioError):
+    """Another process of a distributed training stopped, or the group could not be formed."""
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place among the processes training one model (a world of one without torchrun)."""
+
+    size: int = 1
+    rank: int = 0
+    local_rank: int = 0
+    backend: str = ""  # "gloo" or "nccl"; "" for a single process
+
+    @property
+    def main(self) -> bool:
+        """The rank that prints, records the run and writes the model file."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+
+def launched_size() -> int:
+    """The number of processes torchrun started (1 when it did not start this one)."""
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
+
+
+def current() -> World:
+    """The process group this process belongs to, or a world of one."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return World()
+    dist = torch.distributed
+    return World(dist.get_world_size(), dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")),
+                 str(dist.get_backend()))
+
+
+def start(device: str = "auto") -> World:
+    """Join the process group torchrun set up (once per process); a world of one without torchrun.
+
+    ``device`` is the training setting: a CUDA device (auto with a GPU, or cuda) means NCCL with each
+    rank on GPU ``LOCAL_RANK``; anything else gloo on the CPU.
+    """
+    if launched_size() == 1:
+        return World()
+    if not torch.distributed.is_available():
+        raise DistributedError("this PyTorch build has no torch.distributed: train in one process")
+    if torch.distributed.is_initialized():
+        return current()
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    asked = device.strip().lower()
+    use_cuda = torch.cuda.is_available() and (asked in ("auto", "cuda") or asked.startswith("cuda:"))
+    backend = "nccl" if use_cuda else "gloo"
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+    try:
+        torch.distributed.init_process_group(backend, timeout=timedelta(seconds=TIMEOUT_S))
+    except (RuntimeError, ValueError) as e:
+        raise DistributedError(f"could not join the other training processes: {e}") from e
+    return current()
+
+
+def training_device(world: World, device: str) -> str:
+    """The device setting for this rank: its own GPU under NCCL, else what was asked."""
+    return f"cuda:{world.local_rank}" if world.backend == "nccl" else device
+
+
+def shard(batches: list[np.ndarray], world: World) -> list[np.ndarray]:
+    """This rank's batches: every ``world.size``-th from its rank on, the same count on every rank.
+
+    DistributedDataParallel needs every rank to take the same number of steps (each waits for the
+    others' gradients), so the last ``len(batches) % world.size`` batches are left out of this epoch.
+    """
+    if not world.distributed:
+        return batches
+    usable = len(batches) - len(batches) % world.size
+    return batches[world.rank:usable:world.size]
+
+
+def gather_rows(rows: np.ndarray, world: World) -> list[np.ndarray]:
+    """Every rank's ``rows`` (n_r, k) float array, in rank order (ranks may hold different counts)."""
+    if not world.distributed:
+        return [rows]
+    dist = torch.distributed
+    device = torch.device(f"cuda:{world.local_rank}") if world.backend == "nccl" else torch.device("cpu")
+    count = torch.tensor([rows.shape[0]], dtype=torch.int64, device=device)
+    counts = [torch.zeros_like(count) for _ in range(world.size)]
+    _collective(lambda: dist.all_gather(counts, count))
+    most = int(max(int(c) for c in counts))
+    padded = torch.zeros((most, rows.shape[1]), dtype=torch.float64, device=device)
+    padded[: rows.shape[0]] = torch.as_tensor(rows, dtype=torch.float64)
+    parts = [torch.zeros_like(padded) for _ in range(world.size)]
+    _collective(lambda: dist.all_gather(parts, padded))
+    return [p[: int(c)].cpu().numpy() for p, c in zip(parts, counts, strict=True)]
+
+
+def all_equal(value: float, world: World) -> bool:
+    """Whether every rank holds the same ``value`` (a checksum of the weights, say)."""
+    if not world.distributed:
+        return True
+    values = gather_rows(np.array([[value]], dtype=np.float64), world)
+    return all(v[0, 0] == values[0][0, 0] for v in values)
+
+
+def barrier(world: World) -> None:
+    if world.distributed:
+        _collective(torch.distributed.barrier)
+
+
+def finish(world: World) -> None:
+    """Leave the process group (at the end of the command)."""
+    if world.distributed and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
+def _collective(op) -> None:
+    """Run one collective; another rank gone (its connection closed, or no answer in ``TIMEOUT_S``)
+    becomes one ``DistributedError`` instead of a traceback from the transport."""
+    try:
+        op()
+    except (RuntimeError, ValueError) as e:
+        raise DistributedError("another training process stopped (or did not answer within "
+                               f"{TIMEOUT_S} s), so this one stops too: {str(e).splitlines()[0][:200]}") from e

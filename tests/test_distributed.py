@@ -1,0 +1,82 @@
+"""Training under torchrun: two CPU processes (gloo) train one model; one file, one summary; a dead rank
+stops the other."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.distributed import World, shard
+
+ROOT = Path(__file__).resolve().parents[1]
+TORCHRUN = Path(sys.executable).with_name("torchrun")
+DATA = "builtin:longrange?n=600&gap=2-8"
+SMALL = ["--embed-dim", "16", "--hidden-size", "16", "--device", "cpu", "--no-record"]
+
+needs_torchrun = pytest.mark.skipif(not TORCHRUN.is_file() or sys.platform == "win32",
+                                    reason="torchrun is not installed beside this Python")
+
+
+def torchrun(*args: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([str(TORCHRUN), "--standalone", "--nproc_per_node=2", str(ROOT / "main.py"), *args],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, **kwargs)
+
+
+def test_each_rank_takes_every_other_batch_and_the_same_count():
+    batches = [np.array([i]) for i in range(7)]
+    one, two = World(2, 0, 0, "gloo"), World(2, 1, 0, "gloo")
+    assert [int(b[0]) for b in shard(batches, one)] == [0, 2, 4]
+    assert [int(b[0]) for b in shard(batches, two)] == [1, 3, 5]  # the 7th is left out: equal step counts
+    assert shard(batches, World()) is batches
+
+
+@needs_torchrun
+def test_two_processes_train_one_model_and_write_one_file(tmp_path):
+    out = tmp_path / "m.safetensors"
+    run = torchrun("train", "--data", DATA, "--model", "gru", "--out", str(out), "--epochs", "2", *SMALL)
+    stdout, stderr = run.communicate(timeout=300)
+    assert run.returncode == 0, stderr.decode()[-3000:]
+    (line,) = stdout.decode().splitlines()  # one summary: rank 0's
+    summary = json.loads(line)
+    assert summary["world_size"] == 2 and summary["out"] == str(out) and 0 <= summary["test_accuracy"] <= 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]  # one file, no checkpoints left
+    assert stderr.decode().count("saved ") == 1 and "process 1 of 2, gloo" in stderr.decode()
+    info = subprocess.run([sys.executable, str(ROOT / "main.py"), "info", str(out)], capture_output=True, text=True)
+    meta = json.loads(info.stdout)["info"]
+    assert meta["world_size"] == 2 and meta["backend"] == "gloo"
+    # both ranks ended with the same weights: the trainer compares them and refuses the model otherwise
+
+
+@needs_torchrun
+def test_a_rank_that_dies_stops_the_other_soon(tmp_path):
+    run = torchrun("train", "--data", "builtin:longrange?n=20000&gap=20-60", "--model", "lstm", "--epochs", "50",
+                   "--out", str(tmp_path / "m.safetensors"), *SMALL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        workers: list[int] = []
+        while time.monotonic() < deadline and len(workers) < 2:  # torchrun's two workers
+            time.sleep(0.5)
+            found = subprocess.run(["pgrep", "-P", str(run.pid)], capture_output=True, text=True).stdout.split()
+            workers = [int(p) for p in found]
+        assert len(workers) == 2, "torchrun did not start two workers"
+        time.sleep(8)  # into training
+        os.kill(max(workers), signal.SIGKILL)
+        killed = time.monotonic()
+        _, stderr = run.communicate(timeout=120)
+        assert time.monotonic() - killed < 60
+        assert run.returncode != 0
+        assert not (tmp_path / "m.safetensors").exists()
+        assert "FAILED" in stderr.decode() or "stopped" in stderr.decode()
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
