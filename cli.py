@@ -253,8 +253,7 @@ def cmd_train(args) -> int:
 
 
 def _train_command(args, out: Path, configs: tuple, world) -> int:
-    """``train`` in this process; under torchrun only rank 0 prints, records the run and writes the file,
-    and the others wait for it at a barrier."""
+    """``train`` in this process; under torchrun only rank 0 prints, records the run and writes the file."""
     from core import distributed
     from core.modelfile import save_model
 
@@ -271,14 +270,10 @@ def _train_command(args, out: Path, configs: tuple, world) -> int:
     recorder = _start_recording(dataset, model_config, tok_config, train_config) if recording else None
     model = _train_one(dataset, (model_config, tok_config, train_config), progress, recorder)
     if not world.main:
-        distributed.barrier(world)  # rank 0 writes the file meanwhile
-        return 0
+        return 0  # rank 0 writes the file; torchrun waits for it (a barrier would time out on a slow save)
     if recorder is not None:
         model.info.run_id = recorder.run_id  # the file names its run
-    try:
-        save_model(model, out)  # checks again: the file system may have changed during training
-    finally:
-        distributed.barrier(world)  # the others wait for the file, written or not
+    save_model(model, out)  # checks again: the file system may have changed during training
     if recorder is not None:
         try:
             recorder.keep(model)

@@ -1,5 +1,9 @@
-"""The GPU path in under 5 minutes: training throughput on the CPU and the GPU (float32 and bf16), and
-the gate trace of a model that lives on the GPU against the GPU's own fused kernels and the CPU.
+"""The GPU path in under 5 minutes: training throughput on the CPU and the GPU, and the gate trace of a
+model that lives on the GPU against the GPU's own fused kernels and the CPU.
+
+bf16 is not offered yet: PyTorch's autocast runs cuDNN's RNN kernels in float16 whatever dtype it is
+asked for (aten/src/ATen/cudnn/AutocastRNN.cpp), so a bf16 path needs explicit casts, to be measured
+where a GPU is lent.
 
     bash benchmarks/gpu_check.sh            # or: .venv/bin/python benchmarks/gpu_check.py [--json FILE]
 
@@ -32,9 +36,9 @@ from core.tokenizer import TextTokenizer  # noqa: E402
 from core.trainer import TrainConfig, Trainer  # noqa: E402
 
 
-def throughput(split: EncodedSplit, vocab: int, device: str, precision: str, batch: int, steps: int) -> float:
+def throughput(split: EncodedSplit, vocab: int, device: str, batch: int, steps: int) -> float:
     model = build_classifier(ModelConfig(vocab_size=vocab), seed=0)
-    config = TrainConfig(device=device, precision=precision, batch_size=batch, epochs=1, max_steps=steps)
+    config = TrainConfig(device=device, batch_size=batch, epochs=1, max_steps=steps)
     small = EncodedSplit.from_ragged([split.flat_ids[s: s + n] for s, n in zip(split.starts[:64], split.lengths[:64],
                                                                                strict=True)], split.labels[:64])
     finished = [e for e in Trainer(model, config).fit(split, small) if isinstance(e, FinishedEvent)][-1]
@@ -45,8 +49,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=150, help="optimizer steps per GPU measurement (CPU: a fifth)")
     parser.add_argument("--json", metavar="FILE")
-    parser.add_argument("--dry-run", action="store_true", help="no GPU: the CPU in its place, no bf16 (checks the "
-                                                                "script itself, in seconds)")
+    parser.add_argument("--dry-run", action="store_true", help="no GPU: the CPU in its place (checks the script "
+                                                                "itself, in seconds)")
     args = parser.parse_args()
     gpu = "cpu" if args.dry_run else "cuda"
     if not args.dry_run and not torch.cuda.is_available():
@@ -61,17 +65,17 @@ def main() -> int:
     tok = TextTokenizer.train(texts)
     split = EncodedSplit.from_ragged(tok.encode_batch(texts, details=False).ids, labels)
     results: dict = {"gpu": name, "data": source, "throughput": []}
-    cases = [("cpu", "fp32", 32, max(10, args.steps // 5)), (gpu, "fp32", 32, args.steps),
-             (gpu, "bf16", 32, args.steps), (gpu, "fp32", 128, args.steps), (gpu, "bf16", 128, args.steps)]
+    cases = [("cpu", 32, max(10, args.steps // 5)), (gpu, 32, args.steps), (gpu, 128, args.steps),
+             (gpu, 512, args.steps)]
     if args.dry_run:
-        cases = [(d, p, b, 5) for d, p, b, _ in cases if p == "fp32"]
-    print(f"{'device':>6} {'precision':>9} {'batch':>5} {'steps':>5} {'tokens/s':>10}")
-    for device, precision, batch, steps in cases:
+        cases = [(d, b, 5) for d, b, _ in cases[:3]]
+    print(f"{'device':>6} {'batch':>5} {'steps':>5} {'tokens/s':>10}")
+    for device, batch, steps in cases:
         t0 = time.perf_counter()
-        tps = throughput(split, tok.vocab_size, device, precision, batch, steps)
-        results["throughput"].append({"device": device, "precision": precision, "batch": batch, "steps": steps,
+        tps = throughput(split, tok.vocab_size, device, batch, steps)
+        results["throughput"].append({"device": device, "batch": batch, "steps": steps,
                                       "tokens_per_s": round(tps), "seconds": round(time.perf_counter() - t0, 1)})
-        print(f"{device:>6} {precision:>9} {batch:>5} {steps:>5} {tps:>10,.0f}", flush=True)
+        print(f"{device:>6} {batch:>5} {steps:>5} {tps:>10,.0f}", flush=True)
 
     # the trace of a model on the GPU: the same numbers as on the CPU, and as the GPU's fused kernels
     worst = {}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU path's check (issue 17): throughput CPU vs GPU, fp32 vs bf16, and the trace on the GPU against
+# The GPU path's check (issue 17): throughput CPU vs GPU (batch 32 to 512), and the trace on the GPU against
 # the CPU's; under 5 minutes. Runs in the project's environment (./test.sh creates it). Exit 0 without a GPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."

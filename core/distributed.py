@@ -9,8 +9,9 @@ batches r, r + N, ...), validation and test are split the same way and their pre
 every rank makes the same early-stopping decision, and only rank 0 prints, records and writes files.
 
 Without torchrun (no ``WORLD_SIZE``, or 1) nothing here does anything: a ``World`` of one.
-A rank that dies makes the others' next collective fail (the connection closes) or time out after
-``TIMEOUT_S``; either way they stop with one message (``DistributedError``), never hang.
+A rank that dies makes the others' next collective fail at once (its connections close), and torchrun
+stops the rest; a rank that hangs makes the others time out after ``TIMEOUT_S``. Either way they stop
+with one message (``DistributedError``), never hang for good.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ import torch
 
 from core.errors import StudioError
 
-TIMEOUT_S = 60  # the longest a rank waits for the others at a collective before giving up
+# The longest a rank waits for the others at a collective before giving up. A rank that dies closes its
+# connections and the others fail at once; this bounds a rank that hangs, and must outlast rank 0's
+# checkpoint writes between steps.
+TIMEOUT_S = 300
 
 
 class DistributedError(StudioError):
@@ -79,12 +83,11 @@ def start(device: str = "auto") -> World:
         raise DistributedError("this PyTorch build has no torch.distributed: train in one process")
     if torch.distributed.is_initialized():
         return current()
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     asked = device.strip().lower()
     use_cuda = torch.cuda.is_available() and (asked in ("auto", "cuda") or asked.startswith("cuda:"))
     backend = "nccl" if use_cuda else "gloo"
     if use_cuda:
-        torch.cuda.set_device(local_rank)
+        torch.cuda.set_device(_gpu_of(int(os.environ.get("LOCAL_RANK", "0"))))
     try:
         torch.distributed.init_process_group(backend, timeout=timedelta(seconds=TIMEOUT_S))
     except (RuntimeError, ValueError) as e:
@@ -94,7 +97,12 @@ def start(device: str = "auto") -> World:
 
 def training_device(world: World, device: str) -> str:
     """The device setting for this rank: its own GPU under NCCL, else what was asked."""
-    return f"cuda:{world.local_rank}" if world.backend == "nccl" else device
+    return f"cuda:{_gpu_of(world.local_rank)}" if world.backend == "nccl" else device
+
+
+def _gpu_of(local_rank: int) -> int:
+    """The GPU a local rank uses (a machine may show each process only its own GPU)."""
+    return local_rank % max(torch.cuda.device_count(), 1)
 
 
 def shard(batches: list[np.ndarray], world: World) -> list[np.ndarray]:
@@ -114,7 +122,7 @@ def gather_rows(rows: np.ndarray, world: World) -> list[np.ndarray]:
     if not world.distributed:
         return [rows]
     dist = torch.distributed
-    device = torch.device(f"cuda:{world.local_rank}") if world.backend == "nccl" else torch.device("cpu")
+    device = torch.device(f"cuda:{_gpu_of(world.local_rank)}") if world.backend == "nccl" else torch.device("cpu")
     count = torch.tensor([rows.shape[0]], dtype=torch.int64, device=device)
     counts = [torch.zeros_like(count) for _ in range(world.size)]
     _collective(lambda: dist.all_gather(counts, count))
@@ -124,6 +132,27 @@ def gather_rows(rows: np.ndarray, world: World) -> list[np.ndarray]:
     parts = [torch.zeros_like(padded) for _ in range(world.size)]
     _collective(lambda: dist.all_gather(parts, padded))
     return [p[: int(c)].cpu().numpy() for p, c in zip(parts, counts, strict=True)]
+
+
+def all_sum(values: np.ndarray, world: World) -> np.ndarray:
+    """The element-wise sum of every rank's 1-d ``values``."""
+    if not world.distributed:
+        return np.asarray(values, dtype=np.float64)
+    return np.sum([rows[0] for rows in gather_rows(np.asarray(values, dtype=np.float64)[None, :], world)], axis=0)
+
+
+def all_max(value: float, world: World) -> float:
+    if not world.distributed:
+        return value
+    return float(max(rows[0, 0] for rows in gather_rows(np.array([[value]], dtype=np.float64), world)))
+
+
+def is_transport_failure(error: BaseException) -> bool:
+    """Whether ``error`` is the process group failing (a rank gone), not a fault of this rank's own work."""
+    kinds = tuple(k for k in (getattr(torch.distributed, "DistBackendError", None),
+                              getattr(torch.distributed, "DistNetworkError", None)) if k is not None)
+    text = str(error).lower()
+    return isinstance(error, kinds) or any(w in text for w in ("gloo", "nccl", "connection reset", "connection closed"))
 
 
 def all_equal(value: float, world: World) -> bool:

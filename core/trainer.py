@@ -32,7 +32,6 @@ from core.settings import check_settings, setting
 from core.threads import ThreadTuner
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("fp32", "bf16")
 _DEVICE_RE = re.compile(r"auto|cpu|mps(:0)?|cuda(:\d{1,2})?")
 
 
@@ -83,11 +82,6 @@ class TrainConfig:
         "does not drop. Each word adds a row to the model file: 100,000 words of 50-d vectors add 20 MB, of 300-d "
         "120 MB. 0: off. Whole-word tokenizer only.",
         range=(0, 2_000_000, 10_000))
-    precision: str = setting(
-        "fp32", "Precision", "Arithmetic of the training steps: fp32, or bf16 on a CUDA GPU (autocast: matrix products "
-        "and the recurrent kernels in bfloat16, weights, optimizer and loss in float32). Opt-in: faster on recent "
-        "GPUs, slightly different numbers. Evaluation, the gate trace and the analysis stay float32.",
-        choices=PRECISIONS)
     max_steps: int = setting(
         0, "Max steps", "Stop after this many optimizer steps (then validate, test and save as usual), wherever "
         "the epoch is: for smoke tests and quick checks. 0: no limit (Epochs decides).", range=(0, 10**9, 100))
@@ -157,22 +151,22 @@ class Trainer:
         if len(train) == 0 or len(validation) == 0:
             raise StudioError("training needs a non-empty training and validation split")
         world = distributed.current()
+        steps_per_epoch = math.ceil(len(train) / cfg.batch_size) // world.size
+        if steps_per_epoch == 0:
+            raise SettingError(f"{len(train):,} training texts make fewer batches of {cfg.batch_size} than the "
+                               f"{world.size} processes training together: lower the batch size or the processes",
+                               "batch_size")
         # dropout draws from torch's default generator: its own stream per rank (the weights are built before)
         torch.manual_seed(cfg.seed + world.rank)
         rng = np.random.default_rng(cfg.seed)  # the batch order: the same on every rank, which takes its share
         import_optimizer_machinery()  # without the collector's long pauses (core/heap.py)
         optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-        if cfg.precision == "bf16" and self.device.type != "cuda":
-            raise SettingError(f"Precision bf16 (--precision) needs a CUDA GPU; training is on {self.device}",
-                               "precision")
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
         stepping = model  # what the training steps run: under torchrun, DDP averaging gradients over the ranks
         if world.distributed:
             from torch.nn.parallel import DistributedDataParallel
 
             stepping = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda"
                                                else None)
-        steps_per_epoch = math.ceil(len(train) / cfg.batch_size) // world.size
         total_steps = steps_per_epoch * cfg.epochs
         if cfg.max_steps:
             total_steps = min(total_steps, cfg.max_steps)
@@ -196,8 +190,7 @@ class Trainer:
                 t0 = time.perf_counter()
                 batch = collate(train, index, self.device)
                 with _out_of_memory_as_training_error(epoch, step), _peers_gone_as_error(world):
-                    with autocast:
-                        logits = stepping(batch.ids, batch.lengths)
+                    logits = stepping(batch.ids, batch.lengths)
                     loss = self.loss_fn(logits.float(), batch.labels)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
@@ -227,10 +220,14 @@ class Trainer:
                     learning_rate=optimizer.param_groups[0]["lr"], tokens_per_s=tps,
                     elapsed_s=time.perf_counter() - start,
                 )
-                if global_step == cfg.max_steps:
+                if cfg.max_steps and global_step >= cfg.max_steps:
                     break
             if cancelled:
                 break
+            if world.distributed:  # every rank judges and reports the whole epoch, not its share
+                totals = distributed.all_sum(np.array([float(loss_sum), float(correct), seen]), world)
+                loss_sum, correct, seen = torch.tensor(totals[0]), torch.tensor(totals[1]), int(totals[2])
+                start_loss = distributed.all_max(start_loss, world)
             _check_not_diverging(float(loss_sum) / max(seen, 1), start_loss, f"epoch {epoch}'s training loss", cfg)
             yield PhaseEvent("validating", f"epoch {epoch}: evaluating on the validation split")
             val = self.evaluate(validation, label_names)
@@ -247,13 +244,13 @@ class Trainer:
                 val_macro_f1=val.macro_f1, best_epoch=best.epoch, improved=improved,
                 learning_rate=optimizer.param_groups[0]["lr"], elapsed_s=time.perf_counter() - start,
             )
-            if bad_epochs >= cfg.patience or global_step == cfg.max_steps:
+            if bad_epochs >= cfg.patience or (cfg.max_steps and global_step >= cfg.max_steps):
                 stopped_early = epoch < cfg.epochs
                 break
 
         if best.state is not None:
             model.load_state_dict(best.state)
-        if not distributed.all_equal(_checksum(model), world):
+        if world.distributed and not distributed.all_equal(_checksum(model), world):
             raise TrainingError("the training processes ended with different weights; the model was not kept")
         if best.state is not None:
             _check_not_diverging(best.validation.loss, start_loss, "the best epoch's validation loss", cfg, factor=3)
@@ -279,21 +276,21 @@ def _predict_shared(model: nn.Module, split: EncodedSplit, device: torch.device,
     """``predict_probabilities`` over ranks: rank r predicts texts r, r + N, ...; all get every row back."""
     mine = np.arange(world.rank, len(split), world.size)
     ids = [split.flat_ids[split.starts[i]: split.starts[i] + split.lengths[i]] for i in mine]
-    part, _ = predict_probabilities(model, EncodedSplit.from_ragged(ids, split.labels[mine]), device, batch_size)
+    part, mean_loss = predict_probabilities(model, EncodedSplit.from_ragged(ids, split.labels[mine]), device,
+                                            batch_size)
     classes = part.shape[1] if part.size else int(model.config.num_classes)
     parts = distributed.gather_rows(part.reshape(len(mine), classes), world)
-    probs = np.zeros((len(split), classes), dtype=np.float64)
+    probs = np.zeros((len(split), classes), dtype=np.float32)
     for rank, rows in enumerate(parts):
         probs[np.arange(rank, len(split), world.size)] = rows
-    picked = probs[np.arange(len(split)), split.labels] if len(split) else np.ones(0)
-    loss = float(-np.log(np.clip(picked, 1e-12, 1.0)).mean()) if len(split) else math.nan
-    return probs.astype(np.float32), loss
+    loss_sum = distributed.all_sum(np.array([mean_loss * len(mine)]), world)[0]  # each rank's sum of losses
+    return probs, float(loss_sum) / max(len(split), 1)
 
 
 def _checksum(model: nn.Module) -> float:
     """A number that differs when the weights do (to check that every rank ended with the same model)."""
-    with torch.no_grad():
-        return float(sum((p.double() * (i + 1)).sum().item() for i, p in enumerate(model.parameters())))
+    with torch.no_grad():  # on the CPU in float64 (MPS has no float64)
+        return float(sum((p.detach().cpu().double() * (i + 1)).sum().item() for i, p in enumerate(model.parameters())))
 
 
 @contextmanager
@@ -305,7 +302,7 @@ def _peers_gone_as_error(world: distributed.World) -> Iterator[None]:
     try:
         yield
     except RuntimeError as e:
-        if isinstance(e, torch.OutOfMemoryError) or _is_oom(e):
+        if not distributed.is_transport_failure(e):
             raise
         raise distributed.DistributedError(
             f"another training process stopped, so this one stops too: {str(e).splitlines()[0][:200]}") from e

@@ -51,9 +51,30 @@ def test_two_processes_train_one_model_and_write_one_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]  # one file, no checkpoints left
     assert stderr.decode().count("saved ") == 1 and "process 1 of 2, gloo" in stderr.decode()
     info = subprocess.run([sys.executable, str(ROOT / "main.py"), "info", str(out)], capture_output=True, text=True)
-    meta = json.loads(info.stdout)["info"]
-    assert meta["world_size"] == 2 and meta["backend"] == "gloo"
-    # both ranks ended with the same weights: the trainer compares them and refuses the model otherwise
+    meta = json.loads(info.stdout)
+    assert meta["info"]["world_size"] == 2 and meta["info"]["backend"] == "gloo"
+    # both ranks ended with the same weights: the trainer compares them and refuses the model otherwise.
+    # The scores gathered from the two ranks' shares equal one process scoring the saved model:
+    for split in ("validation", "test"):
+        r = subprocess.run([sys.executable, str(ROOT / "main.py"), "evaluate", str(out), "--data", DATA, "--split",
+                            split], capture_output=True, text=True)
+        alone = json.loads(r.stdout)
+        assert alone["accuracy"] == pytest.approx(meta["metrics"][split]["accuracy"], abs=1e-9), split
+        assert alone["loss"] == pytest.approx(meta["metrics"][split]["loss"], rel=1e-4), split
+
+
+def test_more_processes_than_batches_is_refused(tiny_dataset, monkeypatch):
+    from core import trainer as trainer_module
+    from core.classifier import ModelConfig
+    from core.errors import SettingError
+    from core.events import run_to_end
+    from core.pipeline import train_model
+    from core.trainer import TrainConfig
+
+    monkeypatch.setattr(trainer_module.distributed, "current", lambda: World(4, 0, 0, "gloo"))
+    config = TrainConfig(epochs=1, batch_size=128, device="cpu")  # 200 texts: 2 batches for 4 processes
+    with pytest.raises(SettingError, match="fewer batches of 128 than the 4 processes"):
+        run_to_end(train_model(tiny_dataset, ModelConfig(embed_dim=8, hidden_size=8), config))
 
 
 @needs_torchrun

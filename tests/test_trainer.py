@@ -73,15 +73,6 @@ def test_max_steps_stops_there_then_validates_and_tests(tiny_dataset, max_steps)
     assert fin.stopped_early and not fin.cancelled and fin.epochs_run == len(epochs) and fin.test.count == 40
 
 
-def test_bf16_is_refused_without_a_cuda_gpu(tiny_dataset):
-    from core.errors import SettingError
-
-    with pytest.raises(SettingError, match=r"bf16 .* needs a CUDA GPU; training is on cpu"):
-        _events(train_model(tiny_dataset, SMALL, TrainConfig(epochs=1, device="cpu", precision="bf16")))
-    with pytest.raises(SettingError, match="Precision"):
-        TrainConfig(precision="fp16")
-
-
 def test_learns_the_tiny_task(tiny_model):
     assert tiny_model.record.test.accuracy >= 0.9
     preds = tiny_model.predict(["the film was great", "the film was awful"])
