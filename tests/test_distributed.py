@@ -101,3 +101,16 @@ def test_a_rank_that_dies_stops_the_other_soon(tmp_path):
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
             run.wait()
+
+
+def test_ranks_with_different_weights_are_told_apart_and_only_group_failures_are_blamed_on_peers(monkeypatch):
+    from core import distributed
+
+    world = World(2, 0, 0, "gloo")
+    monkeypatch.setattr(distributed, "gather_rows", lambda rows, w: [rows, rows + 1.0])  # rank 1 holds another value
+    assert not distributed.all_equal(3.0, world)
+    monkeypatch.setattr(distributed, "gather_rows", lambda rows, w: [rows, rows.copy()])
+    assert distributed.all_equal(3.0, world)
+    assert distributed.all_sum(np.array([1.0, 2.0]), world).tolist() == [2.0, 4.0]
+    assert distributed.is_transport_failure(RuntimeError("[gloo/transport/tcp/pair.cc:537] Connection reset by peer"))
+    assert not distributed.is_transport_failure(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
