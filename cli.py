@@ -253,7 +253,8 @@ def cmd_train(args) -> int:
 
 
 def _train_command(args, out: Path, configs: tuple, world) -> int:
-    """``train`` in this process; under torchrun only rank 0 prints, records the run and writes the file."""
+    """``train`` in this process; under torchrun only rank 0 prints, records the run and writes the file,
+    and the others wait for it at a barrier."""
     from core import distributed
     from core.modelfile import save_model
 
@@ -270,10 +271,16 @@ def _train_command(args, out: Path, configs: tuple, world) -> int:
     recorder = _start_recording(dataset, model_config, tok_config, train_config) if recording else None
     model = _train_one(dataset, (model_config, tok_config, train_config), progress, recorder)
     if not world.main:
-        return 0  # rank 0 writes the file; torchrun waits for it (a barrier would time out on a slow save)
+        # Wait for rank 0's file (up to distributed.TIMEOUT_S). Leaving the group while rank 0 still uses it
+        # aborted a rank ("terminate called without an active exception") in 2 of 8 runs on a busy machine.
+        distributed.barrier(world)
+        return 0
     if recorder is not None:
         model.info.run_id = recorder.run_id  # the file names its run
-    save_model(model, out)  # checks again: the file system may have changed during training
+    try:
+        save_model(model, out)  # checks again: the file system may have changed during training
+    finally:
+        distributed.barrier(world)
     if recorder is not None:
         try:
             recorder.keep(model)
