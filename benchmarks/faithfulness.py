@@ -120,15 +120,15 @@ def _examples(models: dict[str, SentimentModel], texts: list[str], labels: np.nd
     out = []
     for i in picked:
         row = {"text": texts[i], "label": lstm.label_names[int(labels[i])]}
-        for kind, model in models.items():
-            a = explain(model, texts[i])  # toward the class each model predicted
+        explained = {kind: explain(model, texts[i]) for kind, model in models.items()}  # each toward its own class
+        for kind, a in explained.items():
             order = np.argsort(-a.word_scores)
             row[kind] = {"predicted": a.target_name, "p": float(a.probabilities[a.target]),
                          "for": [a.words[j] for j in order[:3]], "against": [a.words[j] for j in order[::-1][:2]]}
         trace = lstm.trace(texts[i], prefixes=False)
         gate = trace.cell(-1, 0).values["input"].mean(axis=1)  # forward direction, mean over units
         forget = trace.cell(-1, 0).values["forget"].mean(axis=1)
-        a = explain(lstm, texts[i])
+        a = explained["lstm"]
         top = int(np.argmax(a.token_scores))
         row["lstm_gates"] = {"token": a.tokens[top], "input_at_top": float(gate[top]),
                              "input_mean": float(gate.mean()), "forget_after_top": float(forget[top + 1:].mean())

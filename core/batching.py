@@ -36,6 +36,11 @@ class EncodedSplit:
     def __len__(self) -> int:
         return len(self.lengths)
 
+    def take(self, index: np.ndarray) -> EncodedSplit:
+        """The texts at ``index``, in that order, as a split of their own."""
+        ids = [self.flat_ids[s: s + n] for s, n in zip(self.starts[index], self.lengths[index], strict=True)]
+        return EncodedSplit.from_ragged(ids, self.labels[index])
+
     @property
     def num_tokens(self) -> int:
         return int(self.lengths.sum())

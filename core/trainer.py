@@ -275,9 +275,7 @@ def _predict_shared(model: nn.Module, split: EncodedSplit, device: torch.device,
                     world: distributed.World) -> tuple[np.ndarray, float]:
     """``predict_probabilities`` over ranks: rank r predicts texts r, r + N, ...; all get every row back."""
     mine = np.arange(world.rank, len(split), world.size)
-    ids = [split.flat_ids[split.starts[i]: split.starts[i] + split.lengths[i]] for i in mine]
-    part, mean_loss = predict_probabilities(model, EncodedSplit.from_ragged(ids, split.labels[mine]), device,
-                                            batch_size)
+    part, mean_loss = predict_probabilities(model, split.take(mine), device, batch_size)
     classes = part.shape[1] if part.size else int(model.config.num_classes)
     parts = distributed.gather_rows(part.reshape(len(mine), classes), world)
     probs = np.zeros((len(split), classes), dtype=np.float32)
