@@ -564,6 +564,27 @@ def bench_memory(quick: bool, results: dict, table: list) -> None:
                   f"<= {TARGETS['train_peak_rss_mb']:.0f} MB"))
 
 
+def bench_large(quick: bool, results: dict, table: list) -> None:
+    """Data larger than memory (``benchmarks/large_data.py``): peak RSS of the process tree and time to
+    the first training step against the row count, on the Arrow path (new cache, then reusing it) and the
+    in-memory one. Target: 2 M rows on the Arrow path under 1.5 GB."""
+    from benchmarks import large_data
+
+    rows = [100_000] if quick else [100_000, 500_000, 2_000_000]
+    for row in large_data.run(rows, 50 if quick else 300, in_memory=True):
+        n = row["rows"]
+        for key in ("arrow_first", "arrow_cached", "in_memory"):
+            results[f"large_{key}_{n}_peak_rss_mb"] = row[key]["peak_rss_mb"]
+            results[f"large_{key}_{n}_first_step_s"] = row[key]["first_step_s"]
+        first, cached, memory = row["arrow_first"], row["arrow_cached"], row["in_memory"]
+        table.append((f"{n:,}-row CSV, peak RSS: Arrow (cached) / in memory",
+                      f"{first['peak_rss_mb']:,} ({cached['peak_rss_mb']:,}) / {memory['peak_rss_mb']:,} MB", "",
+                      f"< {large_data.LIMIT_MB:.0f} MB at 2 M" if n == 2_000_000 else ""))
+        table.append((f"{n:,}-row CSV, to first step: Arrow (cached) / in memory",
+                      f"{first['first_step_s']:.1f} ({cached['first_step_s']:.1f}) / {memory['first_step_s']:.1f} s",
+                      "", ""))
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -582,12 +603,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="finish in under 60 seconds")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--only", help="comma-separated parts: train,tokenize,trace,explain,export,runs,gui,startup,"
-                                       "memory,load")
+                                       "memory,load,large")
     args = parser.parse_args()
     parts = {"train": bench_training, "tokenize": bench_tokenize, "trace": bench_trace, "explain": bench_explain,
              "export": bench_export,
              "runs": bench_runs, "gui": bench_gui, "startup": bench_startup, "memory": bench_memory,
-             "load": bench_load}
+             "load": bench_load, "large": bench_large}
     chosen = args.only.split(",") if args.only else list(parts)
     results: dict = {"machine": machine(), "quick": args.quick}
     table: list[tuple[str, str, str, str]] = []

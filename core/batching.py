@@ -15,11 +15,37 @@ import torch
 from core.tokenizer import PAD_ID
 
 
+class PiecedIds:
+    """Token ids held in several arrays (the record batches of a memory-mapped Arrow column), addressed
+    as if they were one: ``ids[a:b]`` is a view into the piece holding it (a text never spans pieces)."""
+
+    def __init__(self, pieces: list[np.ndarray]):
+        self.pieces = pieces
+        sizes = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
+        self.bases = np.zeros(len(pieces), dtype=np.int64)
+        if len(pieces):
+            np.cumsum(sizes[:-1], out=self.bases[1:])
+        self._size = int(sizes.sum())
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, span: slice) -> np.ndarray:
+        piece = int(np.searchsorted(self.bases, span.start, side="right")) - 1
+        base = int(self.bases[piece])
+        return self.pieces[piece][span.start - base : span.stop - base]
+
+
 @dataclass
 class EncodedSplit:
-    """A tokenized split, stored flat: one ids array and per-text start offsets (cheap to slice)."""
+    """A tokenized split: per-text start offsets into one ids store (cheap to slice).
 
-    flat_ids: np.ndarray  # (total_tokens,) int64
+    The store is an int64 array holding the split's texts back to back (``from_ragged``), or, for data
+    larger than memory, ``PiecedIds`` over a memory-mapped Arrow column that may hold other splits' texts
+    too (``core.mapped_ids``): only ``starts`` and ``lengths`` say which tokens are this split's.
+    """
+
+    flat_ids: np.ndarray | PiecedIds  # int64 array, or int32 pieces of a memory-mapped column
     starts: np.ndarray  # (n,) int64 start of each text in flat_ids
     lengths: np.ndarray  # (n,) int64
     labels: np.ndarray  # (n,) int64
@@ -44,6 +70,18 @@ class EncodedSplit:
     @property
     def num_tokens(self) -> int:
         return int(self.lengths.sum())
+
+    def token_counts(self, minlength: int, rows: int = 65_536) -> np.ndarray:
+        """How often each token id occurs in the split's texts (a few texts at a time: the store may be
+        memory-mapped and shared with other splits)."""
+        counts = np.zeros(minlength, dtype=np.int64)
+        for first in range(0, len(self), rows):
+            part = [self.flat_ids[s : s + n] for s, n in zip(self.starts[first: first + rows],
+                                                             self.lengths[first: first + rows], strict=True)]
+            if part:
+                found = np.bincount(np.concatenate(part), minlength=minlength)
+                counts[: len(found)] += found[:minlength]
+        return counts
 
 
 @dataclass

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core.errors import StudioError
 
+MIB = 1 << 20
 GIB = 1 << 30
 
 

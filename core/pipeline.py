@@ -31,6 +31,7 @@ from core.classifier import ModelConfig, SentimentClassifier
 from core.data import TextDataset
 from core.errors import StudioError
 from core.events import CheckpointEvent, EpochEvent, Event, FinishedEvent, PhaseEvent, TaskCancelled, TaskControl
+from core.mapped_ids import learn_vocabulary
 from core.metrics import EvalResult
 from core.modelfile import safe_file_name, save_model
 from core.records import CheckpointMark, History, ModelInfo, RunSummary, SplitRecord, TrainingRecord
@@ -108,7 +109,7 @@ def train_model(
     train_config = train_config or TrainConfig()
     if tokenizer is None:
         yield PhaseEvent("tokenizer", f"learning a vocabulary from {len(dataset['train']):,} training texts")
-        tokenizer = TextTokenizer.train(dataset["train"].texts, tokenizer_config or TokenizerConfig())
+        tokenizer = learn_vocabulary(dataset["train"].texts, tokenizer_config or TokenizerConfig())
     if vectors is None and train_config.vectors:
         for item in _vectors_for(tokenizer, train_config, vectors_cache, [model_config]):
             if isinstance(item, WordVectors):
@@ -339,7 +340,7 @@ def start_from_vectors(classifier: SentimentClassifier, tokenizer: TextTokenizer
     found, lowered = copy_rows(weight.data, tokens, vectors, skip={PAD_ID, UNK_ID})
     if freeze:
         weight.requires_grad_(False)
-    counts = np.bincount(train.flat_ids, minlength=tokenizer.vocab_size)
+    counts = train.token_counts(tokenizer.vocab_size)
     real = counts.sum() - counts[PAD_ID]
     return Coverage(file=vectors.name, sha256=vectors.sha256, dim=vectors.dim,
                     words=tokenizer.vocab_size - len(SPECIAL_TOKENS), words_found=len(found),
@@ -370,7 +371,7 @@ def train_models(
     sweep does) reuses word vectors read for the same file, vocabulary and number of extra words.
     """
     yield ModelEvent("", "", PhaseEvent("tokenizer", f"learning a vocabulary from {len(dataset['train']):,} texts"))
-    tokenizer = TextTokenizer.train(dataset["train"].texts, tokenizer_config)
+    tokenizer = learn_vocabulary(dataset["train"].texts, tokenizer_config)
     vectors = None
     if train_config.vectors:  # read once, for every model of the run
         for item in _vectors_for(tokenizer, train_config, vectors_cache, [config for _, config in plan]):

@@ -13,7 +13,7 @@ import torch
 
 from core.batching import EncodedSplit, predict_probabilities
 from core.classifier import ModelConfig, SentimentClassifier
-from core.data import Split
+from core.data import ArrowTexts, Split
 from core.errors import StudioError
 from core.metrics import EvalResult, evaluate_predictions
 from core.records import ModelInfo, TrainingRecord
@@ -23,7 +23,11 @@ from core.trainer import TrainConfig
 
 
 def encode_split(tokenizer: TextTokenizer, split: Split) -> EncodedSplit:
-    """Token ids of a whole split, stored flat for batching."""
+    """Token ids of a whole split, stored flat for batching (texts left on disk stay there: ``mapped_ids``)."""
+    if isinstance(split.texts, ArrowTexts):
+        from core.mapped_ids import encode_arrow
+
+        return encode_arrow(tokenizer, split.texts, split.labels)
     return EncodedSplit.from_ragged(tokenizer.encode_batch(split.texts, details=False).ids, split.labels)
 
 

@@ -154,13 +154,16 @@ class LengthHistogram(pg.PlotWidget):
             line.setVisible(False)
             self.addItem(line, ignoreBounds=True)
 
-    def set_lengths(self, lengths: np.ndarray, mean: float, p95: float, split: str = "train") -> None:
-        """Show the histogram of per-text token counts, with ``mean`` and ``p95`` (from ``describe``) marked."""
+    def set_lengths(self, lengths: np.ndarray, mean: float, p95: float, split: str = "train", sampled: int = 0) -> None:
+        """Show the histogram of per-text token counts, with ``mean`` and ``p95`` (from ``describe``) marked;
+        ``sampled``: the lengths are of a sample of that many texts."""
         counts, edges, hidden = length_histogram(lengths)
         if len(counts) == 0:
             self.clear_histogram()
             return
         title = f"Token lengths ({split}): median {np.median(lengths):.0f}, max {int(np.max(lengths)):,}"
+        if sampled:
+            title += f", in a sample of {sampled:,} texts"
         if hidden:
             title += f" ({hidden:,} longer texts not drawn)"
         self.setTitle(title, color=self._title_color)

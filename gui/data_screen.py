@@ -303,7 +303,7 @@ class DataScreen(QWidget):
         counts = {s: [stats[s].per_class[name] for name in dataset.label_names] for s in SPLITS if s in stats}
         self.balance_chart.set_counts(dataset.label_names, counts)
         train = stats["train"]
-        self.length_chart.set_lengths(train.lengths, train.mean, train.p95)
+        self.length_chart.set_lengths(train.lengths, train.mean, train.p95, sampled=train.sampled)
 
     def _clear(self) -> None:
         self._shown = None

@@ -26,6 +26,7 @@ class PreviewModel(QAbstractTableModel):
         self._label_names: list[str] = []
         self._columns: list[str] = ["text", "label"]
         self._rows = 0
+        self._texts: list[str] = []
 
     def set_split(self, split: Split | None, label_names: list[str]) -> None:
         self.beginResetModel()
@@ -33,6 +34,8 @@ class PreviewModel(QAbstractTableModel):
         self._label_names = list(label_names)
         self._columns = ["text", "label", *(split.extra if split is not None else {})]
         self._rows = min(len(split), PREVIEW_ROWS) if split is not None else 0
+        # read once: a split's texts may be on disk (ArrowTexts), where a slice is one read, a row one each
+        self._texts = list(split.texts[: self._rows]) if split is not None else []
         self.endResetModel()
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
@@ -54,7 +57,7 @@ class PreviewModel(QAbstractTableModel):
             return None
         row, column = index.row(), self._columns[index.column()]
         if column == "text":
-            text = split.texts[row]
+            text = self._texts[row]
             if role == Qt.ItemDataRole.DisplayRole:
                 return " ".join(text[:1000].split())  # one line; the view elides the rest
             if role == Qt.ItemDataRole.ToolTipRole:  # rich text so Qt wraps long reviews

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.data.arrow import ARROW_FILE_BYTES, ArrowTexts, assemble_arrow, read_arrow_file, use_arrow
 from core.data.builtin import _load_builtin
 from core.data.dataset import SPLITS, TEST_FRACTION, VALIDATION_FRACTION, Split, TextDataset
 from core.data.hub import _load_hub
@@ -30,7 +31,8 @@ from core.errors import ColumnError, DataError
 from core.events import PhaseEvent, TaskControl
 
 __all__ = [
-    "BUILTIN_SETS", "FILE_EXTENSIONS", "HUB_SUGGESTIONS", "SPLITS", "TEST_FRACTION", "VALIDATION_FRACTION",
+    "ARROW_FILE_BYTES", "BUILTIN_SETS", "FILE_EXTENSIONS", "HUB_SUGGESTIONS", "SPLITS", "TEST_FRACTION",
+    "VALIDATION_FRACTION", "ArrowTexts",
     "ColumnError", "DataError", "Loaded", "Split", "SplitStats", "TextDataset", "describe",
     "input_files", "load_dataset", "load_steps", "loading_message", "parse_source",
 ]  # fmt: skip
@@ -46,6 +48,7 @@ def load_dataset(
     test_fraction: float = TEST_FRACTION,
     control: TaskControl | None = None,
     min_classes: int = 2,
+    memory_mapped: bool | None = None,
 ) -> TextDataset:
     """Load any source into a three-split ``TextDataset``.
 
@@ -57,6 +60,9 @@ def load_dataset(
     own, not the training seed: models trained with different seeds are scored on the same test
     rows, and a model file records the carve so ``evaluate`` can redo it. Raises ``DataError`` for
     anything the user can fix and ``TaskCancelled`` when ``control`` is cancelled between steps.
+
+    ``memory_mapped`` reads a local file through ``datasets``' Arrow cache, its texts left on disk
+    (``arrow``); by default files of ``ARROW_FILE_BYTES`` or more are, smaller ones are read into memory.
     """
     for name, frac in (("validation", validation_fraction), ("test", test_fraction)):
         if not (isinstance(frac, (int, float)) and 0.0 <= frac < 1.0):
@@ -72,12 +78,21 @@ def load_dataset(
     notes: list[str] = []
     classlabels: dict[str, list[str]] = {}
     lenient = False
+    if kind == "file" and (memory_mapped or (memory_mapped is None and use_arrow(Path(target)))):
+        tables = read_arrow_file(Path(target), notes, control)
+        return assemble_arrow(source, tables, notes=notes, text_column=text_column, label_column=label_column,
+                              classlabels={}, seed=split_seed, control=control, min_classes=min_classes,
+                              fractions={"validation": validation_fraction, "test": test_fraction})
     if kind == "file":
         frames = {"train": _read_table(Path(target), notes)}
     elif kind == "folder":
         frames = _read_folder(Path(target), notes, control)
     else:
         frames, classlabels = _load_hub(target, options.get("config"), control)
+        if hasattr(frames["train"], "column_names"):  # a large set, left in the Hub cache's Arrow files
+            return assemble_arrow(source, frames, notes=notes, text_column=text_column, label_column=label_column,
+                                  classlabels=classlabels, seed=split_seed, control=control, min_classes=min_classes,
+                                  fractions={"validation": validation_fraction, "test": test_fraction})
         lenient = True
     _check_cancel(control)
     return _assemble(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +16,7 @@ TEST_FRACTION = 0.1  # likewise for test
 class Split:
     """One split: texts and integer class ids, plus optional per-example columns (e.g. ``gap``)."""
 
-    texts: list[str]
+    texts: Sequence[str]  # a list, or ``arrow.ArrowTexts`` for data read from a memory-mapped Arrow table
     labels: np.ndarray  # (n,) int64 class ids into TextDataset.label_names
     extra: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (n,) array
 
@@ -25,7 +26,7 @@ class Split:
     def subset(self, index: np.ndarray) -> Split:
         """The rows at ``index``, with ``extra`` kept aligned."""
         return Split(
-            texts=[self.texts[i] for i in index],
+            texts=take(index) if (take := getattr(self.texts, "take", None)) else [self.texts[i] for i in index],
             labels=self.labels[index],
             extra={k: v[index] for k, v in self.extra.items()},
         )

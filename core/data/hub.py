@@ -6,6 +6,7 @@ import os
 import sys
 from typing import Any
 
+from core.data.arrow import ARROW_HUB_ROWS
 from core.data.sources import _SPLIT_ALIASES, HUB_SUGGESTIONS, _check_cancel, _one_line
 from core.errors import DataError
 from core.events import TaskControl
@@ -57,7 +58,8 @@ def _hub_online() -> bool:
 def _load_hub(
     name: str, config: str | None, control: TaskControl | None
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Load a Hub dataset (from the cache when offline) -> (frames per split, ClassLabel names per column)."""
+    """Load a Hub dataset (from the cache when offline) -> (tables per split, ClassLabel names per column):
+    pandas frames, or for ``ARROW_HUB_ROWS`` rows or more the memory-mapped ``datasets.Dataset``s."""
     shown = f"{name}:{config}" if config else name
     online = _hub_online()
     _check_cancel(control)
@@ -104,16 +106,23 @@ def _load_hub(
 
     if not hasattr(loaded, "items"):  # a single Dataset
         loaded = {"train": loaded}
-    frames: dict[str, Any] = {}
+    tables: dict[str, Any] = {}
     classlabels: dict[str, list[str]] = {}
     for split_name, ds in loaded.items():
         split = _SPLIT_ALIASES.get(str(split_name).lower())
-        if split is None or split in frames:
+        if split is None or split in tables:
             continue
         for col, feature in getattr(ds, "features", {}).items():
             if isinstance(feature, datasets.ClassLabel):
                 classlabels.setdefault(str(col), list(feature.names))
-        frames[split] = ds.to_pandas()
+        tables[split] = ds
+    # Large sets stay in the Hub cache's memory-mapped Arrow files (``arrow``); small ones are read into
+    # memory, the quicker path for them.
+    large = sum(len(t) for t in tables.values()) >= ARROW_HUB_ROWS and all(
+        getattr(t, "_indices", None) is None for t in tables.values())
+    frames: dict[str, Any] = {}
+    for split, ds in tables.items():
+        frames[split] = ds if large else ds.to_pandas()
         _check_cancel(control)
     if "train" not in frames:
         raise DataError(

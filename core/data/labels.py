@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -261,6 +261,34 @@ def _guess_columns(
     return t, lab
 
 
+def _choose_columns(columns: list[str], sample: Callable[[], Any], text_column: str | None,
+                    label_column: str | None, notes: list[str]) -> tuple[str, str]:
+    """The text and label columns: the ones named, else found by name, else guessed from ``sample()`` (a
+    pandas frame of the first rows); a ``ColumnError`` listing the columns when they can't be found."""
+    listing = ", ".join(columns[:20]) + (", …" if len(columns) > 20 else "")
+    t_col = _find_column(columns, text_column, _TEXT_NAMES)
+    l_col = _find_column(columns, label_column, _LABEL_NAMES)
+    if text_column is not None and t_col is None:
+        raise ColumnError(f'There is no text column "{text_column}"; the columns are: {listing}.',
+                          columns=columns, missing=("text",))
+    if label_column is not None and l_col is None:
+        raise ColumnError(f'There is no label column "{label_column}"; the columns are: {listing}.',
+                          columns=columns, missing=("label",))
+    if t_col is not None and t_col == l_col:
+        raise DataError(f'The text and label columns must differ (both are "{t_col}").')
+    if len(columns) == 2 and (t_col is None or l_col is None):
+        t_col, l_col = _guess_columns(sample(), t_col, l_col, notes)
+    if t_col is None or l_col is None:
+        which = (
+            "text and label columns"
+            if t_col is None and l_col is None
+            else ("text column" if t_col is None else "label column")
+        )
+        raise ColumnError(f"Can't find the {which} (columns: {listing}).", columns=columns,
+                          missing=tuple(role for role, col in (("text", t_col), ("label", l_col)) if col is None))
+    return t_col, l_col
+
+
 def _assemble(
     source: str,
     frames: dict[str, Any],
@@ -276,28 +304,8 @@ def _assemble(
     min_classes: int = 2,
 ) -> TextDataset:
     """Tables per split -> TextDataset: pick columns, clean rows, map labels, carve missing splits."""
-    train_df = frames["train"]
-    columns = [str(c) for c in train_df.columns]
-    listing = ", ".join(columns[:20]) + (", …" if len(columns) > 20 else "")
-    t_col = _find_column(columns, text_column, _TEXT_NAMES)
-    l_col = _find_column(columns, label_column, _LABEL_NAMES)
-    if text_column is not None and t_col is None:
-        raise ColumnError(f'There is no text column "{text_column}"; the columns are: {listing}.',
-                          columns=columns, missing=("text",))
-    if label_column is not None and l_col is None:
-        raise ColumnError(f'There is no label column "{label_column}"; the columns are: {listing}.',
-                          columns=columns, missing=("label",))
-    if t_col is not None and t_col == l_col:
-        raise DataError(f'The text and label columns must differ (both are "{t_col}").')
-    t_col, l_col = _guess_columns(train_df, t_col, l_col, notes)
-    if t_col is None or l_col is None:
-        which = (
-            "text and label columns"
-            if t_col is None and l_col is None
-            else ("text column" if t_col is None else "label column")
-        )
-        raise ColumnError(f"Can't find the {which} (columns: {listing}).", columns=columns,
-                          missing=tuple(role for role, col in (("text", t_col), ("label", l_col)) if col is None))
+    columns = [str(c) for c in frames["train"].columns]
+    t_col, l_col = _choose_columns(columns, lambda: frames["train"], text_column, label_column, notes)
 
     raw: dict[str, tuple[list[str], list[int | str]]] = {}
     missing: list[str] = []
@@ -343,13 +351,47 @@ def _assemble(
         raw[split] = (keep_t, keep_l)
         _check_cancel(control)
 
-    union: set[int | str] = set()
-    for _, labs in raw.values():
-        union.update(labs)
-    names, mapping = _class_names(union, l_col, classlabels.get(l_col), notes)
-    train_values = set(raw["train"][1])
-    n_train = len(raw["train"][1])
-    if len(names) > max(20, n_train // 2) and classlabels.get(l_col) is None:
+    present = {split: set(labs) for split, (_, labs) in raw.items()}
+    names, mapping = _check_classes(present, l_col, columns, classlabels.get(l_col), len(raw["train"][1]), notes,
+                                    min_classes)
+    splits: dict[str, Split] = {
+        split: Split(texts=texts, labels=np.fromiter((mapping[v] for v in labs), np.int64, len(labs)))
+        for split, (texts, labs) in raw.items()
+    }
+    return _dataset(source, splits, missing, names, mapping, (t_col, l_col), classlabels, notes=notes, seed=seed,
+                    fractions=fractions, control=control)
+
+
+def _dataset(source: str, splits: dict[str, Split], missing: list[str], names: list[str],
+             mapping: dict[int | str, int], columns: tuple[str, str], classlabels: dict[str, list[str]], *,
+             notes: list[str], seed: int, fractions: dict[str, float], control: TaskControl | None) -> TextDataset:
+    """The ``TextDataset`` of ``splits``, the ``missing`` ones carved from train."""
+    t_col, l_col = columns
+    carved: tuple[str, ...] = ()
+    if missing:
+        _check_cancel(control)
+        splits, carved = _carve(splits, missing, fractions, seed)
+        if carved:
+            notes.append(f"Carved {' and '.join(carved)} from train (seed {seed}, stratified by class).")
+    numbers = classlabels.get(l_col) is None and all(isinstance(v, int) for v in mapping)
+    return TextDataset(
+        source=source, splits=splits, label_names=names,
+        label_values=sorted(mapping, key=mapping.__getitem__) if numbers else None,
+        text_column=t_col, label_column=l_col, carved=carved, notes=notes, split_seed=seed,
+        validation_fraction=fractions["validation"], test_fraction=fractions["test"],
+    )
+
+
+def _check_classes(
+    present: dict[str, set[int | str]], l_col: str, columns: list[str], classlabel_names: list[str] | None,
+    n_train: int, notes: list[str], min_classes: int,
+) -> tuple[list[str], dict[int | str, int]]:
+    """Name the classes from the label values each split holds (``_class_names``) and refuse what can't
+    be trained: a column with too many values to be labels, too few classes, a class only outside train."""
+    union: set[int | str] = set().union(*present.values())
+    names, mapping = _class_names(union, l_col, classlabel_names, notes)
+    train_values = present["train"]
+    if len(names) > max(20, n_train // 2) and classlabel_names is None:
         raise ColumnError(
             f'Label column "{l_col}" has {len(names)} different values for {n_train} training rows; is it '
             "really the label?", columns=columns, missing=("label",),
@@ -361,7 +403,7 @@ def _assemble(
         raise DataError(
             f'Only one class ("{_one_line(only, 40)}") found in the training data; a classifier needs at least two.'
         )
-    for split, (_, labs) in raw.items():
+    for split, labs in present.items():
         unseen = {v for v in labs if mapping[v] not in train_classes}
         if unseen:
             example = names[mapping[min(unseen, key=str)]]
@@ -369,32 +411,7 @@ def _assemble(
                 f'The {split} data has label "{_one_line(example, 40)}", which never appears in the training data; '
                 "every class needs training examples."
             )
-
-    splits: dict[str, Split] = {
-        split: Split(texts=texts, labels=np.fromiter((mapping[v] for v in labs), np.int64, len(labs)))
-        for split, (texts, labs) in raw.items()
-    }
-    carved: tuple[str, ...] = ()
-    if missing:
-        _check_cancel(control)
-        splits, carved = _carve(splits, missing, fractions, seed)
-        if carved:
-            notes.append(f"Carved {' and '.join(carved)} from train (seed {seed}, stratified by class).")
-    numbers = classlabels.get(l_col) is None and all(isinstance(v, int) for v in mapping)
-    label_values = sorted(mapping, key=mapping.__getitem__) if numbers else None
-    return TextDataset(
-        source=source,
-        splits=splits,
-        label_names=names,
-        label_values=label_values,
-        text_column=t_col,
-        label_column=l_col,
-        carved=carved,
-        notes=notes,
-        split_seed=seed,
-        validation_fraction=fractions["validation"],
-        test_fraction=fractions["test"],
-    )
+    return names, mapping
 
 
 def _carve(
