@@ -264,7 +264,11 @@ def _train_command(args, out: Path, configs: tuple, world) -> int:
     progress = _Progress(args.quiet or not world.main)
     progress.log(f"loading {args.data} ..." + (f" (process 1 of {world.size}, {world.backend})" if world.distributed
                                                 else ""))
+    if world.distributed and not world.main:
+        distributed.barrier(world)  # rank 0 loads first: a large file is converted into the Arrow cache once
     dataset = _load(args, args.split_seed, _stderr if world.main else lambda _note: None)  # notes: shown even quiet
+    if world.distributed and world.main:
+        distributed.barrier(world)
     progress.log("splits: " + ", ".join(f"{s} {len(dataset[s]):,}" for s in dataset.splits)
                  + f"; classes: {', '.join(dataset.label_names)}")
     recording = not args.no_record and world.main

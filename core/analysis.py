@@ -6,6 +6,7 @@ Plain numpy results, for the Compare screen and for ``benchmarks/results.py`` al
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,8 +14,9 @@ import torch
 from torch import nn
 
 from core.classifier import SentimentClassifier
+from core.data import Split
 from core.errors import StudioError
-from core.sentiment_model import SentimentModel
+from core.sentiment_model import SentimentModel, encode_split
 
 SATURATION = (0.1, 0.9)  # a gate below/above these is "saturated" (Karpathy, Johnson & Fei-Fei 2015)
 
@@ -108,16 +110,18 @@ def gradient_through_time(
 
 
 def long_text_ids(
-    model: SentimentModel, texts: list[str], max_steps: int = 200, batch: int = 64
+    model: SentimentModel, texts: Sequence[str], max_steps: int = 200, batch: int = 64
 ) -> tuple[np.ndarray, np.ndarray]:
     """(batch, time) token ids of the longest ``texts`` cut to the shortest of them (at most
     ``max_steps``), so no padding enters a gradient-through-time measurement, and their indices."""
-    ids = model.tokenizer.encode_batch(texts, details=False).ids if texts else []
-    if not ids:
+    if not len(texts):
         raise StudioError("no texts to measure gradients on")
-    order = np.argsort([-len(a) for a in ids], kind="stable")[:batch]
-    steps = min(max_steps, min(len(ids[i]) for i in order))
-    return np.stack([ids[i][:steps] for i in order]), order
+    split = encode_split(model.tokenizer, Split(texts, np.zeros(len(texts), dtype=np.int64)))
+    order = np.argsort(-split.lengths, kind="stable")[:batch]
+    ids = [np.asarray(split.flat_ids[s: s + n], dtype=np.int64) for s, n in
+           zip(split.starts[order], split.lengths[order], strict=True)]
+    steps = min(max_steps, min(len(a) for a in ids))
+    return np.stack([a[:steps] for a in ids]), order
 
 
 @dataclass

@@ -15,6 +15,7 @@ memory peaked at 2.8 GB against 0.86 GB.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,30 +23,51 @@ from typing import Any
 import numpy as np
 
 from core.batching import EncodedSplit, PiecedIds
-from core.data.arrow import ArrowTexts
+from core.data.arrow import ArrowTexts, table_key
 from core.errors import StudioError
 from core.files import write_atomic
 from core.tokenizer import TextTokenizer, TokenizerConfig
 
 MAP_BATCH = 10_000  # texts tokenized per call (each call is one Rust encode_batch)
+DIRECT_ROWS = 300_000  # a split this small and under half its table is tokenized on its own, in memory
 _FORMAT = "ids-v1"  # part of the cache key: change it when what the map writes changes
 
 _layouts: dict[str, tuple[PiecedIds, np.ndarray, np.ndarray]] = {}  # fingerprint -> the column's layout
 _LAYOUTS_KEPT = 4
+_lock = threading.Lock()
 
 
 def encode_arrow(tokenizer: TextTokenizer, texts: ArrowTexts, labels: np.ndarray) -> EncodedSplit:
-    """``texts``' token ids as an ``EncodedSplit`` reading from the cached, memory-mapped ids column."""
-    pieces, starts, lengths = _layout(tokenizer, texts.table, texts.column)
-    return EncodedSplit(pieces, starts[texts.rows], lengths[texts.rows], np.asarray(labels, dtype=np.int64))
+    """``texts``' token ids as an ``EncodedSplit`` reading from the cached, memory-mapped ids column.
+
+    The column holds the whole table, so a small share of it (scoring a carved test split with a model
+    trained elsewhere) is tokenized on its own instead, in memory, unless the column is there already."""
+    key = _fingerprint(tokenizer, texts.table, texts.column)
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(texts) <= DIRECT_ROWS and 2 * len(texts) < len(texts.table) and not _have_layout(key, texts.table):
+        return EncodedSplit.from_ragged(tokenizer.encode_batch(list(texts), details=False).ids, labels)
+    pieces, starts, lengths = _layout(tokenizer, texts.table, texts.column, key)
+    return EncodedSplit(pieces, starts[texts.rows], lengths[texts.rows], labels)
 
 
-def _layout(tokenizer: TextTokenizer, table: Any, column: str) -> tuple[PiecedIds, np.ndarray, np.ndarray]:
+def _have_layout(key: str, table: Any) -> bool:
+    folder = _cache_folder(table)
+    return key in _layouts or (folder is not None and (folder / f"cache-{key}.arrow").is_file())
+
+
+def _layout(tokenizer: TextTokenizer, table: Any, column: str, key: str) -> tuple[PiecedIds, np.ndarray, np.ndarray]:
     """The ids column of ``table`` (tokenized now, or found in the cache) and each row's start and length."""
-    key = _fingerprint(tokenizer, table, column)
-    if key in _layouts:
-        return _layouts[key]
-    mapped = _ids_table(tokenizer, table, column, key)
+    with _lock:  # one map per table at a time; the GUI's screens may encode from several threads
+        if key in _layouts:
+            return _layouts[key]
+        layout = _read_layout(_ids_table(tokenizer, table, column, key))
+        while len(_layouts) >= _LAYOUTS_KEPT:
+            del _layouts[next(iter(_layouts))]
+        _layouts[key] = layout
+        return layout
+
+
+def _read_layout(mapped: Any) -> tuple[PiecedIds, np.ndarray, np.ndarray]:
     chunks = mapped.data.table.column("ids").chunks
     pieces, starts, lengths, base = [], [], [], 0
     for chunk in chunks:
@@ -55,18 +77,14 @@ def _layout(tokenizer: TextTokenizer, table: Any, column: str) -> tuple[PiecedId
         starts.append(base + offsets[:-1])
         lengths.append(np.diff(offsets))
         base += len(values)
-    layout = (PiecedIds(pieces), np.concatenate(starts) if starts else np.zeros(0, np.int64),
-              np.concatenate(lengths) if lengths else np.zeros(0, np.int64))
-    while len(_layouts) >= _LAYOUTS_KEPT:
-        del _layouts[next(iter(_layouts))]
-    _layouts[key] = layout
-    return layout
+    return (PiecedIds(pieces), np.concatenate(starts) if starts else np.zeros(0, np.int64),
+            np.concatenate(lengths) if lengths else np.zeros(0, np.int64))
 
 
 def _fingerprint(tokenizer: TextTokenizer, table: Any, column: str) -> str:
     """What the ids depend on: the table's content (its ``datasets`` fingerprint), the column and the
     whole tokenizer (vocabulary and settings)."""
-    return _digest(_FORMAT, table._fingerprint, column, tokenizer.to_json(), _settings(tokenizer.config))
+    return _digest(_FORMAT, table_key(table), column, tokenizer.to_json(), _settings(tokenizer.config))
 
 
 def _settings(config: TokenizerConfig) -> str:
@@ -88,7 +106,7 @@ def learn_vocabulary(texts: Sequence[str], config: TokenizerConfig) -> TextToken
     folder = _cache_folder(texts.table) if isinstance(texts, ArrowTexts) else None
     if folder is None:
         return TextTokenizer.train(texts, config)
-    key = _digest(_FORMAT, texts.table._fingerprint, texts.column, texts.rows.tobytes(), _settings(config))
+    key = _digest(_FORMAT, table_key(texts.table), texts.column, texts.rows.tobytes(), _settings(config))
     path = folder / f"sentiment-studio-vocabulary-{key}.json"
     try:
         return TextTokenizer.from_json(path.read_text(encoding="utf-8"), config)

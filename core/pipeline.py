@@ -17,9 +17,10 @@ import dataclasses
 import os
 import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -28,7 +29,7 @@ import core
 from core import distributed
 from core.batching import EncodedSplit
 from core.classifier import ModelConfig, SentimentClassifier
-from core.data import TextDataset
+from core.data import ArrowTexts, TextDataset
 from core.errors import StudioError
 from core.events import CheckpointEvent, EpochEvent, Event, FinishedEvent, PhaseEvent, TaskCancelled, TaskControl
 from core.mapped_ids import learn_vocabulary
@@ -39,6 +40,8 @@ from core.sentiment_model import SentimentModel, encode_split
 from core.tokenizer import PAD_ID, SPECIAL_TOKENS, UNK_ID, TextTokenizer, TokenizerConfig
 from core.trainer import TrainConfig, Trainer
 from core.vectors import Coverage, VectorsError, WordVectors, copy_rows, lookup_keys, read_vectors
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -107,9 +110,11 @@ def train_model(
     """
     model_config = model_config or ModelConfig()
     train_config = train_config or TrainConfig()
+    world = distributed.current()
     if tokenizer is None:
         yield PhaseEvent("tokenizer", f"learning a vocabulary from {len(dataset['train']):,} training texts")
-        tokenizer = learn_vocabulary(dataset["train"].texts, tokenizer_config or TokenizerConfig())
+        tokenizer = _rank0_first(world, dataset, lambda: learn_vocabulary(dataset["train"].texts,
+                                                                           tokenizer_config or TokenizerConfig()))
     if vectors is None and train_config.vectors:
         for item in _vectors_for(tokenizer, train_config, vectors_cache, [model_config]):
             if isinstance(item, WordVectors):
@@ -117,7 +122,8 @@ def train_model(
             else:
                 yield item
     yield PhaseEvent("encoding", "tokenizing the splits")
-    encoded = {s: encode_split(tokenizer, dataset[s]) for s in ("train", "validation", "test")}
+    encoded = _rank0_first(world, dataset,
+                           lambda: {s: encode_split(tokenizer, dataset[s]) for s in ("train", "validation", "test")})
     model_config = ModelConfig.from_dict(
         {**model_config.to_dict(), "vocab_size": tokenizer.vocab_size, "num_classes": dataset.num_classes}
     )
@@ -134,7 +140,6 @@ def train_model(
                                         "tokenizer that splits words into pieces?)")
     trainer = Trainer(classifier, train_config, control)
     yield PhaseEvent("training", f"training {model_config.kind.upper()} on {trainer.device}")
-    world = distributed.current()
     info = ModelInfo(name=name or model_config.kind.upper(), dataset=dataset.source, splits=SplitRecord.of(dataset),
                      label_values=list(dataset.label_values) if dataset.label_values is not None else None,
                      created=_now(), versions=versions(),
@@ -170,6 +175,19 @@ def train_model(
     model.info.checkpoint = False
     model.record = TrainingRecord(RunSummary.of(finished), finished.validation, finished.test, history)
     yield ModelDone(model.name, model)
+
+
+def _rank0_first(world: distributed.World, dataset: TextDataset, work: Callable[[], T]) -> T:
+    """``work()``; under torchrun, with texts left on disk, first on rank 0 and then on the others, so
+    the vocabulary and the ids are computed once and the other ranks read them from the cache."""
+    if not (world.distributed and isinstance(dataset["train"].texts, ArrowTexts)):
+        return work()
+    if world.main:
+        result = work()
+        distributed.barrier(world)
+        return result
+    distributed.barrier(world)
+    return work()
 
 
 def _write_checkpoint(path: Path, event: EpochEvent, model: SentimentModel, history: History) -> str | None:

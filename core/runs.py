@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.data.arrow import ArrowTexts
 from core.errors import StudioError
 
 SCHEMA_VERSION = 2
@@ -102,14 +103,19 @@ def store_home() -> Path:
 
 
 def fingerprint(dataset) -> dict:
-    """What identifies a dataset's content: split sizes and a SHA-256 over every text and label."""
+    """What identifies a dataset's content: split sizes and a SHA-256 over every text and label (for texts
+    left on disk, over which rows of which cached table: reading millions of texts per run would cost more
+    than the run's start)."""
     digest = hashlib.sha256()
     for split in dataset.splits:
         part = dataset[split]
         digest.update(split.encode())
-        for text in part.texts:
-            digest.update(text.encode("utf-8", "surrogatepass"))
-            digest.update(b"\0")
+        if isinstance(part.texts, ArrowTexts):
+            digest.update(part.texts.content_key())
+        else:
+            for text in part.texts:
+                digest.update(text.encode("utf-8", "surrogatepass"))
+                digest.update(b"\0")
         digest.update(part.labels.tobytes())
     return {"sizes": {s: len(dataset[s]) for s in dataset.splits}, "sha256": digest.hexdigest(),
             "classes": list(dataset.label_names)}

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -252,7 +254,7 @@ class MisclassifiedTable(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.scores: dict[str, ModelScore] = {}
-        self.texts: list[str] = []
+        self.texts: Sequence[str] = []
         self.title = QLabel()
         self.model = QComboBox()
         self.model.currentTextChanged.connect(self._fill)
@@ -280,7 +282,7 @@ class MisclassifiedTable(QWidget):
     def set_split_name(self, split: str) -> None:
         self.title.setText(f"<b>Misclassified {split} examples</b> of")
 
-    def show_scores(self, scores: dict[str, ModelScore], texts: list[str], split: str) -> None:
+    def show_scores(self, scores: dict[str, ModelScore], texts: Sequence[str], split: str) -> None:
         self.scores, self.texts = scores, texts
         self.set_split_name(split)
         current = self.model.currentText()
@@ -301,11 +303,13 @@ class MisclassifiedTable(QWidget):
         idx = idx[np.argsort(-s.confidence[idx])][: self.MAX_ROWS]  # the most confident mistakes first
         names = s.result.label_names
         self.table.setRowCount(len(idx))
-        for row, i in enumerate(idx):
+        # one read for all rows: a split's texts may be on disk (ArrowTexts), where each single row is a read
+        shown = list(take(idx)) if (take := getattr(self.texts, "take", None)) else [self.texts[i] for i in idx]
+        for row, (i, sentence) in enumerate(zip(idx, shown, strict=True)):
             words = s.mistake_words.get(int(i))
             behind = "" if words is None else ", ".join(f"{w} ({v:+.2f})" for w, v in words) or "(none)"
             for col, text in enumerate(
-                [self.texts[i], names[s.truth[i]], names[s.predicted[i]], f"{s.confidence[i]:.0%}", behind]
+                [sentence, names[s.truth[i]], names[s.predicted[i]], f"{s.confidence[i]:.0%}", behind]
             ):
                 item = QTableWidgetItem(text)
                 if col == 0:

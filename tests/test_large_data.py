@@ -80,6 +80,60 @@ def test_the_arrow_path_gives_the_in_memory_dataset(tmp_path, ext):
     assert any("Arrow cache" in n for n in mapped.notes)
 
 
+def test_batches_merge_their_labels_and_drop_what_memory_drops(tmp_path, monkeypatch):
+    """Labels found batch by batch (here 7 rows a batch) make the same classes; a label seen only on rows
+    dropped for their empty text is no class, as in memory."""
+    from core.data import arrow
+
+    monkeypatch.setattr(arrow, "SCAN_ROWS", 7)
+    rows = [*_rows(120), ("", "weird")]
+    path = _write(tmp_path, ".csv", rows)
+    memory, mapped = load_dataset(str(path), memory_mapped=False), load_dataset(str(path), memory_mapped=True)
+    assert mapped.label_names == memory.label_names == ["neg", "Pos"] and mapped.notes[1:] == memory.notes
+    for split in ("train", "validation", "test"):
+        assert list(mapped[split].texts) == memory[split].texts
+        np.testing.assert_array_equal(mapped[split].labels, memory[split].labels)
+
+
+@pytest.mark.filterwarnings("ignore:Length of header:pandas.errors.ParserWarning")
+@pytest.mark.parametrize("content", [
+    "text,label\n" + "".join(f"text {i},{i % 2},\n" for i in range(60)),  # a spreadsheet's trailing commas
+    ",text,label\n" + "".join(f"{i},text {i},{i % 2}\n" for i in range(60)),  # pandas' to_csv() index column
+])
+def test_csv_files_from_spreadsheets_and_pandas_read_as_in_memory(tmp_path, content):
+    path = write(tmp_path / "data.csv", content)
+    memory, mapped = load_dataset(str(path), memory_mapped=False), load_dataset(str(path), memory_mapped=True)
+    assert (mapped.text_column, mapped.label_column) == (memory.text_column, memory.label_column) == ("text", "label")
+    assert list(mapped["train"].texts) == memory["train"].texts and len(memory["train"]) == 48
+
+
+def test_a_file_that_is_not_utf8_is_refused_in_one_line(tmp_path):
+    path = write(tmp_path / "latin.csv", b"text,label\n" + "".join(f"café {i},{i % 2}\n" for i in range(60))
+                 .encode("cp1252"))
+    with pytest.raises(DataError, match=r"not UTF-8 text.*save it as UTF-8"):
+        load_dataset(str(path), memory_mapped=True)
+    mixed = tmp_path / "mixed.jsonl"
+    write(mixed, "".join(json.dumps({"text": f"t {i}", "label": "1" if i % 2 else 0}) + "\n" for i in range(60)))
+    with pytest.raises(DataError, match="mixed or nested kinds") as info:  # in memory "1" and 0 are one label
+        load_dataset(str(mixed), memory_mapped=True)
+    assert "\n" not in str(info.value)
+
+
+def test_a_file_rewritten_with_its_old_time_is_read_again(tmp_path):
+    """datasets knows a local file by path and modification time; cp -p and rsync -t keep the time."""
+    path = _write(tmp_path, ".csv", _rows(300))
+    before = path.stat()
+    first = load_dataset(str(path), memory_mapped=True)
+    tok = TextTokenizer.train(first["train"].texts)
+    old_ids = encode_split(tok, first["train"])
+    path.write_text("review;sentiment\n" + "".join(f"brand new text {i};{('neg', 'pos')[i % 2]}\n" for i in range(300)))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    again = load_dataset(str(path), memory_mapped=True)
+    assert all(t.startswith("brand new text") for t in again["train"].texts)
+    new_ids = encode_split(tok, again["train"])  # the same vocabulary: the ids follow the new texts
+    assert new_ids.num_tokens != old_ids.num_tokens
+
+
 def test_the_arrow_path_refuses_what_the_in_memory_one_does(tmp_path):
     one_class = write(tmp_path / "one.csv", "text,label\n" + "".join(f"text {i},pos\n" for i in range(50)))
     with pytest.raises(DataError, match="Only one class"):
@@ -129,8 +183,12 @@ def test_ids_come_from_a_cached_memory_mapped_column(tmp_path):
         mapped_ids._encode_rows = original
     assert not calls and {p.name for p in (tmp_path / "hf-cache").rglob("*.arrow")} == files
     other = TextTokenizer.train(ds["train"].texts, TokenizerConfig(max_length=5))
-    encode_split(other, ds["validation"])  # another vocabulary or setting: another column
+    small = encode_split(other, ds["validation"])  # a small share, no column for this vocabulary: in memory
+    assert isinstance(small.flat_ids, np.ndarray) and small.lengths.max() <= 5
+    assert {p.name for p in (tmp_path / "hf-cache").rglob("*.arrow")} == files
+    encode_split(other, ds["train"])  # most of the table: another vocabulary or setting, another column
     assert len({p.name for p in (tmp_path / "hf-cache").rglob("*.arrow")}) == len(files) + 1
+    assert isinstance(encode_split(other, ds["validation"]).flat_ids, PiecedIds)  # now the column is there
 
 
 def _cpu():
@@ -163,7 +221,7 @@ def test_a_large_hub_set_stays_in_its_arrow_files(monkeypatch):
     from its Arrow tables (here in memory, as a Hub download's are mapped), its -1 labels dropped."""
     import datasets
 
-    from core.data import arrow, hub
+    from core.data import hub
 
     features = datasets.Features({"sentence": datasets.Value("string"),
                                   "label": datasets.ClassLabel(names=["negative", "positive"])})
@@ -171,7 +229,6 @@ def test_a_large_hub_set_stays_in_its_arrow_files(monkeypatch):
                                        features=features)
     test = datasets.Dataset.from_dict({"sentence": [f"t {i}" for i in range(40)], "label": [-1] * 40},
                                       features=features)
-    monkeypatch.setattr(arrow, "ARROW_HUB_ROWS", 100)
     monkeypatch.setattr(hub, "ARROW_HUB_ROWS", 100)
     monkeypatch.setattr(hub, "_hub_online", lambda: False)
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: datasets.DatasetDict(train=train, test=test))
@@ -205,3 +262,19 @@ def test_the_vocabulary_learned_from_cached_rows_is_kept_with_them(tmp_path, mon
         learn_vocabulary(ds["train"].texts.take(np.arange(100)), TokenizerConfig())
     with pytest.raises(pytest.fail.Exception):
         learn_vocabulary(ds["train"].texts, TokenizerConfig(lowercase=False))
+
+
+def test_runs_and_compare_work_from_texts_on_disk(tmp_path):
+    from core.analysis import long_text_ids
+    from core.runs import fingerprint
+
+    ds = load_dataset(str(_write(tmp_path, ".csv", _rows(600))), memory_mapped=True)
+    key = fingerprint(ds)
+    assert key == fingerprint(ds) and key["sizes"] == {s: len(ds[s]) for s in ds.splits}
+    other = load_dataset(str(_write(tmp_path, ".csv", _rows(600))), memory_mapped=True, split_seed=1)
+    assert fingerprint(other)["sha256"] != key["sha256"]  # other rows in each split
+    model = next(e for e in train_model(ds, train_config=TrainConfig(max_steps=3, device="cpu"))
+                 if isinstance(e, ModelDone)).model
+    ids, order = long_text_ids(model, ds["test"].texts, batch=8)
+    longest = sorted((len(model.tokenizer.encode(t).ids[0]) for t in ds["test"].texts), reverse=True)[:8]
+    assert ids.shape == (8, min(longest)) and len(order) == 8

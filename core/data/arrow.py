@@ -14,6 +14,8 @@ is judged once, not once per row.
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -24,9 +26,9 @@ import numpy as np
 from core.data.dataset import SPLITS, Split, TextDataset
 from core.data.labels import _NA_MARKERS, _check_classes, _choose_columns, _dataset, _norm_labels
 from core.data.sources import _check_cancel, _one_line
-from core.errors import ColumnError, DataError
+from core.errors import ColumnError, DataError, StudioError
 from core.events import TaskControl
-from core.files import MIB
+from core.files import MIB, write_atomic
 
 ARROW_FILE_BYTES = 64 * MIB  # a local file this large goes through the Arrow cache (smaller: today's speed)
 ARROW_HUB_ROWS = 300_000  # likewise a Hub dataset with this many rows in all
@@ -71,11 +73,29 @@ class ArrowTexts(Sequence[str]):
     def take(self, index: np.ndarray) -> ArrowTexts:
         return ArrowTexts(self.table, self.column, self.rows[np.asarray(index, dtype=np.int64)])
 
+    def content_key(self) -> bytes:
+        """What identifies these texts without reading them: the table, the column and the rows."""
+        return table_key(self.table).encode("utf-8", "surrogatepass") + b"\0" + self.column.encode() + b"\0" + \
+            self.rows.tobytes()
+
     def _read(self, rows: np.ndarray) -> list[str]:
         import pyarrow as pa
 
         values = self.table.data.table.column(self.column).take(pa.array(rows, type=pa.int64()))
         return [(v or "").strip() for v in values.to_pylist()]
+
+
+def table_key(table: Any) -> str:
+    """The table's ``datasets`` fingerprint with its files' sizes and times: a table converted again (its
+    source file changed) gets a new key even where ``datasets`` keeps the fingerprint."""
+    files = []
+    for entry in getattr(table, "cache_files", None) or []:
+        try:
+            info = Path(entry["filename"]).stat()
+            files.append((entry["filename"], info.st_size, info.st_mtime_ns))
+        except OSError:
+            files.append((entry["filename"], None, None))
+    return repr((table._fingerprint, files))
 
 
 def arrow_file_bytes() -> int:
@@ -108,36 +128,85 @@ def read_arrow_file(path: Path, notes: list[str], control: TaskControl | None) -
 
     options: dict[str, Any] = {}
     if builder == "csv":  # as the in-memory reader: every cell text, nothing read as "missing" but empty
-        sep, header = _header(path, ext)
-        options = {"sep": sep, "keep_default_na": False, "na_filter": False,
-                   "quoting": csv.QUOTE_NONE if ext == ".tsv" else csv.QUOTE_MINIMAL,
-                   "features": datasets.Features({name: datasets.Value("string") for name in header})}
+        sep = _separator(path, ext)
+        quoting = csv.QUOTE_NONE if ext == ".tsv" else csv.QUOTE_MINIMAL
+        options = {"sep": sep, "keep_default_na": False, "na_filter": False, "quoting": quoting, "index_col": False,
+                   "features": datasets.Features({name: datasets.Value("string")
+                                                  for name in _columns(path, sep, quoting)})}
     datasets.disable_progress_bars()  # a GUI has no terminal; progress comes as events
     try:
-        table = datasets.load_dataset(builder, data_files={"train": str(path)}, split="train", **options)
-    except UnicodeDecodeError:
-        raise DataError(f"File {path.name} is not UTF-8 text; files over {ARROW_FILE_BYTES // MIB} MB are read "
-                        "as UTF-8 only: save it as UTF-8.") from None
-    except Exception as err:  # datasets and pyarrow raise many types for malformed files
-        raise DataError(f"Can't read {path.name}: {type(err).__name__}: {_one_line(err, 200)}") from None
+        maker = datasets.load_dataset_builder(builder, data_files={"train": str(path)}, **options)
+        # datasets knows a local file by its path and modification time: a file rewritten with its old time
+        # (cp -p, rsync -t, tar) would get the old table. A stamp of its size and ends says which file it was.
+        stamp, mark = _stamp(path), Path(maker.cache_dir) / "sentiment-studio-source.json"
+        try:
+            same = mark.read_text(encoding="utf-8") == stamp
+        except OSError:
+            same = False
+        maker.download_and_prepare(download_mode=None if same else "force_redownload")
+        if not same:
+            try:
+                write_atomic(mark, stamp.encode("utf-8"), what="cache note")
+            except StudioError:
+                pass  # a read-only cache: the next load converts the file again
+        table = maker.as_dataset(split="train")
+    except Exception as err:  # datasets wraps what pandas and pyarrow raise for malformed files
+        root = _root_cause(err)
+        if isinstance(root, UnicodeDecodeError):
+            raise DataError(f"File {path.name} is not UTF-8 text; files of {_threshold()} or more are read as UTF-8 "
+                            "only: save it as UTF-8.") from None
+        raise DataError(f"Can't read {path.name}: {type(root).__name__}: {_one_line(root, 200)}") from None
     notes.append(f"{path.name} is read through the Arrow cache of `datasets` (memory-mapped, "
                  f"{len(table):,} rows): texts stay on disk until used.")
     return {"train": table}
 
 
-def _header(path: Path, ext: str) -> tuple[str, list[str]]:
+def _separator(path: Path, ext: str) -> str:
     """The delimiter, guessed from the header line as the in-memory reader does (a semicolon CSV from a
-    European Excel, a TSV named .csv), and the column names."""
+    European Excel, a TSV named .csv)."""
+    if ext == ".tsv":
+        return "\t"
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
         line = f.readline(1 << 20)
-    sep = "\t" if ext == ".tsv" else ","
-    if ext != ".tsv" and "," not in line:
-        sep = next((s for s in (";", "\t", "|") if s in line), ",")
-    names = next(csv.reader([line], delimiter=sep, quoting=csv.QUOTE_NONE if ext == ".tsv" else csv.QUOTE_MINIMAL),
-                 [])
+    return next((s for s in (";", "\t", "|") if s in line), ",") if "," not in line else ","
+
+
+def _columns(path: Path, sep: str, quoting: int) -> list[str]:
+    """The column names as pandas reads them (an unnamed index column is "Unnamed: 0")."""
+    import pandas as pd
+
+    try:
+        names = [str(c) for c in pd.read_csv(path, nrows=0, sep=sep, quoting=quoting, index_col=False).columns]
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
+        if isinstance(err, pd.errors.EmptyDataError):
+            raise DataError(f"File {path.name} is empty.") from None
+        raise DataError(f"Can't read the header of {path.name}: {_one_line(err, 200)}") from None
     if not names:
         raise DataError(f"File {path.name} is empty.")
-    return sep, names
+    return names
+
+
+def _stamp(path: Path) -> str:
+    """Size, modification time and a hash of the first and last MiB of ``path``."""
+    info = path.stat()
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        digest.update(f.read(MIB))
+        f.seek(max(0, info.st_size - MIB))
+        digest.update(f.read(MIB))
+    return json.dumps({"size": info.st_size, "mtime_ns": info.st_mtime_ns, "ends": digest.hexdigest()})
+
+
+def _root_cause(err: BaseException) -> BaseException:
+    seen = {id(err)}
+    while (inner := err.__cause__ or err.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        err = inner
+    return err
+
+
+def _threshold() -> str:
+    return f"{arrow_file_bytes() / MIB:g} MB"
 
 
 def assemble_arrow(
@@ -182,7 +251,7 @@ def assemble_arrow(
             continue
         if dropped:
             said = ", ".join(f'"{m}" ({n:,})' for m, n in sorted(markers.items(), key=lambda kv: -kv[1])[:3])
-            notes.append(f"Dropped {dropped:,} of {len(table):,} {split} rows with an empty text or label"
+            notes.append(f"Dropped {dropped} of {len(table)} {split} rows with an empty text or label"
                          + (f", or a label that marks a missing value: {said}." if markers else "."))
         scanned[split] = (rows, row_codes)
 
@@ -207,31 +276,36 @@ def _scan(table: Any, t_col: str, l_col: str, codes: dict[int | str, int], class
     data = table.data.table
     text_type = data.schema.field(t_col).type
     if not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)):
-        raise DataError(f'The text column "{t_col}" holds {text_type} values, not text; in files over '
-                        f"{ARROW_FILE_BYTES // MIB} MB give each row its text as a string.")
-    kept: list[np.ndarray] = []
-    kept_codes: list[np.ndarray] = []
+        raise DataError(f'The text column "{t_col}" holds {text_type} values, not text; in files of {_threshold()} '
+                        "or more give each row its text as a string.")
+    label_type = data.schema.field(l_col).type
+    if not any(test(label_type) for test in (pa.types.is_integer, pa.types.is_floating, pa.types.is_string,
+                                             pa.types.is_large_string, pa.types.is_boolean, pa.types.is_null)):
+        raise DataError(f'Label column "{l_col}" holds values of mixed or nested kinds ({label_type}); in files of '
+                        f"{_threshold()} or more give each row one number or word, the same kind in every row.")
+    kept: list[np.ndarray] = [np.zeros(0, np.int64)]
+    kept_codes: list[np.ndarray] = [np.zeros(0, np.int64)]
     markers: dict[str, int] = {}
     for start in range(0, len(data), SCAN_ROWS):
         part = data.slice(start, SCAN_ROWS)
-        texts = part.column(t_col)
-        has_text = pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(texts)), 0), False)
+        has_text = pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(part.column(t_col))), 0), False)
         labels = pc.dictionary_encode(part.column(l_col).combine_chunks())
         distinct = labels.dictionary.to_pylist()
-        counts = np.bincount(labels.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False),
-                             minlength=len(distinct) + 1)
+        index = labels.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False)  # a missing label: the end
+        counts = np.bincount(index, minlength=len(distinct) + 1)
         for i, v in enumerate(distinct):  # count the missing-value markers by the rows holding them
             if isinstance(v, str) and v.strip() in _NA_MARKERS:
                 markers[v.strip()] = markers.get(v.strip(), 0) + int(counts[i])
         normal = _norm_labels(distinct, l_col)
         if classlabel:  # datasets' ClassLabel uses -1 for "no label" (e.g. GLUE test splits)
             normal = [None if isinstance(v, int) and v < 0 else v for v in normal]
-        lut = np.array([codes.setdefault(v, len(codes)) if v is not None else -1 for v in normal] + [-1],
-                       dtype=np.int64)
-        row_codes = lut[labels.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False)]
-        keep = has_text.to_numpy(zero_copy_only=False) & (row_codes >= 0)
+        labelled = np.array([v is not None for v in normal] + [False])
+        keep = has_text.to_numpy(zero_copy_only=False) & labelled[index]
+        lut = np.full(len(distinct) + 1, -1, dtype=np.int64)
+        for i in np.unique(index[keep]):  # only labels of kept rows become classes, as in memory
+            lut[i] = codes.setdefault(normal[i], len(codes))
         kept.append(np.flatnonzero(keep) + start)
-        kept_codes.append(row_codes[keep])
+        kept_codes.append(lut[index[keep]])
         if len(codes) > 100_000:
             raise ColumnError(f'Label column "{l_col}" has over 100,000 different values; is it really the label?',
                               columns=list(table.column_names), missing=("label",))
