@@ -256,6 +256,7 @@ def _train_command(args, out: Path, configs: tuple, world) -> int:
     """``train`` in this process; under torchrun only rank 0 prints, records the run and writes the file,
     and the others wait for it at a barrier."""
     from core import distributed
+    from core.data import arrow_file
     from core.modelfile import save_model
 
     model_config, tok_config, train_config = configs
@@ -264,11 +265,13 @@ def _train_command(args, out: Path, configs: tuple, world) -> int:
     progress = _Progress(args.quiet or not world.main)
     progress.log(f"loading {args.data} ..." + (f" (process 1 of {world.size}, {world.backend})" if world.distributed
                                                 else ""))
-    if world.distributed and not world.main:
-        distributed.barrier(world)  # rank 0 loads first: a large file is converted into the Arrow cache once
+    # A file for the Arrow cache is converted once, by rank 0; the others wait, then map its table
+    ordered = world.distributed and arrow_file(args.data)
+    if ordered and not world.main:
+        distributed.wait_for_preparation(world)
     dataset = _load(args, args.split_seed, _stderr if world.main else lambda _note: None)  # notes: shown even quiet
-    if world.distributed and world.main:
-        distributed.barrier(world)
+    if ordered and world.main:
+        distributed.wait_for_preparation(world)
     progress.log("splits: " + ", ".join(f"{s} {len(dataset[s]):,}" for s in dataset.splits)
                  + f"; classes: {', '.join(dataset.label_names)}")
     recording = not args.no_record and world.main

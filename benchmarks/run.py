@@ -536,7 +536,7 @@ imdb = sys.argv[3]
 if imdb:
     ds = load_dataset(imdb)
     train = ds["train"]; test = ds["test"]
-    texts = train.texts + test.texts; labels = np.concatenate([train.labels, test.labels])
+    texts = list(train.texts) + list(test.texts); labels = np.concatenate([train.labels, test.labels])
     ds = TextDataset("imdb 25k", {"train": Split(texts, labels), "validation": ds["validation"],
                      "test": Split(test.texts[:64], test.labels[:64])}, ds.label_names)
 else:

@@ -31,6 +31,13 @@ from core.errors import StudioError
 TIMEOUT_S = 300
 
 
+# How long the other ranks wait for rank 0's one-off work before training (converting a large dataset into
+# the Arrow cache, learning its vocabulary, tokenizing it): minutes for millions of rows, so not TIMEOUT_S.
+PREPARE_TIMEOUT_S = 6 * 3600
+
+_prepare_group = None  # a gloo group with PREPARE_TIMEOUT_S, made with the default group (see ``start``)
+
+
 class DistributedError(StudioError):
     """Another process of a distributed training stopped, or the group could not be formed."""
 
@@ -88,8 +95,12 @@ def start(device: str = "auto") -> World:
     backend = "nccl" if use_cuda else "gloo"
     if use_cuda:
         torch.cuda.set_device(_gpu_of(int(os.environ.get("LOCAL_RANK", "0"))))
+    global _prepare_group
     try:
         torch.distributed.init_process_group(backend, timeout=timedelta(seconds=TIMEOUT_S))
+        # made now, by every rank at once: making it later, when one rank arrives minutes after the others,
+        # would itself wait under TIMEOUT_S
+        _prepare_group = torch.distributed.new_group(backend="gloo", timeout=timedelta(seconds=PREPARE_TIMEOUT_S))
     except (RuntimeError, ValueError) as e:
         raise DistributedError(f"could not join the other training processes: {e}") from e
     return current()
@@ -168,17 +179,27 @@ def barrier(world: World) -> None:
         _collective(torch.distributed.barrier)
 
 
+def wait_for_preparation(world: World) -> None:
+    """A barrier at which the other ranks wait for rank 0's one-off work, up to ``PREPARE_TIMEOUT_S``. A rank
+    that dies still ends it at once (its connections close)."""
+    if world.distributed:
+        group = _prepare_group
+        _collective(lambda: torch.distributed.barrier(group=group), PREPARE_TIMEOUT_S)
+
+
 def finish(world: World) -> None:
     """Leave the process group (at the end of the command)."""
+    global _prepare_group
     if world.distributed and torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
+        torch.distributed.destroy_process_group()  # the default group and every other one
+    _prepare_group = None
 
 
-def _collective(op) -> None:
-    """Run one collective; another rank gone (its connection closed, or no answer in ``TIMEOUT_S``)
+def _collective(op, timeout_s: int = TIMEOUT_S) -> None:
+    """Run one collective; another rank gone (its connection closed, or no answer in ``timeout_s``)
     becomes one ``DistributedError`` instead of a traceback from the transport."""
     try:
         op()
     except (RuntimeError, ValueError) as e:
         raise DistributedError("another training process stopped (or did not answer within "
-                               f"{TIMEOUT_S} s), so this one stops too: {str(e).splitlines()[0][:200]}") from e
+                               f"{timeout_s} s), so this one stops too: {str(e).splitlines()[0][:200]}") from e

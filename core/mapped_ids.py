@@ -24,7 +24,7 @@ import numpy as np
 
 from core.batching import EncodedSplit, PiecedIds
 from core.data.arrow import ArrowTexts, table_key
-from core.errors import StudioError
+from core.errors import DataError, StudioError
 from core.files import write_atomic
 from core.tokenizer import TextTokenizer, TokenizerConfig
 
@@ -60,7 +60,11 @@ def _layout(tokenizer: TextTokenizer, table: Any, column: str, key: str) -> tupl
     with _lock:  # one map per table at a time; the GUI's screens may encode from several threads
         if key in _layouts:
             return _layouts[key]
-        layout = _read_layout(_ids_table(tokenizer, table, column, key))
+        try:
+            layout = _read_layout(_ids_table(tokenizer, table, column, key))
+        except OSError as e:  # e.g. a full disk or a cache folder made read-only after the conversion
+            raise DataError(f"Can't write the token ids into the datasets cache ({_cache_folder(table)}): "
+                            f"{e.strerror or e}") from None
         while len(_layouts) >= _LAYOUTS_KEPT:
             del _layouts[next(iter(_layouts))]
         _layouts[key] = layout
@@ -116,7 +120,7 @@ def learn_vocabulary(texts: Sequence[str], config: TokenizerConfig) -> TextToken
     try:
         write_atomic(path, tokenizer.to_json().encode("utf-8"), what="vocabulary cache")
     except StudioError:
-        pass  # a read-only cache: the next run learns it again
+        pass  # not written (a full disk, say): the next run learns it again
     return tokenizer
 
 

@@ -184,9 +184,9 @@ def _rank0_first(world: distributed.World, dataset: TextDataset, work: Callable[
         return work()
     if world.main:
         result = work()
-        distributed.barrier(world)
+        distributed.wait_for_preparation(world)
         return result
-    distributed.barrier(world)
+    distributed.wait_for_preparation(world)
     return work()
 
 

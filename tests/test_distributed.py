@@ -25,8 +25,8 @@ needs_torchrun = pytest.mark.skipif(not TORCHRUN.is_file() or sys.platform == "w
                                     reason="torchrun is not installed beside this Python")
 
 
-def torchrun(*args: str, **kwargs) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def torchrun(*args: str, env_extra: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
     return subprocess.Popen([str(TORCHRUN), "--standalone", "--nproc_per_node=2", str(ROOT / "main.py"), *args],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, **kwargs)
 
@@ -61,6 +61,32 @@ def test_two_processes_train_one_model_and_write_one_file(tmp_path):
         alone = json.loads(r.stdout)
         assert alone["accuracy"] == pytest.approx(meta["metrics"][split]["accuracy"], abs=1e-9), split
         assert alone["loss"] == pytest.approx(meta["metrics"][split]["loss"], rel=1e-4), split
+
+
+@needs_torchrun
+def test_two_processes_tokenize_a_large_file_once_and_share_it(tmp_path):
+    """Data left on disk (the Arrow path, forced here for a small file) under torchrun: rank 0 converts the
+    file, learns the vocabulary and writes the ids column first (``wait_for_preparation``), the other rank
+    then uses them; training ends, and the gathered scores equal one process scoring the saved model (whose
+    small test split is tokenized directly, not from the column: the same ids either way)."""
+    data = tmp_path / "reviews.csv"
+    words = ["good", "bad", "film", "plot", "great", "awful", "the", "a"]
+    rng = np.random.default_rng(0)
+    data.write_text("text,label\n" + "".join(f"{' '.join(rng.choice(words, 6))},{i % 2}\n" for i in range(800)))
+    env = {"SENTIMENT_STUDIO_ARROW_MB": "0", "HF_DATASETS_CACHE": str(tmp_path / "cache")}
+    out = tmp_path / "m.safetensors"
+    run = torchrun("train", "--data", str(data), "--out", str(out), "--max-steps", "12", *SMALL, env_extra=env)
+    stdout, stderr = run.communicate(timeout=300)
+    assert run.returncode == 0, stderr.decode()[-3000:]
+    assert json.loads(stdout.decode().splitlines()[-1])["world_size"] == 2
+    cache = tmp_path / "cache"
+    assert len(list(cache.rglob("cache-*.arrow"))) == 1  # one ids column, one vocabulary: both ranks' keys agree
+    assert len(list(cache.rglob("sentiment-studio-vocabulary-*.json"))) == 1
+    meta = json.loads(subprocess.run([sys.executable, str(ROOT / "main.py"), "info", str(out)], capture_output=True,
+                                     text=True).stdout)
+    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "evaluate", str(out), "--data", str(data)],
+                       capture_output=True, text=True, env={**os.environ, **env})
+    assert json.loads(r.stdout)["accuracy"] == pytest.approx(meta["metrics"]["test"]["accuracy"], abs=1e-9)
 
 
 def test_more_processes_than_batches_is_refused(tiny_dataset, monkeypatch):

@@ -119,6 +119,22 @@ def test_a_file_that_is_not_utf8_is_refused_in_one_line(tmp_path):
     assert "\n" not in str(info.value)
 
 
+def test_shapes_only_memory_reads_still_load_when_the_size_chose_arrow(tmp_path, monkeypatch):
+    """Over the size threshold the Arrow path is tried first; a file it can't take (a JSON object of rows,
+    Windows-1252 text) is read into memory as before, with a note, when it fits."""
+    monkeypatch.setenv("SENTIMENT_STUDIO_ARROW_MB", "0")
+    rows = [{"text": f"text {i}", "label": i % 2} for i in range(60)]
+    wrapped = write(tmp_path / "wrapped.json", json.dumps({"data": rows}))
+    latin = write(tmp_path / "latin.csv", b"text,label\n" + "".join(f"caf\u00e9 {i},{i % 2}\n" for i in range(60))
+                  .encode("cp1252"))
+    for path in (wrapped, latin):
+        ds = load_dataset(str(path))
+        assert isinstance(ds["train"].texts, list) and len(ds["train"]) == 48
+        assert any("was read into memory: the Arrow cache could not take it" in n for n in ds.notes)
+    with pytest.raises(DataError):  # asked for explicitly: no second try
+        load_dataset(str(wrapped), memory_mapped=True)
+
+
 def test_a_file_rewritten_with_its_old_time_is_read_again(tmp_path):
     """datasets knows a local file by path and modification time; cp -p and rsync -t keep the time."""
     path = _write(tmp_path, ".csv", _rows(300))

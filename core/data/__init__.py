@@ -24,7 +24,7 @@ from core.data.builtin import _load_builtin
 from core.data.dataset import SPLITS, TEST_FRACTION, VALIDATION_FRACTION, Split, TextDataset
 from core.data.hub import _load_hub
 from core.data.labels import _assemble
-from core.data.readers import _read_folder, _read_table, _split_files
+from core.data.readers import MAX_FILE_BYTES, _read_folder, _read_table, _split_files
 from core.data.sources import BUILTIN_SETS, FILE_EXTENSIONS, HUB_SUGGESTIONS, _check_cancel, parse_source
 from core.data.stats import SplitStats, describe
 from core.errors import ColumnError, DataError
@@ -32,9 +32,8 @@ from core.events import PhaseEvent, TaskControl
 
 __all__ = [
     "ARROW_FILE_BYTES", "BUILTIN_SETS", "FILE_EXTENSIONS", "HUB_SUGGESTIONS", "SPLITS", "TEST_FRACTION",
-    "VALIDATION_FRACTION", "ArrowTexts",
-    "ColumnError", "DataError", "Loaded", "Split", "SplitStats", "TextDataset", "describe",
-    "input_files", "load_dataset", "load_steps", "loading_message", "parse_source",
+    "VALIDATION_FRACTION", "ArrowTexts", "ColumnError", "DataError", "Loaded", "Split", "SplitStats", "TextDataset",
+    "arrow_file", "describe", "input_files", "load_dataset", "load_steps", "loading_message", "parse_source",
 ]  # fmt: skip
 
 
@@ -79,10 +78,17 @@ def load_dataset(
     classlabels: dict[str, list[str]] = {}
     lenient = False
     if kind == "file" and (memory_mapped or (memory_mapped is None and use_arrow(Path(target)))):
-        tables = read_arrow_file(Path(target), notes, control)
-        return assemble_arrow(source, tables, notes=notes, text_column=text_column, label_column=label_column,
-                              classlabels={}, seed=split_seed, control=control, min_classes=min_classes,
-                              fractions={"validation": validation_fraction, "test": test_fraction})
+        try:
+            tables = read_arrow_file(Path(target), notes, control)
+            return assemble_arrow(source, tables, notes=notes, text_column=text_column, label_column=label_column,
+                                  classlabels={}, seed=split_seed, control=control, min_classes=min_classes,
+                                  fractions={"validation": validation_fraction, "test": test_fraction})
+        except DataError as err:
+            # Chosen by size alone: a shape only the in-memory reader knows (a JSON object of rows or of
+            # columns, a Windows-1252 or UTF-16 file, list cells) still loads, as before, if it fits.
+            if memory_mapped or not _fits_in_memory(Path(target)):
+                raise
+            notes = [f"{Path(target).name} was read into memory: the Arrow cache could not take it ({err})"]
     if kind == "file":
         frames = {"train": _read_table(Path(target), notes)}
     elif kind == "folder":
@@ -108,6 +114,22 @@ def load_dataset(
         control=control,
         min_classes=min_classes,
     )
+
+
+def _fits_in_memory(path: Path) -> bool:
+    try:
+        return path.stat().st_size <= MAX_FILE_BYTES
+    except OSError:
+        return False
+
+
+def arrow_file(source: str) -> bool:
+    """Whether ``source`` is a local file that loads through the Arrow cache (``arrow``); never raises."""
+    try:
+        kind, target, _ = parse_source(source)
+    except DataError:
+        return False
+    return kind == "file" and use_arrow(Path(target))
 
 
 def input_files(source: str) -> list[Path]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
+from filelock import FileLock
 
 from core.data.dataset import SPLITS, Split, TextDataset
 from core.data.labels import _NA_MARKERS, _check_classes, _choose_columns, _dataset, _norm_labels
@@ -122,6 +123,8 @@ def read_arrow_file(path: Path, notes: list[str], control: TaskControl | None) -
     if not path.is_file():
         raise DataError(f"No such file: {path}")
     ext = path.suffix.lower()
+    if ext not in _BUILDERS:
+        raise DataError(f'Unsupported file type "{ext or path.name}"; use CSV, TSV, JSON lines or Parquet.')
     builder = _BUILDERS[ext]
     _check_cancel(control)
     import datasets
@@ -134,31 +137,46 @@ def read_arrow_file(path: Path, notes: list[str], control: TaskControl | None) -
                    "features": datasets.Features({name: datasets.Value("string")
                                                   for name in _columns(path, sep, quoting)})}
     datasets.disable_progress_bars()  # a GUI has no terminal; progress comes as events
+    verbosity = datasets.logging.get_verbosity()
+    datasets.logging.set_verbosity_error()
     try:
         maker = datasets.load_dataset_builder(builder, data_files={"train": str(path)}, **options)
         # datasets knows a local file by its path and modification time: a file rewritten with its old time
         # (cp -p, rsync -t, tar) would get the old table. A stamp of its size and ends says which file it was.
-        stamp, mark = _stamp(path), Path(maker.cache_dir) / "sentiment-studio-source.json"
-        try:
-            same = mark.read_text(encoding="utf-8") == stamp
-        except OSError:
-            same = False
-        maker.download_and_prepare(download_mode=None if same else "force_redownload")
-        if not same:
+        # Checked, converted and stamped under one lock: two loads at once (two screens, the app and the
+        # command line) must not both rebuild, the second deleting the table the first has mapped.
+        cache = Path(maker.cache_dir)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(cache) + ".sentiment-studio.lock"):
+            stamp, mark = _stamp(path), cache / "sentiment-studio-source.json"
             try:
+                same = mark.read_text(encoding="utf-8") == stamp
+            except OSError:
+                same = False
+            maker.download_and_prepare(download_mode=None if same else "force_redownload")
+            if not same:
                 write_atomic(mark, stamp.encode("utf-8"), what="cache note")
-            except StudioError:
-                pass  # a read-only cache: the next load converts the file again
-        table = maker.as_dataset(split="train")
+            table = maker.as_dataset(split="train")
+    except (StudioError, OSError) as err:
+        if isinstance(_root_cause(err), UnicodeDecodeError):
+            raise _not_utf8(path) from None
+        raise DataError(f"Can't convert {path.name} into the datasets cache ({datasets.config.HF_DATASETS_CACHE}): "
+                        f"{_one_line(err, 200)}") from None
     except Exception as err:  # datasets wraps what pandas and pyarrow raise for malformed files
         root = _root_cause(err)
         if isinstance(root, UnicodeDecodeError):
-            raise DataError(f"File {path.name} is not UTF-8 text; files of {_threshold()} or more are read as UTF-8 "
-                            "only: save it as UTF-8.") from None
+            raise _not_utf8(path) from None
         raise DataError(f"Can't read {path.name}: {type(root).__name__}: {_one_line(root, 200)}") from None
+    finally:
+        datasets.logging.set_verbosity(verbosity)
     notes.append(f"{path.name} is read through the Arrow cache of `datasets` (memory-mapped, "
                  f"{len(table):,} rows): texts stay on disk until used.")
     return {"train": table}
+
+
+def _not_utf8(path: Path) -> DataError:
+    return DataError(f"File {path.name} is not UTF-8 text; files of {_threshold()} or more are read as UTF-8 only: "
+                     "save it as UTF-8.")
 
 
 def _separator(path: Path, ext: str) -> str:
