@@ -17,10 +17,12 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 
 from core.batching import EncodedSplit, PiecedIds
 from core.data.arrow import ArrowTexts, table_key
@@ -61,7 +63,9 @@ def _layout(tokenizer: TextTokenizer, table: Any, column: str, key: str) -> tupl
         if key in _layouts:
             return _layouts[key]
         try:
-            layout = _read_layout(_ids_table(tokenizer, table, column, key))
+            # another process on this machine (a second rank, the command line beside the app) waits, then maps
+            with _file_lock(table, key):
+                layout = _read_layout(_ids_table(tokenizer, table, column, key))
         except OSError as e:  # e.g. a full disk or a cache folder made read-only after the conversion
             raise DataError(f"Can't write the token ids into the datasets cache ({_cache_folder(table)}): "
                             f"{e.strerror or e}") from None
@@ -112,16 +116,23 @@ def learn_vocabulary(texts: Sequence[str], config: TokenizerConfig) -> TextToken
         return TextTokenizer.train(texts, config)
     key = _digest(_FORMAT, table_key(texts.table), texts.column, texts.rows.tobytes(), _settings(config))
     path = folder / f"sentiment-studio-vocabulary-{key}.json"
-    try:
-        return TextTokenizer.from_json(path.read_text(encoding="utf-8"), config)
-    except (OSError, UnicodeDecodeError, StudioError):
-        pass  # not there yet, or damaged: learn it again
-    tokenizer = TextTokenizer.train(texts, config)
-    try:
-        write_atomic(path, tokenizer.to_json().encode("utf-8"), what="vocabulary cache")
-    except StudioError:
-        pass  # not written (a full disk, say): the next run learns it again
-    return tokenizer
+    with _file_lock(texts.table, key):  # learned once when several processes ask at the same time
+        try:
+            return TextTokenizer.from_json(path.read_text(encoding="utf-8"), config)
+        except (OSError, UnicodeDecodeError, StudioError):
+            pass  # not there yet, or damaged: learn it again
+        tokenizer = TextTokenizer.train(texts, config)
+        try:
+            write_atomic(path, tokenizer.to_json().encode("utf-8"), what="vocabulary cache")
+        except StudioError:
+            pass  # not written (a full disk, say): the next run learns it again
+        return tokenizer
+
+
+def _file_lock(table: Any, key: str) -> AbstractContextManager:
+    """A lock beside the table's cache file for the work named by ``key`` (none for a table in memory)."""
+    folder = _cache_folder(table)
+    return FileLock(str(folder / f"sentiment-studio-{key}.lock")) if folder is not None else nullcontext()
 
 
 def _cache_folder(table: Any) -> Path | None:
