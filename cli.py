@@ -265,13 +265,10 @@ def _train_command(args, out: Path, configs: tuple, world) -> int:
     progress = _Progress(args.quiet or not world.main)
     progress.log(f"loading {args.data} ..." + (f" (process 1 of {world.size}, {world.backend})" if world.distributed
                                                 else ""))
-    # A file for the Arrow cache is converted once, by rank 0; the others wait, then map its table
-    ordered = world.distributed and arrow_file(args.data)
-    if ordered and not world.main:
-        distributed.wait_for_preparation(world)
-    dataset = _load(args, args.split_seed, _stderr if world.main else lambda _note: None)  # notes: shown even quiet
-    if ordered and world.main:
-        distributed.wait_for_preparation(world)
+    # notes are shown even with --quiet; a file for the Arrow cache is converted once, by rank 0
+    dataset = distributed.first_on_rank0(
+        world, lambda: _load(args, args.split_seed, _stderr if world.main else lambda _note: None),
+        when=arrow_file(args.data))
     progress.log("splits: " + ", ".join(f"{s} {len(dataset[s]):,}" for s in dataset.splits)
                  + f"; classes: {', '.join(dataset.label_names)}")
     recording = not args.no_record and world.main

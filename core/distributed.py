@@ -17,13 +17,17 @@ with one message (``DistributedError``), never hang for good.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 import numpy as np
 import torch
 
 from core.errors import StudioError
+
+T = TypeVar("T")
 
 # The longest a rank waits for the others at a collective before giving up. A rank that dies closes its
 # connections and the others fail at once; this bounds a rank that hangs, and must outlast rank 0's
@@ -153,9 +157,7 @@ def all_sum(values: np.ndarray, world: World) -> np.ndarray:
 
 
 def all_max(value: float, world: World) -> float:
-    if not world.distributed:
-        return value
-    return float(max(rows[0, 0] for rows in gather_rows(np.array([[value]], dtype=np.float64), world)))
+    return max(_every_rank(value, world))
 
 
 def is_transport_failure(error: BaseException) -> bool:
@@ -168,10 +170,14 @@ def is_transport_failure(error: BaseException) -> bool:
 
 def all_equal(value: float, world: World) -> bool:
     """Whether every rank holds the same ``value`` (a checksum of the weights, say)."""
+    return len(set(_every_rank(value, world))) == 1
+
+
+def _every_rank(value: float, world: World) -> list[float]:
+    """Every rank's ``value``, in rank order."""
     if not world.distributed:
-        return True
-    values = gather_rows(np.array([[value]], dtype=np.float64), world)
-    return all(v[0, 0] == values[0][0, 0] for v in values)
+        return [value]
+    return [float(rows[0, 0]) for rows in gather_rows(np.array([[value]], dtype=np.float64), world)]
 
 
 def barrier(world: World) -> None:
@@ -185,6 +191,19 @@ def wait_for_preparation(world: World) -> None:
     if world.distributed:
         group = _prepare_group
         _collective(lambda: torch.distributed.barrier(group=group), PREPARE_TIMEOUT_S)
+
+
+def first_on_rank0(world: World, work: Callable[[], T], when: bool = True) -> T:
+    """``work()``, done by rank 0 before the other ranks (``when`` they would share its result through a
+    cache: converting and tokenizing a large dataset), so it is done once and the others read it."""
+    if not (world.distributed and when):
+        return work()
+    if world.main:
+        result = work()
+        wait_for_preparation(world)
+        return result
+    wait_for_preparation(world)
+    return work()
 
 
 def finish(world: World) -> None:

@@ -17,10 +17,9 @@ import dataclasses
 import os
 import platform
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import torch
@@ -40,8 +39,6 @@ from core.sentiment_model import SentimentModel, encode_split
 from core.tokenizer import PAD_ID, SPECIAL_TOKENS, UNK_ID, TextTokenizer, TokenizerConfig
 from core.trainer import TrainConfig, Trainer
 from core.vectors import Coverage, VectorsError, WordVectors, copy_rows, lookup_keys, read_vectors
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -111,10 +108,11 @@ def train_model(
     model_config = model_config or ModelConfig()
     train_config = train_config or TrainConfig()
     world = distributed.current()
+    on_disk = isinstance(dataset["train"].texts, ArrowTexts)  # under torchrun, rank 0 fills the caches first
     if tokenizer is None:
         yield PhaseEvent("tokenizer", f"learning a vocabulary from {len(dataset['train']):,} training texts")
-        tokenizer = _rank0_first(world, dataset, lambda: learn_vocabulary(dataset["train"].texts,
-                                                                           tokenizer_config or TokenizerConfig()))
+        tokenizer = distributed.first_on_rank0(
+            world, lambda: learn_vocabulary(dataset["train"].texts, tokenizer_config or TokenizerConfig()), on_disk)
     if vectors is None and train_config.vectors:
         for item in _vectors_for(tokenizer, train_config, vectors_cache, [model_config]):
             if isinstance(item, WordVectors):
@@ -122,8 +120,8 @@ def train_model(
             else:
                 yield item
     yield PhaseEvent("encoding", "tokenizing the splits")
-    encoded = _rank0_first(world, dataset,
-                           lambda: {s: encode_split(tokenizer, dataset[s]) for s in ("train", "validation", "test")})
+    encoded = distributed.first_on_rank0(  # texts on disk: rank 0 tokenizes into the cache, the others read it
+        world, lambda: {s: encode_split(tokenizer, dataset[s]) for s in ("train", "validation", "test")}, on_disk)
     model_config = ModelConfig.from_dict(
         {**model_config.to_dict(), "vocab_size": tokenizer.vocab_size, "num_classes": dataset.num_classes}
     )
@@ -175,19 +173,6 @@ def train_model(
     model.info.checkpoint = False
     model.record = TrainingRecord(RunSummary.of(finished), finished.validation, finished.test, history)
     yield ModelDone(model.name, model)
-
-
-def _rank0_first(world: distributed.World, dataset: TextDataset, work: Callable[[], T]) -> T:
-    """``work()``; under torchrun, with texts left on disk, first on rank 0 and then on the others, so
-    the vocabulary and the ids are computed once and the other ranks read them from the cache."""
-    if not (world.distributed and isinstance(dataset["train"].texts, ArrowTexts)):
-        return work()
-    if world.main:
-        result = work()
-        distributed.wait_for_preparation(world)
-        return result
-    distributed.wait_for_preparation(world)
-    return work()
 
 
 def _write_checkpoint(path: Path, event: EpochEvent, model: SentimentModel, history: History) -> str | None:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from core.analysis import SATURATION
 from core.compare import GATE_TEXTS, MISTAKES_EXPLAINED, ModelScore, ScoreSkipped
+from core.data import take_texts
 from gui.theme import style_plot
 
 COLUMNS = [
@@ -304,7 +305,7 @@ class MisclassifiedTable(QWidget):
         names = s.result.label_names
         self.table.setRowCount(len(idx))
         # one read for all rows: a split's texts may be on disk (ArrowTexts), where each single row is a read
-        shown = list(take(idx)) if (take := getattr(self.texts, "take", None)) else [self.texts[i] for i in idx]
+        shown = list(take_texts(self.texts, idx))
         for row, (i, sentence) in enumerate(zip(idx, shown, strict=True)):
             words = s.mistake_words.get(int(i))
             behind = "" if words is None else ", ".join(f"{w} ({v:+.2f})" for w, v in words) or "(none)"

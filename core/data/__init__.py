@@ -21,7 +21,7 @@ from pathlib import Path
 
 from core.data.arrow import ARROW_FILE_BYTES, ArrowTexts, assemble_arrow, read_arrow_file, use_arrow
 from core.data.builtin import _load_builtin
-from core.data.dataset import SPLITS, TEST_FRACTION, VALIDATION_FRACTION, Split, TextDataset
+from core.data.dataset import SPLITS, TEST_FRACTION, VALIDATION_FRACTION, Split, TextDataset, take_texts
 from core.data.hub import _load_hub
 from core.data.labels import _assemble
 from core.data.readers import MAX_FILE_BYTES, _read_folder, _read_table, _split_files
@@ -34,6 +34,7 @@ __all__ = [
     "ARROW_FILE_BYTES", "BUILTIN_SETS", "FILE_EXTENSIONS", "HUB_SUGGESTIONS", "SPLITS", "TEST_FRACTION",
     "VALIDATION_FRACTION", "ArrowTexts", "ColumnError", "DataError", "Loaded", "Split", "SplitStats", "TextDataset",
     "arrow_file", "describe", "input_files", "load_dataset", "load_steps", "loading_message", "parse_source",
+    "take_texts",
 ]  # fmt: skip
 
 

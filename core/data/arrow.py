@@ -157,26 +157,20 @@ def read_arrow_file(path: Path, notes: list[str], control: TaskControl | None) -
             if not same:
                 write_atomic(mark, stamp.encode("utf-8"), what="cache note")
             table = maker.as_dataset(split="train")
-    except (StudioError, OSError) as err:
-        if isinstance(_root_cause(err), UnicodeDecodeError):
-            raise _not_utf8(path) from None
-        raise DataError(f"Can't convert {path.name} into the datasets cache ({datasets.config.HF_DATASETS_CACHE}): "
-                        f"{_one_line(err, 200)}") from None
     except Exception as err:  # datasets wraps what pandas and pyarrow raise for malformed files
         root = _root_cause(err)
         if isinstance(root, UnicodeDecodeError):
-            raise _not_utf8(path) from None
+            raise DataError(f"File {path.name} is not UTF-8 text; files of {_threshold()} or more are read as "
+                            "UTF-8 only: save it as UTF-8.") from None
+        if isinstance(err, (StudioError, OSError)):  # the cache: a full disk, a folder not writable
+            raise DataError(f"Can't convert {path.name} into the datasets cache "
+                            f"({datasets.config.HF_DATASETS_CACHE}): {_one_line(err, 200)}") from None
         raise DataError(f"Can't read {path.name}: {type(root).__name__}: {_one_line(root, 200)}") from None
     finally:
         datasets.logging.set_verbosity(verbosity)
     notes.append(f"{path.name} is read through the Arrow cache of `datasets` (memory-mapped, "
                  f"{len(table):,} rows): texts stay on disk until used.")
     return {"train": table}
-
-
-def _not_utf8(path: Path) -> DataError:
-    return DataError(f"File {path.name} is not UTF-8 text; files of {_threshold()} or more are read as UTF-8 only: "
-                     "save it as UTF-8.")
 
 
 def _separator(path: Path, ext: str) -> str:

@@ -12,6 +12,12 @@ VALIDATION_FRACTION = 0.1  # carved from train when a source has no validation s
 TEST_FRACTION = 0.1  # likewise for test
 
 
+def take_texts(texts: Sequence[str], index: np.ndarray) -> Sequence[str]:
+    """The texts at ``index``: a list's as a list; texts on disk (``arrow.ArrowTexts``) with one read."""
+    take = getattr(texts, "take", None)
+    return take(index) if take is not None else [texts[i] for i in index]
+
+
 @dataclass
 class Split:
     """One split: texts and integer class ids, plus optional per-example columns (e.g. ``gap``)."""
@@ -26,7 +32,7 @@ class Split:
     def subset(self, index: np.ndarray) -> Split:
         """The rows at ``index``, with ``extra`` kept aligned."""
         return Split(
-            texts=take(index) if (take := getattr(self.texts, "take", None)) else [self.texts[i] for i in index],
+            texts=take_texts(self.texts, index),
             labels=self.labels[index],
             extra={k: v[index] for k, v in self.extra.items()},
         )
