@@ -61,7 +61,7 @@ def wait_for(signal, timeout_s: float) -> None:
     loop.exec()
 
 
-def measure(data: str, epochs: int, warm: bool) -> dict:
+def measure(data: str, epochs: int, warm: bool, kinds: list[str] | None = None) -> dict:
     app = QApplication.instance() or QApplication([])
     tmp = Path(tempfile.mkdtemp()) / "settings.ini"
     main_window_module.settings = lambda: QSettings(str(tmp), QSettings.Format.IniFormat)
@@ -76,6 +76,8 @@ def measure(data: str, epochs: int, warm: bool) -> dict:
     settle.exec()
     panel = win.train_screen
     panel.inputs[("train", "epochs")].setValue(epochs)
+    if kinds:
+        panel.apply_settings({"models": kinds})
     win.tabs.setCurrentWidget(panel)
     beat = Heartbeat()
     beat.start()
@@ -84,6 +86,7 @@ def measure(data: str, epochs: int, warm: bool) -> dict:
     wait_for(panel.training_finished, 3600)
     seconds = time.perf_counter() - t0
     stalls = beat.stop()
+    accuracy = {name: m.record.test.accuracy for name, m in win.session.models.items() if m.record.test}
     win.session.unsaved.clear()  # closing must not ask about the models (nobody is there to answer)
     win.close()
     app.processEvents()
@@ -95,6 +98,7 @@ def measure(data: str, epochs: int, warm: bool) -> dict:
         "stall_ms_p99": round(float(np.percentile(stalls, 99)), 1),
         "stall_ms_p50": round(float(np.percentile(stalls, 50)), 1),
         "worst": beat.worst(stalls),
+        "test_accuracy": accuracy,
     }
 
 
@@ -103,18 +107,21 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=str(shared) if shared.is_dir() else "builtin:reviews")
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--models", default="lstm,rnn", help="the kinds to train, comma-separated")
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("--one", choices=("cold", "warm"), help=argparse.SUPPRESS)  # one case, in this process
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.data, args.epochs, args.one == "warm")))
+        print(json.dumps(measure(args.data, args.epochs, args.one == "warm", args.models.split(","))))
         return 0
     rows = []
     for case in ("cold", "warm"):  # each in a fresh process: PyTorch's one-time set-up happens once per process
-        r = subprocess.run([sys.executable, __file__, "--data", args.data, "--epochs", str(args.epochs), "--one", case],
+        r = subprocess.run([sys.executable, __file__, "--data", args.data, "--epochs", str(args.epochs), "--one", case,
+                            "--models", args.models],
                            capture_output=True, text=True, check=True)
         rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
-    print(f"LSTM + RNN training on {args.data}, {args.epochs} epoch(s), Train screen visible")
+    models = args.models.upper().replace(",", " + ")
+    print(f"{models} training on {args.data}, {args.epochs} epoch(s), Train screen visible")
     print(f"{'warm-up':>8} {'seconds':>8} {'ticks':>6} {'max ms':>7} {'p99 ms':>7} {'p50 ms':>7}")
     for r in rows:
         print(f"{'yes' if r['warm_up'] else 'no':>8} {r['seconds']:>8} {r['ticks']:>6} {r['stall_ms_max']:>7} "

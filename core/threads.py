@@ -8,10 +8,14 @@ against 27.6 s). No fixed count is right for both, and the load changes while a 
 ``ThreadTuner`` tries the candidate counts (all cores, half, one) in turn, interleaved step by step so
 batch lengths even out, keeps the fastest by tokens per second, and tries again every few hundred steps
 or as soon as the speed drops well below what it measured (another program started). A trial is cheap
-under load, when trying the wrong count costs most: a count that runs at under half the best rate after
-one step each is dropped from the trial, and a trial that confirms the choice doubles the wait before
-the next one. Fewer threads win a near tie: under load, more threads measure fast only when lucky. Set
-``SENTIMENT_STUDIO_THREADS`` to a number to fix the count instead (benchmarks compare against that).
+under load, when trying the wrong count costs most: a count that runs at under a quarter of the best rate
+after one step each is dropped from the trial, and a trial that confirms the choice doubles the wait before
+the next one. The very first step is not measured: it carries PyTorch's one-off set-up (allocations,
+kernel choices: 63 ms against 12 ms for the steps after it on SST-2), which billed to one count made the
+first trial keep one thread for 300 steps on an idle machine, a third slower. It runs on one thread, the
+count that is never slow under load. Fewer threads win a near tie: under load, more threads measure fast
+only when lucky. Set ``SENTIMENT_STUDIO_THREADS`` to a number to fix the count instead (benchmarks compare
+against that).
 """
 
 from __future__ import annotations
@@ -24,10 +28,13 @@ ENV = "SENTIMENT_STUDIO_THREADS"
 TRIAL_STEPS = 5  # steps per candidate per trial, interleaved (a switch costs well under a step)
 RETRY_EVERY = 300  # steps between trials, doubled (up to MAX_RETRY) each time a trial changes nothing
 MAX_RETRY = 2400
-CLEAR_LOSS = 0.5  # a count this much slower than the best after one step each is not tried further
+CLEAR_LOSS = 0.25  # a count this much slower than the best after one step each is not tried further. Not
+# 0.5: one step's rate also follows its batch's length (SST-2: 12k tokens/s for 103 tokens, 33k for 1,012 on
+# the same thread), which dropped two threads on an idle machine; under two busy programs they were 4-25x slower
 FEWER_WITHIN = 1.1  # fewer threads are kept unless more are this much faster: under load their rate is noisy
 SLOWDOWN = 0.6  # a window this much slower than the chosen count's trial speed starts a new trial
 WINDOW = 20  # steps in that window
+WARM_STEPS = 1  # first steps of a training, run on one thread and not measured (one-off set-up costs)
 
 
 def fixed_threads() -> int | None:
@@ -60,6 +67,7 @@ class ThreadTuner:
         self._window: list[tuple[int, float]] = []  # (tokens, seconds) of the last steps
         self.history: list[tuple[int, dict[int, float]]] = []  # (steps so far, rate per count) per trial
         self._steps = 0
+        self._warming = WARM_STEPS if self.enabled else 0
         if fixed:
             torch.set_num_threads(fixed)
         if self.enabled:
@@ -78,7 +86,7 @@ class ThreadTuner:
     def before_step(self) -> None:
         if not self.enabled:
             return
-        count = self._trial[0] if self._trial else self.chosen
+        count = min(self.choices) if self._warming else self._trial[0] if self._trial else self.chosen
         if torch.get_num_threads() != count:
             torch.set_num_threads(count)
 
@@ -86,6 +94,9 @@ class ThreadTuner:
         if not self.enabled:
             return
         self._steps += 1
+        if self._warming:
+            self._warming -= 1
+            return
         count = torch.get_num_threads()
         if self._trial:
             self._trial.pop(0)

@@ -8,6 +8,9 @@ import torch
 from core import threads
 from core.threads import ThreadTuner
 
+TRIAL = 2 * threads.TRIAL_STEPS  # steps of a trial of two counts
+FIRST_TRIAL = threads.WARM_STEPS + TRIAL  # the first one comes after the unmeasured warm step
+
 
 @pytest.fixture(autouse=True)
 def keep_threads():
@@ -31,11 +34,11 @@ def test_it_keeps_the_faster_count_and_switches_when_the_load_changes(monkeypatc
     monkeypatch.delenv(threads.ENV, raising=False)
     tuner = ThreadTuner(choices=[2, 1])
     idle = {2: 0.010, 1: 0.016}
-    used = run(tuner, 2 * threads.TRIAL_STEPS, idle)
+    used = run(tuner, FIRST_TRIAL, idle)
     assert sorted(set(used)) == [1, 2] and tuner.chosen == 2  # tried both, kept the faster
     assert run(tuner, 50, idle) == [2] * 50
     loaded = {2: 0.040, 1: 0.017}  # another program took a core: two threads now wait at every barrier
-    used = run(tuner, threads.WINDOW + 2 * threads.TRIAL_STEPS + 10, loaded)
+    used = run(tuner, threads.WINDOW + TRIAL + 10, loaded)
     assert tuner.chosen == 1 and used[-10:] == [1] * 10
     assert len(tuner.history) == 2 and tuner.history[-1][1][1] > tuner.history[-1][1][2]
 
@@ -50,14 +53,14 @@ def test_a_fixed_count_is_kept(monkeypatch):
 def test_it_retries_after_a_while_even_without_a_slowdown(monkeypatch):
     monkeypatch.delenv(threads.ENV, raising=False)
     tuner = ThreadTuner(choices=[2, 1])
-    run(tuner, 2 * threads.TRIAL_STEPS + threads.RETRY_EVERY + 2 * threads.TRIAL_STEPS, {2: 0.01, 1: 0.02})
+    run(tuner, FIRST_TRIAL + threads.RETRY_EVERY + TRIAL, {2: 0.01, 1: 0.02})
     assert len(tuner.history) == 2 and tuner.chosen == 2
 
 
 def test_a_clearly_slower_count_is_tried_once_per_trial(monkeypatch):
     monkeypatch.delenv(threads.ENV, raising=False)
     tuner = ThreadTuner(choices=[2, 1])
-    used = run(tuner, 2 * threads.TRIAL_STEPS, {2: 0.05, 1: 0.01})  # two threads 5x slower: a core is taken
+    used = run(tuner, FIRST_TRIAL, {2: 0.05, 1: 0.01})  # two threads 5x slower: a core is taken
     assert used.count(2) == 1 and tuner.chosen == 1 and len(tuner.history) == 1
 
 
@@ -65,18 +68,32 @@ def test_a_trial_that_changes_nothing_doubles_the_wait_before_the_next(monkeypat
     monkeypatch.delenv(threads.ENV, raising=False)
     tuner = ThreadTuner(choices=[2, 1])
     speeds = {2: 0.010, 1: 0.016}
-    run(tuner, 2 * threads.TRIAL_STEPS + threads.RETRY_EVERY + 2 * threads.TRIAL_STEPS, speeds)
+    run(tuner, FIRST_TRIAL + threads.RETRY_EVERY + TRIAL, speeds)
     assert len(tuner.history) == 2  # the periodic retrial came, and kept two threads
     run(tuner, 2 * threads.RETRY_EVERY - 1, speeds)
     assert len(tuner.history) == 2  # the next one waits twice as long
-    run(tuner, 1 + 2 * threads.TRIAL_STEPS, speeds)
+    run(tuner, 1 + TRIAL, speeds)
     assert len(tuner.history) == 3
+
+
+def test_the_first_steps_set_up_costs_are_not_measured(monkeypatch):
+    monkeypatch.delenv(threads.ENV, raising=False)
+    tuner = ThreadTuner(choices=[2, 1])
+    used = []
+    for step in range(FIRST_TRIAL):
+        tuner.before_step()
+        count = torch.get_num_threads()
+        used.append(count)
+        seconds = 0.060 if step == 0 else {2: 0.010, 1: 0.016}[count]  # PyTorch's one-off set-up
+        tuner.after_step(1000, seconds)
+    assert used[0] == 1  # on the count that is never slow under load
+    assert tuner.chosen == 2 and len(tuner.history) == 1
 
 
 def test_fewer_threads_win_a_near_tie(monkeypatch):
     monkeypatch.delenv(threads.ENV, raising=False)
     tuner = ThreadTuner(choices=[2, 1])
-    run(tuner, 2 * threads.TRIAL_STEPS, {2: 0.0100, 1: 0.0105})  # two threads 5% faster: not worth a core
+    run(tuner, FIRST_TRIAL, {2: 0.0100, 1: 0.0105})  # two threads 5% faster: not worth a core
     assert tuner.chosen == 1
 
 
@@ -111,7 +128,7 @@ def test_training_tunes_every_step_and_gives_the_count_back(monkeypatch):
     torch.set_num_threads(2)
     dataset = load_dataset("builtin:reviews?n=200")
     steps = []
-    run_to_end(train_model(dataset, ModelConfig(hidden_size=8), TrainConfig(epochs=2, device="cpu")),
+    run_to_end(train_model(dataset, ModelConfig(hidden_size=8), TrainConfig(epochs=3, device="cpu")),
                lambda e: steps.append(e) if isinstance(e, StepEvent) else None)
     assert made[-1].steps == len(steps) > 0 and made[-1].history  # it measured, and chose
     assert torch.get_num_threads() == 2  # given back, whatever it chose
