@@ -19,7 +19,10 @@ from core.events import EpochEvent, StepEvent
 # Curve names, for points() and curve_data(); also the keys of settings a test may check.
 CURVES = ("train_loss", "train_loss_smooth", "val_loss", "val_accuracy", "grad_norm")
 SMOOTHING = 0.9  # EMA weight of the past (TensorBoard-style, bias-corrected): readable with ~15 steps an epoch
-REFRESH_MS = 100  # redraw at most ten times a second: smooth to the eye, nearly free for the GUI thread
+# Redraw at most four times a second. Each redraw repaints the four plots and their moving axes (9 ms of
+# mostly Python on the GUI thread). At ten a second the GUI thread took 19% of a core on 2 cores while an
+# SST-2 LSTM trained, its threads lost that core in bursts, and the run took 54 s against 40 s at four.
+REFRESH_MS = 250
 
 
 class _Buffer:
