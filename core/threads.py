@@ -28,6 +28,8 @@ ENV = "SENTIMENT_STUDIO_THREADS"
 TRIAL_STEPS = 5  # steps per candidate per trial, interleaved (a switch costs well under a step)
 RETRY_EVERY = 300  # steps between trials, doubled (up to MAX_RETRY) each time a trial changes nothing
 MAX_RETRY = 2400
+FIRST_RETRY = 50  # steps after the first trial before the second: the first runs while PyTorch is still
+# setting up each new batch shape, and on an idle machine it kept one thread for 300 steps in 1 of 4 runs
 CLEAR_LOSS = 0.25  # a count this much slower than the best after one step each is not tried further. Not
 # 0.5: one step's rate also follows its batch's length (SST-2: 12k tokens/s for 103 tokens, 33k for 1,012 on
 # the same thread), which dropped two threads on an idle machine; under two busy programs they were 4-25x slower
@@ -110,8 +112,12 @@ class ThreadTuner:
                 rates = {c: _trimmed_rate(steps) for c, steps in self._rates.items()}
                 best = max(rates.values())
                 previous, self.chosen = self.chosen, min(c for c, rate in rates.items() if rate * FEWER_WITHIN >= best)
-                self._retry = min(2 * self._retry, MAX_RETRY) if self.chosen == previous and self.history \
-                    else RETRY_EVERY
+                if not self.history:
+                    self._retry = FIRST_RETRY
+                elif self.chosen == previous and len(self.history) > 1:
+                    self._retry = min(2 * self._retry, MAX_RETRY)
+                else:
+                    self._retry = RETRY_EVERY
                 self._chosen_rate = rates[self.chosen]
                 self._since_trial = 0
                 self.history.append((self._steps, rates))

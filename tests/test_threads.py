@@ -53,8 +53,13 @@ def test_a_fixed_count_is_kept(monkeypatch):
 def test_it_retries_after_a_while_even_without_a_slowdown(monkeypatch):
     monkeypatch.delenv(threads.ENV, raising=False)
     tuner = ThreadTuner(choices=[2, 1])
-    run(tuner, FIRST_TRIAL + threads.RETRY_EVERY + TRIAL, {2: 0.01, 1: 0.02})
-    assert len(tuner.history) == 2 and tuner.chosen == 2
+    speeds = {2: 0.01, 1: 0.02}
+    run(tuner, FIRST_TRIAL + threads.FIRST_RETRY + TRIAL, speeds)
+    assert len(tuner.history) == 2  # the first is checked soon: it ran while PyTorch was still setting up
+    run(tuner, threads.RETRY_EVERY - 1, speeds)
+    assert len(tuner.history) == 2
+    run(tuner, 1 + TRIAL, speeds)
+    assert len(tuner.history) == 3 and tuner.chosen == 2
 
 
 def test_a_clearly_slower_count_is_tried_once_per_trial(monkeypatch):
@@ -68,12 +73,12 @@ def test_a_trial_that_changes_nothing_doubles_the_wait_before_the_next(monkeypat
     monkeypatch.delenv(threads.ENV, raising=False)
     tuner = ThreadTuner(choices=[2, 1])
     speeds = {2: 0.010, 1: 0.016}
-    run(tuner, FIRST_TRIAL + threads.RETRY_EVERY + TRIAL, speeds)
-    assert len(tuner.history) == 2  # the periodic retrial came, and kept two threads
+    run(tuner, FIRST_TRIAL + threads.FIRST_RETRY + TRIAL + threads.RETRY_EVERY + TRIAL, speeds)
+    assert len(tuner.history) == 3  # the early check and the periodic retrial came, and kept two threads
     run(tuner, 2 * threads.RETRY_EVERY - 1, speeds)
-    assert len(tuner.history) == 2  # the next one waits twice as long
+    assert len(tuner.history) == 3  # the next one waits twice as long
     run(tuner, 1 + TRIAL, speeds)
-    assert len(tuner.history) == 3
+    assert len(tuner.history) == 4
 
 
 def test_the_first_steps_set_up_costs_are_not_measured(monkeypatch):
