@@ -5,17 +5,18 @@ makes PyTorch's threads wait at each operation's barrier for the one that lost i
 2 epochs of SST-2 took 61.6 s with 2 threads against 26.4 s with 1, while idle 2 threads won (21.8 s
 against 27.6 s). No fixed count is right for both, and the load changes while a model trains.
 
-``ThreadTuner`` tries the candidate counts (all cores, half, one) in turn, interleaved step by step so
-batch lengths even out, keeps the fastest by tokens per second, and tries again every few hundred steps
-or as soon as the speed drops well below what it measured (another program started). A trial is cheap
-under load, when trying the wrong count costs most: a count that runs at under a quarter of the best rate
-after one step each is dropped from the trial, and a trial that confirms the choice doubles the wait before
-the next one. The very first step is not measured: it carries PyTorch's one-off set-up (allocations,
-kernel choices: 63 ms against 12 ms for the steps after it on SST-2), which billed to one count made the
-first trial keep one thread for 300 steps on an idle machine, a third slower. It runs on one thread, the
-count that is never slow under load. Fewer threads win a near tie: under load, more threads measure fast
-only when lucky. Set ``SENTIMENT_STUDIO_THREADS`` to a number to fix the count instead (benchmarks compare
-against that).
+``ThreadTuner`` tries the candidate counts (all cores, half, one) interleaved step by step, each batch
+going to the count with the fewest tokens measured so far, so that each does the same work. It keeps the
+fastest by tokens per second, checks a first choice again after 50 steps, and then tries again every few
+hundred steps or as soon as the speed drops well below what it measured (another program started). A
+trial is cheap under load, when trying the wrong count costs most: a count that runs at under a quarter
+of the best rate after one step each is dropped from the trial, and a trial that confirms the choice
+doubles the wait before the next one. The very first step is not measured: it carries PyTorch's one-off
+set-up (allocations, kernel choices: 63 ms against 12 ms for the steps after it on SST-2), which billed
+to one count made the first trial keep one thread for 300 steps on an idle machine, a third slower. It
+runs on one thread, the count that is never slow under load. Fewer threads win a near tie: under load,
+more threads measure fast only when lucky. Set ``SENTIMENT_STUDIO_THREADS`` to a number to fix the count
+instead (benchmarks compare against that).
 """
 
 from __future__ import annotations
@@ -85,12 +86,27 @@ class ThreadTuner:
         if torch.get_num_threads() != self.initial:
             torch.set_num_threads(self.initial)
 
-    def before_step(self) -> None:
+    def before_step(self, tokens: int | None = None) -> None:
+        """Set the thread count for the next step; ``tokens``, the step's batch size in tokens, lets a trial
+        give each count the same amount of work (see ``_next_in_trial``)."""
         if not self.enabled:
             return
-        count = min(self.choices) if self._warming else self._trial[0] if self._trial else self.chosen
+        count = min(self.choices) if self._warming else self._next_in_trial(tokens) if self._trial else self.chosen
         if torch.get_num_threads() != count:
             torch.set_num_threads(count)
+
+    def _next_in_trial(self, tokens: int | None) -> int:
+        """The count to try next: the one with the fewest tokens measured so far, among those with steps left.
+
+        So every count runs about the same tokens in about as many steps. Taken in turn instead, the counts
+        got batches of different lengths, and a step's rate follows its length (a fixed cost per step): on
+        SST-2, two threads drew 103-688 tokens a step where one thread drew 352-1,128, measured no faster,
+        and one thread was kept for 300 steps (2 of 3 runs of `train`) where two were 1.5x faster.
+        """
+        if tokens is None:
+            return self._trial[0]
+        left = dict.fromkeys(self._trial)  # in trial order
+        return min(left, key=lambda c: sum(t for t, _ in self._rates[c]))
 
     def after_step(self, tokens: int, seconds: float) -> None:
         if not self.enabled:
@@ -101,7 +117,9 @@ class ThreadTuner:
             return
         count = torch.get_num_threads()
         if self._trial:
-            self._trial.pop(0)
+            if count not in self._trial:  # set behind the tuner's back since before_step: not a trial step
+                return
+            self._trial.remove(count)
             self._rates[count].append((tokens, seconds))
             if all(self._rates.values()):
                 measured = {c: _rate(steps) for c, steps in self._rates.items()}

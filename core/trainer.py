@@ -186,9 +186,9 @@ class Trainer:
                 if control.wait_if_paused():
                     cancelled = True
                     break
-                tuner.before_step()
                 t0 = time.perf_counter()
                 batch = collate(train, index, self.device)
+                tuner.before_step(batch.num_tokens)
                 with _out_of_memory_as_training_error(epoch, step), _peers_gone_as_error(world):
                     logits = stepping(batch.ids, batch.lengths)
                     loss = self.loss_fn(logits.float(), batch.labels)
