@@ -540,10 +540,14 @@ def bench_time_to_accuracy(quick: bool, results: dict, table: list) -> None:
         runs.append({"seed": seed, "wall_s": round(wall, 1), "test_accuracy": summary["test_accuracy"],
                      "epochs": summary["epochs_run"]})
     results["time_to_seed_runs"] = runs
-    over = [r["wall_s"] for r in runs if r["test_accuracy"] > SEED_ACCURACY]
+    scores = [r["test_accuracy"] or 0.0 for r in runs]  # None: no test split was scored (it always is on SST-2)
+    over = [r["wall_s"] for r, score in zip(runs, scores, strict=True) if score > SEED_ACCURACY]
+    # the target: every seed's saved model over the recipe, the slowest's time; and none ending under 81
     results["time_to_seed_accuracy_s"] = max(over) if len(over) == len(runs) else None
-    each = ", ".join(f"seed {r['seed']}: {100 * r['test_accuracy']:.1f} in {r['wall_s']:.1f} s" for r in runs)
-    worst = min(r["test_accuracy"] for r in runs)
+    results["time_to_seed_end_accuracy_met"] = min(scores) >= END_ACCURACY
+    each = ", ".join(f"seed {r['seed']}: {100 * score:.1f} in {r['wall_s']:.1f} s"
+                     for r, score in zip(runs, scores, strict=True))
+    worst = min(scores)
     table.append(("SST-2, defaults, `train` to saved model (each seed)", each,
                   f"slowest {max(r['wall_s'] for r in runs):.1f} s; lowest {100 * worst:.1f}",
                   f"<= {TARGETS['time_to_seed_accuracy_s']:.0f} s, each > {100 * SEED_ACCURACY:.1f}, "
@@ -551,11 +555,11 @@ def bench_time_to_accuracy(quick: bool, results: dict, table: list) -> None:
     # from pressing Train: the window, the LSTM alone with the form's defaults, warm-up done (seed 0)
     script = str(ROOT / "benchmarks" / "gui_responsiveness.py")
     epochs = "1" if quick else str(TrainConfig().epochs)
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_ENV} | {"QT_QPA_PLATFORM": "offscreen"}
     r = subprocess.run([sys.executable, script, "--data", str(sst2), "--one", "warm", "--models", "lstm", "--epochs",
-                        epochs], capture_output=True, text=True, check=True,
-                       env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+                        epochs], capture_output=True, text=True, check=True, env=env)
     gui = json.loads(r.stdout.strip().splitlines()[-1])
-    accuracy = next(iter(gui["test_accuracy"].values()))
+    accuracy = next(iter(gui["test_accuracy"].values()), 0.0)
     results["time_to_seed_gui"] = {"seconds": gui["seconds"], "test_accuracy": accuracy}
     table.append(("SST-2, defaults, pressing Train to the LSTM trained (seed 0)",
                   f"{100 * accuracy:.1f} in {gui['seconds']:.1f} s", "",

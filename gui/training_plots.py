@@ -2,7 +2,7 @@
 
 Every model gets its curves once (``start_model``), in its colour, overlaid with the other
 models so LSTM against RNN reads at a glance. ``add_step``/``add_epoch`` only append to numpy
-buffers; a 100 ms timer pushes changed buffers into the curves with ``setData``. So a fast trainer
+buffers; a 250 ms timer pushes changed buffers into the curves with ``setData``. So a fast trainer
 sending hundreds of steps a second costs the GUI thread a few array appends, never a redraw each.
 """
 

@@ -253,29 +253,42 @@ def test_other_runtime_errors_are_not_called_out_of_memory(tiny_dataset, monkeyp
         run_to_end(train_model(tiny_dataset, SMALL, TrainConfig(epochs=1, device="cpu")))
 
 
-@pytest.mark.parametrize("max_norm", [1e-3, 1e6])  # every step clipped; none clipped
-def test_clipping_scales_only_when_over_the_norm_and_matches_pytorch(max_norm):
+@pytest.mark.parametrize("max_norm", [1e-3, 1e6, "nan"])  # clipped; not clipped; a gradient gone bad
+def test_clipping_scales_only_when_over_the_norm_and_matches_pytorch(max_norm, monkeypatch):
     from core.trainer import clip_gradients
 
-    def gradients(clip):
+    def gradients(clip, limit):
         model = build_classifier(dataclasses.replace(SMALL, vocab_size=50, num_classes=2), 0)
         model.eval()  # no dropout: both sides get the same gradients
         logits = model(torch.tensor([[2, 3, 4, 5], [6, 7, 0, 0]]), torch.tensor([4, 2]))
         torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1])).backward()
-        norm = clip(model.parameters() if clip is torch.nn.utils.clip_grad_norm_ else model, max_norm)
+        if bad:
+            model.head.bias.grad[0] = math.nan
+        norm = clip(model.parameters() if clip is torch.nn.utils.clip_grad_norm_ else model, limit)
         return float(norm), [p.grad.clone() for p in model.parameters()]
 
-    ours, theirs = gradients(clip_gradients), gradients(torch.nn.utils.clip_grad_norm_)
-    assert ours[0] == pytest.approx(theirs[0], rel=1e-6)
+    bad = max_norm == "nan"
+    limit = 5.0 if bad else max_norm
+    theirs = gradients(torch.nn.utils.clip_grad_norm_, limit)
+    scaled = []
+    real = torch.nn.utils.clip_grads_with_norm_
+    monkeypatch.setattr(torch.nn.utils, "clip_grads_with_norm_", lambda *a, **k: scaled.append(1) or real(*a, **k))
+    ours = gradients(clip_gradients, limit)
+    assert len(scaled) == (0 if limit == 1e6 else 1)  # a pass over the gradients only where it changes them
+    assert ours[0] == pytest.approx(theirs[0], rel=1e-6, nan_ok=True)
     for a, b in zip(ours[1], theirs[1], strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-9)
-    if max_norm < 1:  # clipped: the gradients now have the norm asked for
-        assert float(torch.nn.utils.get_total_norm([g for g in ours[1]])) == pytest.approx(max_norm, rel=1e-4)
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-9, equal_nan=True)
+    if limit < 1:  # clipped: the gradients now have the norm asked for
+        assert float(torch.nn.utils.get_total_norm(ours[1])) == pytest.approx(limit, rel=1e-4)
 
 
-def test_the_optimizer_is_fused_on_the_cpu():
-    from core.trainer import adamw
+def test_the_trainer_uses_the_fused_optimizer(monkeypatch, tiny_dataset):
+    import core.trainer
 
+    made = []
+    real = torch.optim.AdamW
+    monkeypatch.setattr(core.trainer.torch.optim, "AdamW", lambda *a, **k: made.append(k) or real(*a, **k))
+    run_to_end(train_model(tiny_dataset, SMALL, TrainConfig(epochs=1, max_steps=2, device="cpu")))
+    assert made and made[-1]["fused"] is True
     model = build_classifier(dataclasses.replace(SMALL, vocab_size=50, num_classes=2), 0)
-    assert adamw(model, torch.device("cpu"), lr=1e-3).defaults["fused"] is True
-    assert not adamw(model, torch.device("mps"), lr=1e-3).defaults["fused"]  # untried there: PyTorch's default
+    assert not core.trainer.adamw(model, torch.device("mps"), lr=1e-3).defaults["fused"]  # untried: the default
