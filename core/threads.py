@@ -7,8 +7,9 @@ against 27.6 s). No fixed count is right for both, and the load changes while a 
 
 ``ThreadTuner`` tries the candidate counts (all cores, half, one) interleaved step by step, each batch
 going to the count with the fewest tokens measured so far, so that each does the same work. It keeps the
-fastest by tokens per second, checks a first choice again after 50 steps, and then tries again every few
-hundred steps or as soon as the speed drops well below what it measured (another program started). A
+fastest by tokens per second, checks a close first choice again after 50 steps, and then tries again
+every few hundred steps, or as soon as the speed drops well below what it measured (another program
+started), unless it already runs the fewest threads: more load never makes more threads the better choice. A
 trial is cheap under load, when trying the wrong count costs most: a count that runs at under a quarter
 of the best rate after one step each is dropped from the trial, and a trial that confirms the choice
 doubles the wait before the next one. The very first step is not measured: it carries PyTorch's one-off
@@ -29,8 +30,11 @@ ENV = "SENTIMENT_STUDIO_THREADS"
 TRIAL_STEPS = 5  # steps per candidate per trial, interleaved (a switch costs well under a step)
 RETRY_EVERY = 300  # steps between trials, doubled (up to MAX_RETRY) each time a trial changes nothing
 MAX_RETRY = 2400
-FIRST_RETRY = 50  # steps after the first trial before the second: the first runs while PyTorch is still
+FIRST_RETRY = 50  # steps after a close first trial before the second: the first runs while PyTorch is still
 # setting up each new batch shape, and on an idle machine it kept one thread for 300 steps in 1 of 4 runs
+CLOSE_CALL = 1.5  # a first trial is close when the runner-up was within this factor of the best. A clear one
+# (two threads at 0.03-0.1x of one under two busy programs) is not tried again soon: each step at two
+# threads there took 0.3-1.5 s
 CLEAR_LOSS = 0.25  # a count this much slower than the best after one step each is not tried further. Not
 # 0.5: one step's rate also follows its batch's length (SST-2: 12k tokens/s for 103 tokens, 33k for 1,012 on
 # the same thread), which dropped two threads on an idle machine; under two busy programs they were 4-25x slower
@@ -127,7 +131,8 @@ class ThreadTuner:
                 rates = {c: _trimmed_rate(steps) for c, steps in self._rates.items()}
                 best = max(rates.values())
                 previous, self.chosen = self.chosen, min(c for c, rate in rates.items() if rate * FEWER_WITHIN >= best)
-                if not self.history:
+                runner_up = sorted(rates.values())[-2] if len(rates) > 1 else 0.0
+                if not self.history and runner_up * CLOSE_CALL >= best:
                     self._retry = FIRST_RETRY
                 elif self.chosen == previous and len(self.history) > 1:
                     self._retry = min(2 * self._retry, MAX_RETRY)
@@ -142,7 +147,8 @@ class ThreadTuner:
         if len(self._window) > WINDOW:
             self._window.pop(0)
         rate = _rate(self._window)
-        slowed = len(self._window) == WINDOW and rate < SLOWDOWN * self._chosen_rate
+        # slower: more load, which never favours more threads, so on the fewest already there is nothing to try
+        slowed = len(self._window) == WINDOW and rate < SLOWDOWN * self._chosen_rate and self.chosen > min(self.choices)
         if self._since_trial >= self._retry or slowed:
             self._start_trial()
 

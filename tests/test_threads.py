@@ -53,7 +53,7 @@ def test_a_fixed_count_is_kept(monkeypatch):
 def test_it_retries_after_a_while_even_without_a_slowdown(monkeypatch):
     monkeypatch.delenv(threads.ENV, raising=False)
     tuner = ThreadTuner(choices=[2, 1])
-    speeds = {2: 0.01, 1: 0.02}
+    speeds = {2: 0.010, 1: 0.013}  # two threads 1.3x faster: a close call, checked again soon
     run(tuner, FIRST_TRIAL + threads.FIRST_RETRY + TRIAL, speeds)
     assert len(tuner.history) == 2  # the first is checked soon: it ran while PyTorch was still setting up
     run(tuner, threads.RETRY_EVERY - 1, speeds)
@@ -72,7 +72,7 @@ def test_a_clearly_slower_count_is_tried_once_per_trial(monkeypatch):
 def test_a_trial_that_changes_nothing_doubles_the_wait_before_the_next(monkeypatch):
     monkeypatch.delenv(threads.ENV, raising=False)
     tuner = ThreadTuner(choices=[2, 1])
-    speeds = {2: 0.010, 1: 0.016}
+    speeds = {2: 0.010, 1: 0.013}
     run(tuner, FIRST_TRIAL + threads.FIRST_RETRY + TRIAL + threads.RETRY_EVERY + TRIAL, speeds)
     assert len(tuner.history) == 3  # the early check and the periodic retrial came, and kept two threads
     run(tuner, 2 * threads.RETRY_EVERY - 1, speeds)
@@ -134,6 +134,19 @@ def test_a_trial_gives_each_count_the_same_work(monkeypatch):
     monkeypatch.setattr(ThreadTuner, "_next_in_trial", lambda self: self._trial[0])
     chosen, work = trial()  # taken in turn: two threads drew 2,050 tokens, one thread 4,000, and lost
     assert chosen == 1 and work[1] > 1.5 * work[2]
+
+
+def test_a_clear_first_choice_is_not_checked_soon_and_a_slowdown_on_one_thread_tries_nothing(monkeypatch):
+    monkeypatch.delenv(threads.ENV, raising=False)
+    tuner = ThreadTuner(choices=[2, 1])
+    loaded = {2: 0.300, 1: 0.015}  # two busy programs: a step at two threads costs 20x
+    used = run(tuner, threads.WARM_STEPS + 1 + threads.TRIAL_STEPS, loaded)  # two threads dropped after one step
+    assert tuner.chosen == 1 and used.count(2) == 1 and len(tuner.history) == 1
+    heavier = {2: 0.600, 1: 0.040}  # more load still: one thread slows to well under 0.6x of its rate
+    used = run(tuner, threads.FIRST_RETRY + threads.WINDOW + 10, heavier)
+    assert used.count(2) == 0 and len(tuner.history) == 1  # no early check, and nothing to try on one thread
+    used = run(tuner, threads.RETRY_EVERY, heavier)
+    assert used.count(2) == 1 and len(tuner.history) == 2  # the periodic trial still looks
 
 
 def test_fewer_threads_win_a_near_tie(monkeypatch):
