@@ -153,7 +153,6 @@ class ThreadTuner:
             self._start_trial()
 
 
-
 def _rate(steps: list[tuple[int, float]]) -> float:
     """Tokens per second over ``steps`` of (tokens, seconds)."""
     return sum(t for t, _ in steps) / max(sum(s for _, s in steps), 1e-9)
