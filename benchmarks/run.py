@@ -474,18 +474,28 @@ BUSY = "while True: pass"  # one competing program that keeps a core busy
 THREAD_ENV = ("SENTIMENT_STUDIO_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY")  # what a measurement sets
 
 
+def shipped_env(env_extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any thread settings (as shipped), plus ``env_extra``."""
+    return {k: v for k, v in os.environ.items() if k not in THREAD_ENV} | (env_extra or {})
+
+
+def run_train(data: str, args: list[str], env_extra: dict[str, str] | None = None) -> tuple[float, dict]:
+    """``main.py train --data data *args`` with ``env_extra`` as the only thread settings: seconds from start
+    to saved model, and its printed summary."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, str(ROOT / "main.py"), "train", "--data", data, *args, "--out",
+                               f"{tmp}/m.safetensors", "--no-record", "--quiet"],
+                              check=True, capture_output=True, text=True, env=shipped_env(env_extra))
+        return time.perf_counter() - t0, json.loads(done.stdout)
+
+
 def train_wall(data: str, epochs: int, env_extra: dict[str, str]) -> float:
     """Seconds for ``main.py train`` (start to saved model) with ``env_extra`` as the only thread settings
     (none: as shipped). benchmarks/wait_policy.py uses it too."""
-    import tempfile
-
-    env = {k: v for k, v in os.environ.items() if k not in THREAD_ENV} | env_extra
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, str(ROOT / "main.py"), "train", "--data", data, "--epochs", str(epochs),
-                        "--out", f"{tmp}/m.safetensors", "--no-record", "--quiet", "--device", "cpu"],
-                       check=True, capture_output=True, env=env)
-        return time.perf_counter() - t0
+    return run_train(data, ["--epochs", str(epochs), "--device", "cpu"], env_extra)[0]
 
 
 def bench_load(quick: bool, results: dict, table: list) -> None:
@@ -525,8 +535,6 @@ def bench_time_to_accuracy(quick: bool, results: dict, table: list) -> None:
     """``main.py train`` on SST-2 with every default (start to saved model, as a user runs it), seeds 0 and 1
     (and 2 in a full run): its wall time and the saved model's test accuracy, against the seed article's
     Keras recipe (80.9, after 52 s of training at batch 16 here; 80.4 after 18 s at batch 64)."""
-    import tempfile
-
     sst2 = ROOT.parent / "shared" / "datasets" / "sst2"
     if not (sst2 / "train.tsv").is_file():
         table.append(("time to a model over the Keras recipe (SST-2)", "skipped: no ../shared/datasets/sst2", "",
@@ -534,15 +542,7 @@ def bench_time_to_accuracy(quick: bool, results: dict, table: list) -> None:
         return
     runs = []
     for seed in (0,) if quick else (0, 1, 2):
-        env = {k: v for k, v in os.environ.items() if k not in THREAD_ENV}
-        with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
-            done = subprocess.run([sys.executable, str(ROOT / "main.py"), "train", "--data", str(sst2), "--seed",
-                                   str(seed), "--out", f"{tmp}/m.safetensors", "--no-record", "--quiet",
-                                   *(["--max-steps", "200"] if quick else [])],
-                                  check=True, capture_output=True, text=True, env=env)
-            wall = time.perf_counter() - t0
-        summary = json.loads(done.stdout)
+        wall, summary = run_train(str(sst2), ["--seed", str(seed), *(["--max-steps", "200"] if quick else [])])
         runs.append({"seed": seed, "wall_s": round(wall, 1), "test_accuracy": summary["test_accuracy"],
                      "epochs": summary["epochs_run"]})
     results["time_to_seed_runs"] = runs
@@ -561,7 +561,7 @@ def bench_time_to_accuracy(quick: bool, results: dict, table: list) -> None:
     # from pressing Train: the window, the LSTM alone with the form's defaults, warm-up done (seed 0)
     script = str(ROOT / "benchmarks" / "gui_responsiveness.py")
     epochs = "1" if quick else str(TrainConfig().epochs)
-    env = {k: v for k, v in os.environ.items() if k not in THREAD_ENV} | {"QT_QPA_PLATFORM": "offscreen"}
+    env = shipped_env({"QT_QPA_PLATFORM": "offscreen"})
     r = subprocess.run([sys.executable, script, "--data", str(sst2), "--one", "warm", "--models", "lstm", "--epochs",
                         epochs], capture_output=True, text=True, check=True, env=env)
     gui = json.loads(r.stdout.strip().splitlines()[-1])

@@ -32,6 +32,7 @@ from core.settings import check_settings, setting
 from core.threads import ThreadTuner
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+_TORCH = tuple(int(x) for x in re.findall(r"\d+", torch.__version__)[:2])  # (major, minor)
 _DEVICE_RE = re.compile(r"auto|cpu|mps(:0)?|cuda(:\d{1,2})?")
 
 
@@ -301,9 +302,6 @@ def clip_gradients(model: nn.Module, max_norm: float) -> torch.Tensor:
     if not max_norm >= value + 1e-6:  # over the limit, or not finite: as PyTorch does
         nn.utils.clip_grads_with_norm_(params, max_norm, norm)
     return norm
-
-
-_TORCH = tuple(int(x) for x in re.findall(r"\d+", torch.__version__)[:2])
 
 
 def _predict_shared(model: nn.Module, split: EncodedSplit, device: torch.device, batch_size: int,
