@@ -88,10 +88,7 @@ def configs_from(args: argparse.Namespace, *config_classes: type) -> list:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.attribution import ExplainConfig
-    from core.classifier import ModelConfig
-    from core.tokenizer import TokenizerConfig
-    from core.trainer import TrainConfig
+    from core.config import ExplainConfig, ModelConfig, TokenizerConfig, TrainConfig
 
     p = _Parser(prog="main.py", description="Sentiment Studio: train, evaluate and inspect recurrent sentiment models.")
     p.add_argument("--debug", action="store_true", help="show full tracebacks for unexpected errors")
@@ -185,7 +182,7 @@ def _load(args, split_seed: int, log, fractions: tuple[float, float] | None = No
 
 def _check_out_path(out: str, data: str) -> Path:
     """The model file to write, checked before any work (see ``core.files.check_destination``)."""
-    from core.modelfile import check_model_destination
+    from core.store.modelfile import check_model_destination
 
     return check_model_destination(out, data)
 
@@ -239,9 +236,7 @@ class _Progress:
 
 def cmd_train(args) -> int:
     from core import distributed
-    from core.classifier import ModelConfig
-    from core.tokenizer import TokenizerConfig
-    from core.trainer import TrainConfig
+    from core.config import ModelConfig, TokenizerConfig, TrainConfig
 
     out = _check_out_path(args.out, args.data)
     model_config, tok_config, train_config = configs_from(args, ModelConfig, TokenizerConfig, TrainConfig)
@@ -257,7 +252,7 @@ def _train_command(args, out: Path, configs: tuple, world) -> int:
     and the others wait for it at a barrier."""
     from core import distributed
     from core.data import arrow_file
-    from core.modelfile import save_model
+    from core.store.modelfile import save_model
 
     model_config, tok_config, train_config = configs
     if world.distributed:
@@ -318,9 +313,9 @@ def _train_command(args, out: Path, configs: tuple, world) -> int:
 def _train_one(dataset, configs: tuple, progress: _Progress, recorder, vectors_cache: dict | None = None) -> object:
     """Train one model (``configs``: model, tokenizer, train), showing progress and feeding ``recorder``
     (or None); a run that stops is recorded as cancelled or failed. The trained ``SentimentModel``.
-    ``vectors_cache``: see ``core.pipeline.train_model``."""
+    ``vectors_cache``: see ``core.train.pipeline.train_model``."""
     from core.events import run_to_end
-    from core.pipeline import train_model
+    from core.train.pipeline import train_model
 
     model_config, tok_config, train_config = configs
 
@@ -351,7 +346,7 @@ def _train_one(dataset, configs: tuple, progress: _Progress, recorder, vectors_c
 
 def _start_recording(dataset, model_config, tok_config, train_config):
     """Open the run store and record the start of this run (None, with a note, when it can't be kept)."""
-    from core.runs import RunRecorder, RunStore, StoreError, begin_run
+    from core.store.runs import RunRecorder, RunStore, StoreError, begin_run
 
     try:
         store = RunStore()
@@ -366,12 +361,10 @@ def _start_recording(dataset, model_config, tok_config, train_config):
 
 def cmd_sweep(args) -> int:
     """Every combination of the --grid values, trained one after another and kept in the run store."""
-    from core.classifier import ModelConfig
-    from core.runs import RunRecorder, RunStore, begin_run
+    from core.config import ModelConfig, TokenizerConfig, TrainConfig
     from core.settings import shown
-    from core.sweep import new_sweep_id, parse_grid, plan_grid
-    from core.tokenizer import TokenizerConfig
-    from core.trainer import TrainConfig
+    from core.store.runs import RunRecorder, RunStore, begin_run
+    from core.train.sweep import new_sweep_id, parse_grid, plan_grid
 
     plans = plan_grid(configs_from(args, ModelConfig, TokenizerConfig, TrainConfig), parse_grid(args.grid))
     sweep_id = new_sweep_id()
@@ -401,7 +394,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from core.runs import RunStore
+    from core.store.runs import RunStore
 
     store = RunStore()
     for note in store.notes:
@@ -423,7 +416,7 @@ def cmd_runs(args) -> int:
         print(json.dumps(_finite(d), indent=None if args.json else 2, allow_nan=False))
         return 0
     if args.runs_command == "export":
-        from core.runs import export_run
+        from core.store.runs import export_run
 
         written = export_run(store, args.run_id, args.out)
         print(json.dumps({"out": args.out, "files": written}))
@@ -449,7 +442,7 @@ def evaluation_split_seed(model, asked: int | None, log) -> int:
 
 def cmd_evaluate(args) -> int:
     from core.data import Split
-    from core.modelfile import load_model
+    from core.store.modelfile import load_model
 
     model = load_model(args.model_file)
     if args.legacy_seed is not None:
@@ -535,8 +528,9 @@ def trace_to_dict(trace, digits: int = 5) -> dict:
 
 
 def cmd_predict(args) -> int:
-    from core.attribution import ExplainConfig, explain
-    from core.modelfile import load_model
+    from core.config import ExplainConfig
+    from core.inspect.attribution import explain
+    from core.store.modelfile import load_model
 
     model = load_model(args.model_file)
     (explain_config,) = configs_from(args, ExplainConfig)
@@ -568,7 +562,7 @@ def _class_index(label_names: list[str], wanted: str) -> int:
 
 
 def cmd_info(args) -> int:
-    from core.modelfile import read_info
+    from core.store.modelfile import read_info
 
     print(json.dumps(_finite(read_info(args.model_file)), indent=2, allow_nan=False))
     return 0
@@ -576,8 +570,8 @@ def cmd_info(args) -> int:
 
 def cmd_export(args) -> int:
     from core.events import run_to_end
-    from core.export import export_steps
-    from core.modelfile import load_model
+    from core.store.export import export_steps
+    from core.store.modelfile import load_model
 
     model = load_model(args.model_file)
     done = run_to_end(export_steps(model, args.out, force=args.force, model_file=args.model_file))
@@ -607,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(command, args) -> int:
     """Run one command; every way it can end becomes one line on stderr and an exit status."""
-    from core.tokenizer import is_rust_panic
+    from core.text.tokenizer import is_rust_panic
 
     try:
         return command(args)

@@ -28,14 +28,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from core.attribution import ExplainConfig, explain  # noqa: E402
-from core.batching import EncodedSplit, predict_probabilities  # noqa: E402
-from core.classifier import ModelConfig  # noqa: E402
+from core.config import ExplainConfig, ModelConfig, TrainConfig  # noqa: E402
 from core.data import load_dataset  # noqa: E402
 from core.events import run_to_end  # noqa: E402
-from core.pipeline import train_model  # noqa: E402
-from core.sentiment_model import SentimentModel  # noqa: E402
-from core.trainer import TrainConfig  # noqa: E402
+from core.inspect.attribution import explain  # noqa: E402
+from core.model.sentiment_model import SentimentModel  # noqa: E402
+from core.text.batching import EncodedSplit, predict_probabilities  # noqa: E402
+from core.train.pipeline import train_model  # noqa: E402
 
 KEY = "faithfulness/sst2"
 KS = (1, 2, 3)

@@ -27,13 +27,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from core.batching import EncodedSplit  # noqa: E402
-from core.classifier import ModelConfig  # noqa: E402
+from core.config import ModelConfig, TrainConfig  # noqa: E402
 from core.events import FinishedEvent  # noqa: E402
-from core.pipeline import build_classifier  # noqa: E402
-from core.sentiment_model import SentimentModel  # noqa: E402
-from core.tokenizer import TextTokenizer  # noqa: E402
-from core.trainer import TrainConfig, Trainer  # noqa: E402
+from core.model.classifier import build_classifier  # noqa: E402
+from core.model.sentiment_model import SentimentModel  # noqa: E402
+from core.text.batching import EncodedSplit  # noqa: E402
+from core.text.tokenizer import TextTokenizer  # noqa: E402
+from core.train.trainer import Trainer  # noqa: E402
 
 
 def throughput(split: EncodedSplit, vocab: int, device: str, batch: int, steps: int) -> float:

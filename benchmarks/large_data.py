@@ -36,8 +36,9 @@ t0 = time.perf_counter()
 sys.path.insert(0, sys.argv[1])
 from core.data import load_dataset
 from core.events import PhaseEvent, StepEvent
-from core.pipeline import ModelDone, train_model
-from core.trainer import TrainConfig
+from core.train.pipeline import train_model
+from core.model.events import ModelDone
+from core.config import TrainConfig
 path, steps, arrow = sys.argv[2], int(sys.argv[3]), sys.argv[4] == "arrow"
 ds = load_dataset(path, memory_mapped=arrow)
 out = {"rows": sum(len(ds[s]) for s in ds.splits), "loaded_s": time.perf_counter() - t0, "phases": {}}

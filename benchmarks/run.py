@@ -34,14 +34,15 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from core.batching import EncodedSplit, bucketed_order  # noqa: E402
-from core.classifier import CELL_KINDS, ModelConfig  # noqa: E402
+from core.config import CELL_KINDS, ModelConfig, TokenizerConfig, TrainConfig  # noqa: E402
 from core.data import Split, TextDataset  # noqa: E402
 from core.events import StepEvent  # noqa: E402
-from core.pipeline import build_classifier, train_model  # noqa: E402
-from core.sentiment_model import SentimentModel  # noqa: E402
-from core.tokenizer import TextTokenizer, TokenizerConfig  # noqa: E402
-from core.trainer import TrainConfig, adamw  # noqa: E402
+from core.model.classifier import build_classifier  # noqa: E402
+from core.model.sentiment_model import SentimentModel  # noqa: E402
+from core.text.batching import EncodedSplit, bucketed_order  # noqa: E402
+from core.text.tokenizer import TextTokenizer  # noqa: E402
+from core.train.pipeline import train_model  # noqa: E402
+from core.train.trainer import adamw  # noqa: E402
 
 IMDB = ROOT.parent / "shared" / "datasets" / "imdb"
 TARGETS = {
@@ -108,7 +109,7 @@ def ours_train(texts: list[str], labels: np.ndarray, kind: str, batches: int, ba
 
 def ceiling_train(split: EncodedSplit, kind: str, batches: int, batch_size: int, vocab_size: int) -> float:
     """The fused module alone on padding-free batches of our batches' shapes: embedding, nn.LSTM/GRU/RNN
-    (no packing), mean pooling, linear, and the same fused AdamW the trainer uses (``core.trainer.adamw``),
+    (no packing), mean pooling, linear, and the same fused AdamW the trainer uses (``core.train.trainer.adamw``),
     so the ratio measures the pipeline around the step. Every token is useful."""
     cfg = ModelConfig(kind=kind, vocab_size=vocab_size)
     model = build_classifier(cfg, 0)
@@ -288,9 +289,10 @@ def bench_trace(quick: bool, results: dict, table: list) -> None:
 
 
 def bench_explain(quick: bool, results: dict, table: list) -> None:
-    """Word attributions for a 40-word sentence with the default model (core.attribution), per kind:
+    """Word attributions for a 40-word sentence with the default model (core.inspect.attribution), per kind:
     Integrated Gradients at the default steps (one batched forward and backward) and leave one word out."""
-    from core.attribution import ExplainConfig, explain
+    from core.config import ExplainConfig
+    from core.inspect.attribution import explain
 
     texts, _, _ = imdb_like_texts(2000)
     tok = TextTokenizer.train(texts)
@@ -321,7 +323,7 @@ def bench_explain(quick: bool, results: dict, table: list) -> None:
 def bench_export(quick: bool, results: dict, table: list) -> None:
     """The export bundle under ONNX Runtime against the app's PyTorch path: same model, same texts.
 
-    The ONNX side is the model card's code (core.model_card.EXAMPLE) with ONNX Runtime's worker threads
+    The ONNX side is the model card's code (core.store.model_card.EXAMPLE) with ONNX Runtime's worker threads
     told not to spin after each run (left spinning, they slow the next PyTorch call on 2 cores). The two
     sides alternate in blocks of 50 calls, so load on the machine falls on both alike, and the
     throughput runs alternate too, each sorting its texts by length inside the timer as the app does.
@@ -329,7 +331,7 @@ def bench_export(quick: bool, results: dict, table: list) -> None:
     import onnxruntime as ort
     from tokenizers import Tokenizer
 
-    from core.export import bundle_config, onnx_graph
+    from core.store.export import bundle_config, onnx_graph
 
     texts, _, _ = imdb_like_texts(2000)
     tok = TextTokenizer.train(texts)
@@ -398,7 +400,7 @@ def bench_runs(quick: bool, results: dict, table: list) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from core.runs import RunStore
+    from core.store.runs import RunStore
     from gui.runs_screen import RunsScreen
     from gui.session import Session
 
@@ -589,9 +591,9 @@ MEMORY_CHILD = r"""
 import resource, sys, time
 sys.path.insert(0, sys.argv[1])
 from core.data import load_dataset, Split, TextDataset
-from core.pipeline import train_model
+from core.train.pipeline import train_model
 from core.events import StepEvent
-from core.trainer import TrainConfig
+from core.config import TrainConfig
 import numpy as np
 steps = int(sys.argv[2])
 imdb = sys.argv[3]

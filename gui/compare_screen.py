@@ -1,6 +1,6 @@
 """The Compare screen: every model scored on the same split, side by side.
 
-Scoring is ``core.compare.score_models``, run as the screen's one task; the views
+Scoring is ``core.inspect.compare.score_models``, run as the screen's one task; the views
 (``gui.compare_views``) are redrawn once per evaluation, never per batch. A model that cannot be
 scored on the data (its classes differ) keeps its row, with the reason.
 """
@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.compare import ModelScore, ScoreSkipped, score_models
 from core.events import PhaseEvent
+from core.inspect.compare import ModelScore, ScoreSkipped, score_models
 from gui.compare_views import (
     BucketPlot,
     ConfusionGrid,

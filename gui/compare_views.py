@@ -1,4 +1,4 @@
-"""The Compare screen's views, each named after what it shows and fed ``core.compare`` results.
+"""The Compare screen's views, each named after what it shows and fed ``core.inspect.compare`` results.
 
 ``MetricsTable`` (one row per model, or the reason it could not be scored), ``ConfusionGrid``,
 ``BucketPlot`` (accuracy by length or by gap), ``GradientPlot`` (gradient through time),
@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.analysis import SATURATION
-from core.compare import GATE_TEXTS, MISTAKES_EXPLAINED, ModelScore, ScoreSkipped
 from core.data import take_texts
+from core.inspect.analysis import SATURATION
+from core.inspect.compare import GATE_TEXTS, MISTAKES_EXPLAINED, ModelScore, ScoreSkipped
 from gui.theme import style_plot
 
 COLUMNS = [

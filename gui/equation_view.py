@@ -15,7 +15,7 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from core.trace import Trace
+from core.model.trace import Trace
 from gui.token_axis import word_of
 
 T, T1 = "<sub>t</sub>", "<sub>t−1</sub>"

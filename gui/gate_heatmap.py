@@ -16,7 +16,7 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QCursor, QPalette, QPen, QResizeEvent
 from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QToolTip, QVBoxLayout, QWidget
 
-from core.trace import GATE_NAMES, Trace
+from core.model.trace import GATE_NAMES, Trace
 from gui.theme import style_plot
 from gui.token_axis import MIN_COLUMN_PX, TokenAxis, axis_ticks, token_labels, word_of
 

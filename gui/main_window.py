@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget,
 import core
 from core.errors import StudioError
 from core.events import PhaseEvent
-from core.runs import RunStore
+from core.store.runs import RunStore
 from gui.compare_screen import CompareScreen
 from gui.data_screen import DEMO_SOURCE, DataScreen
 from gui.models_screen import ModelsScreen
@@ -58,7 +58,7 @@ def checkpoint_dir() -> Path:
 
 class MainWindow(QMainWindow):
     def _open_run_store(self) -> Path | None:
-        """The run store's folder, the command line's too (core.runs.store_home); None, said in the status
+        """The run store's folder, the command line's too (core.store.runs.store_home); None, said in the status
         bar, when it can't be used: training then works as before, without keeping runs."""
         try:
             store = RunStore()
@@ -130,8 +130,8 @@ class MainWindow(QMainWindow):
 
     def _warm_up(self) -> None:
         """PyTorch's first training step sets up for 100+ ms holding the GIL: do it now, in the background."""
-        from core.attribution import load_captum
-        from core.trainer import warm_up
+        from core.inspect.attribution import load_captum
+        from core.train.trainer import warm_up
 
         def steps(_control):
             warm_up()
@@ -254,8 +254,8 @@ class MainWindow(QMainWindow):
         Returns the session names of the models opened.
         """
         from core.errors import StudioError
-        from core.modelfile import load_model
-        from core.runs import RunStore
+        from core.store.modelfile import load_model
+        from core.store.runs import RunStore
 
         paths = self.leftover_checkpoints()
         if not paths:

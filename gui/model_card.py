@@ -9,7 +9,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
-from core.sentiment_model import SentimentModel
+from core.model.sentiment_model import SentimentModel
 
 
 class ProbabilityBar(QWidget):

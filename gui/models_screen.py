@@ -1,6 +1,6 @@
 """The Models screen: the session's models, their config and metrics, and model files.
 
-Opening and saving run as tasks (``core.modelfile.open_models`` / ``save_steps``): a model file is
+Opening and saving run as tasks (``core.store.modelfile.open_models`` / ``save_steps``): a model file is
 small, but a slow disk or network share must never freeze the window. Models trained in this
 session and not saved yet are marked "(not saved)"; closing the window asks about them.
 """
@@ -29,10 +29,10 @@ from PySide6.QtWidgets import (
 )
 
 from core.events import PhaseEvent
-from core.export import Exported, export_steps, is_bundle
-from core.modelfile import ModelOpened, ModelSaved, open_models, safe_file_name, save_all_steps, save_steps
-from core.sentiment_model import SentimentModel
-from core.vectors import added_words
+from core.model.sentiment_model import SentimentModel
+from core.store.export import Exported, export_steps, is_bundle
+from core.store.modelfile import ModelOpened, ModelSaved, open_models, safe_file_name, save_all_steps, save_steps
+from core.text.vectors import added_words
 from gui.session import Session
 from gui.theme import style_plot
 from gui.worker import Task, TaskSlot, error_message

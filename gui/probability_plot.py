@@ -15,7 +15,7 @@ from PySide6.QtCore import QEvent, QPointF, Qt, Signal
 from PySide6.QtGui import QPalette, QResizeEvent
 from PySide6.QtWidgets import QWidget
 
-from core.trace import Trace
+from core.model.trace import Trace
 from gui.gate_heatmap import LEFT_AXIS_WIDTH
 from gui.theme import EXTRA_COLORS, KIND_COLORS, style_plot
 from gui.token_axis import fit_column_ticks, token_labels

@@ -41,8 +41,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import StudioError
-from core.modelfile import load_model
-from core.runs import Run, RunStore
+from core.store.modelfile import load_model
+from core.store.runs import Run, RunStore
 from gui.session import Session
 from gui.theme import EXTRA_COLORS, KIND_COLORS, style_plot
 from gui.training_plots import TrainingPlots

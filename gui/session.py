@@ -13,7 +13,7 @@ import time
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from core.data import TextDataset
-from core.sentiment_model import SentimentModel
+from core.model.sentiment_model import SentimentModel
 from gui.theme import EXTRA_COLORS, KIND_COLORS
 from gui.worker import Task
 

@@ -15,8 +15,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QFontMetrics, QPainter
 
-from core.tokenizer import UNK
-from core.trace import Trace
+from core.model.trace import Trace
+from core.text.tokenizer import UNK
 
 MAX_LABEL_CHARS = 12
 MIN_COLUMN_PX = 13  # an upright label needs a line's height of width; 60 words fit in ~800 px

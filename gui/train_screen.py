@@ -1,11 +1,11 @@
 """The Train screen: choose models and hyperparameters, train them side by side, watch the curves.
 
-All the work (the shared tokenizer, then each model in turn) runs in one task, ``core.pipeline.
+All the work (the shared tokenizer, then each model in turn) runs in one task, ``core.train.pipeline.
 train_models``, whose events are tagged with the model they are about. The GUI thread only appends
 to plot buffers and updates a label from a timer, so the window stays responsive however fast the
 trainer reports. Finished models go into the ``Session`` as they complete, so a cancel keeps them.
 The form is built from the config dataclasses (``gui.config_form``); the run's bookkeeping and time
-left come from ``core.progress``.
+left come from ``core.train.progress``.
 """
 
 from __future__ import annotations
@@ -34,15 +34,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.classifier import CELL_DESCRIPTIONS, ModelConfig
+from core.config import CELL_DESCRIPTIONS, ModelConfig, TokenizerConfig, TrainConfig
 from core.errors import SettingError, StudioError
 from core.events import EpochEvent, PhaseEvent, StepEvent
-from core.pipeline import ModelDone
-from core.progress import RunProgress
+from core.model.events import ModelDone
 from core.settings import settings_of, shown
-from core.sweep import CONFIGS, GridRun, check_app_grid, grid_runs, new_sweep_id, parse_grid, train_grid
-from core.tokenizer import TokenizerConfig
-from core.trainer import TrainConfig
+from core.train.progress import RunProgress
+from core.train.sweep import CONFIGS, GridRun, check_app_grid, grid_runs, new_sweep_id, parse_grid, train_grid
 from gui.config_form import ConfigForm, PathInput
 from gui.session import Session
 from gui.theme import model_color
@@ -51,7 +49,7 @@ from gui.worker import TaskSlot, error_message
 
 KIND_ORDER = ("lstm", "rnn", "gru")  # the order of the check boxes and of training
 DEFAULT_KINDS = ("lstm", "rnn")  # the comparison the app is about; GRU is one tick away
-WHY_TICKED = {  # why each box starts ticked or not; what the kind is comes from core.classifier
+WHY_TICKED = {  # why each box starts ticked or not; what the kind is comes from core.model.classifier
     "lstm": "Ticked by default.",
     "rnn": "Ticked by default, to compare against the LSTM.",
     "gru": "Optional: tick it for a three-way comparison (training takes longer).",
@@ -107,7 +105,7 @@ class TrainScreen(QWidget):
         self._added: list[str] = []  # names the session gave the models of the current run
         self._notes: list[str] = []  # the vectors' coverage and warnings of the current run
         self.checkpoint_dir: Path | None = None  # where runs keep their best epoch; None: no checkpoints
-        self.run_store_folder: Path | None = None  # where every run is recorded (core/runs.py); None: not kept
+        self.run_store_folder: Path | None = None  # where every run is recorded (core/store/runs.py); None: not kept
         self.kind_boxes: dict[str, QCheckBox] = {}
         self.forms: dict[str, ConfigForm] = {}
         self.plots = TrainingPlots(self)

@@ -4,7 +4,7 @@ Tracing a sentence takes milliseconds, so it runs on the GUI thread after a shor
 (a single-shot timer restarted on every keystroke). A bidirectional model re-reads every prefix to
 get the prediction after each word (O(T²)), so the live trace is capped to the first tokens.
 
-Which words made the decision (``core.attribution``: Integrated Gradients or leaving each word out)
+Which words made the decision (``core.inspect.attribution``: Integrated Gradients or leaving each word out)
 takes tens of milliseconds and a backward pass, so it runs in the screen's worker slot: a newer text
 cancels and detaches the older task (which then skips its work if it has not started), and a result
 is shown only if it still matches the text, model, method and class on screen.
@@ -27,10 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.attribution import METHOD_NAMES, Attribution, ExplainConfig, explain
+from core.config import METHOD_NAMES, ExplainConfig
 from core.errors import StudioError
-from core.sentiment_model import SentimentModel
-from core.trace import GATE_NAMES, MEMORY_GATE, Trace
+from core.inspect.attribution import Attribution, explain
+from core.model.sentiment_model import SentimentModel
+from core.model.trace import GATE_NAMES, MEMORY_GATE, Trace
 from gui.equation_view import EquationView
 from gui.gate_heatmap import ROW_TITLES, GateHeatmap, attribution_color, min_width
 from gui.model_card import ModelCard
@@ -156,7 +157,7 @@ class TryScreen(QWidget):
         for method, name in METHOD_NAMES.items():
             self.why_method.addItem(name, method)
         self.why_method.addItem("off", "")
-        self.why_method.setToolTip("How each word's share of the decision is measured (core/attribution.py): "
+        self.why_method.setToolTip("How each word's share of the decision is measured (core/inspect/attribution.py): "
                                    "Integrated Gradients on the embeddings, or the change when the word is left out")
         self.why_target = QComboBox()
         self.why_target.setToolTip("The class the words are scored for: green words push toward it, red away")

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# the runs these windows train go to a store of their own, never the user's (core/runs.py)
+# the runs these windows train go to a store of their own, never the user's (core/store/runs.py)
 os.environ.setdefault("SENTIMENT_STUDIO_HOME", __import__("tempfile").mkdtemp(prefix="studio-shots-runs-"))
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

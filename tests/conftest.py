@@ -8,7 +8,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as main.py does (see there); before numpy loads
 # Runs the tests record (every `train`, in this process or a subprocess) go to a store of the test
-# session's own, never the user's (core/runs.py); tests that look at the store set their own.
+# session's own, never the user's (core/store/runs.py); tests that look at the store set their own.
 os.environ["SENTIMENT_STUDIO_HOME"] = __import__("tempfile").mkdtemp(prefix="studio-test-runs-")
 
 import numpy as np
@@ -52,10 +52,9 @@ def tiny_dataset():
 @pytest.fixture
 def tiny_model(tiny_dataset):
     """A quickly trained small LSTM SentimentModel."""
-    from core.classifier import ModelConfig
+    from core.config import ModelConfig, TrainConfig
     from core.events import run_to_end
-    from core.pipeline import train_model
-    from core.trainer import TrainConfig
+    from core.train.pipeline import train_model
 
     gen = train_model(
         tiny_dataset,

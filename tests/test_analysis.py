@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.analysis import accuracy_by_value, gate_summary, gradient_through_time, long_text_ids
-from core.classifier import ModelConfig, SentimentClassifier
+from core.config import ModelConfig
 from core.errors import StudioError
+from core.inspect.analysis import accuracy_by_value, gate_summary, gradient_through_time, long_text_ids
+from core.model.classifier import SentimentClassifier
 
 
 def _model(kind: str, **kw) -> SentimentClassifier:

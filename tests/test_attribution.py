@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.attribution import ExplainConfig, _centred, attribute_ids, explain
-from core.classifier import ModelConfig, SentimentClassifier
+from core.config import ExplainConfig, ModelConfig
 from core.errors import SettingError, StudioError
+from core.inspect.attribution import _centred, attribute_ids, explain
+from core.model.classifier import SentimentClassifier
 
 
 def _model(kind: str, bidirectional: bool, pooling: str, classes: int = 2) -> SentimentClassifier:
@@ -120,8 +121,8 @@ def test_settings_and_empty_text_are_refused():
 
 
 def test_the_words_behind_each_mistake_are_the_ones_it_learned(tiny_model, tiny_dataset):
-    from core.compare import explain_mistakes, score_model
     from core.data import Split
+    from core.inspect.compare import explain_mistakes, score_model
 
     test = tiny_dataset["test"]
     flipped = Split(test.texts, 1 - test.labels)  # every right answer is now a mistake
@@ -145,8 +146,9 @@ def test_the_words_behind_each_mistake_are_the_ones_it_learned(tiny_model, tiny_
 
 def _bpe_model(kind: str = "gru"):
     """A random model over a small BPE vocabulary, in which longer words are split into pieces."""
-    from core.sentiment_model import SentimentModel
-    from core.tokenizer import TextTokenizer, TokenizerConfig
+    from core.config import TokenizerConfig
+    from core.model.sentiment_model import SentimentModel
+    from core.text.tokenizer import TextTokenizer
 
     texts = ["the unbelievably wonderful film", "a dreadful and tedious film", "wonderful acting"] * 30
     tokenizer = TextTokenizer.train(texts, TokenizerConfig(kind="bpe", vocab_size=60))

@@ -11,13 +11,13 @@ import time
 import numpy as np
 import pytest
 
-import core.trainer as trainer_module
-from core.classifier import ModelConfig
+import core.train.trainer as trainer_module
+from core.config import ModelConfig, TrainConfig
 from core.data import load_dataset
 from core.events import EpochEvent, FinishedEvent, PhaseEvent, StepEvent, TaskControl, run_to_end
-from core.modelfile import load_model
-from core.pipeline import ModelDone, train_model
-from core.trainer import TrainConfig
+from core.model.events import ModelDone
+from core.store.modelfile import load_model
+from core.train.pipeline import train_model
 
 SOURCE = "builtin:longrange?n=400&gap=2-6"
 TINY = ModelConfig(kind="lstm", embed_dim=8, hidden_size=8, dropout=0.0, word_dropout=0.0)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.classifier import ModelConfig, SentimentClassifier
-from core.trace import GATE_NAMES, trace_ids
+from core.config import ModelConfig
+from core.model.classifier import SentimentClassifier
+from core.model.trace import GATE_NAMES, trace_ids
 
 
 def _model(kind, layers, bidirectional, pooling="max", seed=0):
@@ -141,7 +142,7 @@ def test_gradients_match_packed_sequences():
 
 
 def test_fast_dropout_keeps_the_expected_value():
-    from core.classifier import FastDropout
+    from core.model.classifier import FastDropout
 
     drop = FastDropout(0.5).train()
     x = torch.ones(200_000)
@@ -162,7 +163,7 @@ def test_the_trace_runs_numpy_on_one_blas_thread_whoever_imports_core():
 
     code = (
         "import json, numpy, threadpoolctl\n"
-        "from core import trace\n"
+        "from core.model import trace\n"
         "def blas(): return [i['num_threads'] for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas']\n"
         "before = blas()\n"
         "with trace._one_blas_thread(): inside = blas()\n"

@@ -144,7 +144,7 @@ def test_existing_output_is_untouched_when_input_is_bad(tmp_path):
 def test_evaluate_carves_the_splits_the_model_was_trained_with(tmp_path):
     """A CSV without test rows: ``evaluate`` must score on the rows the model held out, whatever the seeds."""
     from core.data import load_dataset
-    from core.modelfile import load_model
+    from core.store.modelfile import load_model
 
     rng = __import__("random").Random(0)
     words = {0: ["dull", "bad", "awful"], 1: ["great", "fine", "lovely"]}
@@ -189,10 +189,8 @@ def test_data_notes_reach_the_command_line_user(tmp_path):
 def test_every_setting_is_a_flag_described_by_its_dataclass_field():
     """One source for every setting: the flags come from the config fields' metadata (the GUI form too)."""
     import cli as cli_module
-    from core.classifier import ModelConfig
+    from core.config import ModelConfig, TokenizerConfig, TrainConfig
     from core.settings import settings_of
-    from core.tokenizer import TokenizerConfig
-    from core.trainer import TrainConfig
 
     parser = cli_module.build_parser()
     train = next(a for a in parser._actions if a.dest == "command").choices["train"]

@@ -90,12 +90,11 @@ def test_two_processes_tokenize_a_large_file_once_and_share_it(tmp_path):
 
 
 def test_more_processes_than_batches_is_refused(tiny_dataset, monkeypatch):
-    from core import trainer as trainer_module
-    from core.classifier import ModelConfig
+    from core.config import ModelConfig, TrainConfig
     from core.errors import SettingError
     from core.events import run_to_end
-    from core.pipeline import train_model
-    from core.trainer import TrainConfig
+    from core.train import trainer as trainer_module
+    from core.train.pipeline import train_model
 
     monkeypatch.setattr(trainer_module.distributed, "current", lambda: World(4, 0, 0, "gloo"))
     config = TrainConfig(epochs=1, batch_size=128, device="cpu")  # 200 texts: 2 batches for 4 processes

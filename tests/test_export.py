@@ -16,17 +16,17 @@ import pytest
 import torch
 
 import cli
-from core.classifier import CELL_KINDS, POOLINGS, ModelConfig
+from core.config import CELL_KINDS, POOLINGS, ModelConfig, TokenizerConfig, TrainConfig
 from core.data import load_dataset
 from core.errors import StudioError
 from core.events import run_to_end
-from core.export import FILES, export_steps, is_bundle, onnx_graph
-from core.model_card import EXAMPLE
-from core.modelfile import load_model, save_model
-from core.pipeline import build_classifier, train_model
-from core.sentiment_model import SentimentModel
-from core.tokenizer import TextTokenizer, TokenizerConfig
-from core.trainer import TrainConfig
+from core.model.classifier import build_classifier
+from core.model.sentiment_model import SentimentModel
+from core.store.export import FILES, export_steps, is_bundle, onnx_graph
+from core.store.model_card import EXAMPLE
+from core.store.modelfile import load_model, save_model
+from core.text.tokenizer import TextTokenizer
+from core.train.pipeline import train_model
 
 ort = pytest.importorskip("onnxruntime")
 ROOT = Path(__file__).resolve().parents[1]
@@ -249,7 +249,7 @@ def test_an_export_interrupted_midway_leaves_the_old_bundle(trained, tmp_path, m
     def broken(*args, **kwargs):
         raise StudioError("the card could not be written")
 
-    monkeypatch.setattr("core.model_card.model_card", broken)
+    monkeypatch.setattr("core.store.model_card.model_card", broken)
     code, err = _run("export", str(trained["gru"]), "--out", str(out), "--force")
     assert code == cli.EXIT_ERROR and "could not be written" in err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

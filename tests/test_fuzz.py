@@ -21,9 +21,10 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
+from core.config import TokenizerConfig
 from core.data import DataError, TextDataset, load_dataset
 from core.errors import ModelFileError
-from core.tokenizer import UNK, TextTokenizer, TokenizerConfig
+from core.text.tokenizer import UNK, TextTokenizer
 
 # ---------------------------------------------------------------------------------------------
 # The data loader: random small tables in every text format
@@ -438,9 +439,10 @@ def test_offsets_stay_inside_the_text_and_cover_every_kept_character(tokenizers,
 @pytest.fixture(scope="module")
 def model_bytes() -> bytes:
     """A real, untrained, very small model file (building it takes milliseconds)."""
-    from core.classifier import ModelConfig, SentimentClassifier
-    from core.modelfile import to_bytes
-    from core.sentiment_model import SentimentModel
+    from core.config import ModelConfig
+    from core.model.classifier import SentimentClassifier
+    from core.model.sentiment_model import SentimentModel
+    from core.store.modelfile import to_bytes
 
     tok = TextTokenizer.train(CORPUS, TokenizerConfig(kind="word"))
     config = ModelConfig(kind="gru", vocab_size=tok.vocab_size, embed_dim=4, hidden_size=3, dropout=0.0)
@@ -448,7 +450,7 @@ def model_bytes() -> bytes:
 
 
 def _load(data: bytes) -> None:
-    from core.modelfile import from_bytes
+    from core.store.modelfile import from_bytes
 
     try:
         model = from_bytes(data, "fuzz.safetensors")
@@ -534,7 +536,7 @@ def test_mutated_model_files_load_or_are_a_model_file_error(model_bytes, data):
 
 
 def test_the_unmutated_file_loads(model_bytes, tmp_path):
-    from core.modelfile import load_model
+    from core.store.modelfile import load_model
 
     (tmp_path / "m.safetensors").write_bytes(model_bytes)
     assert load_model(tmp_path / "m.safetensors").label_names == ["negative", "positive"]

@@ -23,12 +23,10 @@ import pandas as pd
 import pytest
 
 import cli
-from core.classifier import ModelConfig
+from core.config import ModelConfig, TokenizerConfig, TrainConfig
 from core.data import DataError, load_dataset
 from core.errors import SettingError, StudioError, TrainingError
 from core.settings import settings_of
-from core.tokenizer import TokenizerConfig
-from core.trainer import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = ["good", "bad", "the", "film", "plot", "was", "not", "very"]
@@ -290,7 +288,7 @@ def test_options_bounded_one_by_one_are_bounded_together():
 
 
 def test_the_divergence_rule():
-    from core.trainer import _check_not_diverging, reference_loss
+    from core.train.trainer import _check_not_diverging, reference_loss
 
     # one lucky small batch can start far below chance; the reference never does
     assert reference_loss(0.19, 2) == pytest.approx(math.log(2)) and reference_loss(1.9, 2) == 1.9
@@ -348,7 +346,7 @@ def test_numbered_labels_map_by_number_not_by_position_or_scale_name(tmp_path):
                      str(model_path), "--epochs", "6", "--embed-dim", "16", "--hidden-size", "16", "--device", "cpu",
                      "--quiet", "--lr", "0.01")
     assert code == 0, err
-    from core.modelfile import load_model
+    from core.store.modelfile import load_model
 
     model = load_model(model_path)
     assert model.info.label_values == [1, 2, 3, 4, 5] and model.label_names[0] == "very negative"

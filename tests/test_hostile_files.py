@@ -21,12 +21,10 @@ from safetensors import safe_open
 from safetensors.torch import save as st_save
 
 import cli
-from core.classifier import ModelConfig
+from core.config import ModelConfig, TokenizerConfig, TrainConfig
 from core.errors import ModelFileError, StudioError
 from core.files import check_destination, read_bounded, write_atomic
-from core.modelfile import _weights_digest, check_model_destination, load_model, read_info, save_model
-from core.tokenizer import TokenizerConfig
-from core.trainer import TrainConfig
+from core.store.modelfile import _weights_digest, check_model_destination, load_model, read_info, save_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--epochs", "1", "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet"]
@@ -58,7 +56,7 @@ def no_work(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("work started before the destination was checked")
 
-    monkeypatch.setattr("core.pipeline.train_model", forbidden)
+    monkeypatch.setattr("core.train.pipeline.train_model", forbidden)
     monkeypatch.setattr("core.data.load_dataset", forbidden)
 
 
@@ -260,11 +258,10 @@ def rewrite(path: Path, out: Path, meta: dict | None = None, tensors_fn=None) ->
 @pytest.fixture(scope="module")
 def trained_file(tmp_path_factory) -> Path:
     """One small model trained once for the module (files are copied, never changed)."""
-    from core.classifier import ModelConfig
+    from core.config import ModelConfig, TrainConfig
     from core.data import load_dataset
     from core.events import run_to_end
-    from core.pipeline import train_model
-    from core.trainer import TrainConfig
+    from core.train.pipeline import train_model
 
     dataset = load_dataset("builtin:reviews?n=200")
     model = run_to_end(train_model(dataset, ModelConfig(embed_dim=8, hidden_size=8),
@@ -493,7 +490,8 @@ def test_the_cli_last_line_of_defence_catches_a_rust_panic(monkeypatch):
 
 def test_a_model_over_the_parameter_bound_is_refused_before_anything_is_built(model_path):
     """A config asking for a model over the parameter bound is refused before anything is built."""
-    from core.classifier import MAX_PARAMETERS, ModelConfig, SentimentClassifier
+    from core.config import MAX_PARAMETERS, ModelConfig
+    from core.model.classifier import SentimentClassifier
 
     config = _json_meta(model_path, "model_config")
     config.update(embed_dim=2048, vocab_size=1_000_000)

@@ -1,5 +1,5 @@
 """Data larger than memory: files read through ``datasets``' memory-mapped Arrow cache (``core.data.arrow``)
-give the same dataset as the in-memory path, tokenize into a cached Arrow column (``core.mapped_ids``) and
+give the same dataset as the in-memory path, tokenize into a cached Arrow column (``core.text.token_cache``) and
 train from it. The 2 M-row memory check is ``benchmarks/large_data.py`` (minutes; not in the suite)."""
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import mapped_ids
-from core.batching import EncodedSplit, PiecedIds, collate
+from core.config import TokenizerConfig, TrainConfig
 from core.data import ArrowTexts, DataError, describe, load_dataset
 from core.data import stats as stats_module
-from core.pipeline import ModelDone, train_model
-from core.sentiment_model import encode_split
-from core.tokenizer import TextTokenizer, TokenizerConfig
-from core.trainer import TrainConfig
+from core.model.events import ModelDone
+from core.model.sentiment_model import encode_split
+from core.text import token_cache
+from core.text.batching import EncodedSplit, PiecedIds, collate
+from core.text.tokenizer import TextTokenizer
+from core.train.pipeline import train_model
 from tests.data_files import write
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +34,7 @@ def _own_cache(tmp_path, monkeypatch):
     import datasets
 
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
-    mapped_ids._layouts.clear()
+    token_cache._layouts.clear()
 
 
 def _rows(n: int = 400) -> list[tuple[str, str]]:
@@ -189,14 +190,14 @@ def test_ids_come_from_a_cached_memory_mapped_column(tmp_path):
         batch, reference = collate(enc, index, _cpu()), collate(same, index, _cpu())
         assert batch.ids.tolist() == reference.ids.tolist() and batch.labels.tolist() == reference.labels.tolist()
     files = {p.name for p in (tmp_path / "hf-cache").rglob("*.arrow")}
-    mapped_ids._layouts.clear()  # as a new process: the ids are found in the cache, not tokenized again
+    token_cache._layouts.clear()  # as a new process: the ids are found in the cache, not tokenized again
     calls = []
-    original = mapped_ids._encode_rows
-    mapped_ids._encode_rows = lambda *a, **k: calls.append(1) or original(*a, **k)
+    original = token_cache._encode_rows
+    token_cache._encode_rows = lambda *a, **k: calls.append(1) or original(*a, **k)
     try:
         encode_split(tok, ds["validation"])
     finally:
-        mapped_ids._encode_rows = original
+        token_cache._encode_rows = original
     assert not calls and {p.name for p in (tmp_path / "hf-cache").rglob("*.arrow")} == files
     other = TextTokenizer.train(ds["train"].texts, TokenizerConfig(max_length=5))
     small = encode_split(other, ds["validation"])  # a small share, no column for this vocabulary: in memory
@@ -267,7 +268,7 @@ def test_the_cli_trains_on_a_file_through_the_arrow_cache(tmp_path):
 
 
 def test_the_vocabulary_learned_from_cached_rows_is_kept_with_them(tmp_path, monkeypatch):
-    from core.mapped_ids import learn_vocabulary
+    from core.text.token_cache import learn_vocabulary
 
     ds = load_dataset(str(_write(tmp_path, ".csv", _rows(600))), memory_mapped=True)
     first = learn_vocabulary(ds["train"].texts, TokenizerConfig())
@@ -281,8 +282,8 @@ def test_the_vocabulary_learned_from_cached_rows_is_kept_with_them(tmp_path, mon
 
 
 def test_runs_and_compare_work_from_texts_on_disk(tmp_path):
-    from core.analysis import long_text_ids
-    from core.runs import fingerprint
+    from core.inspect.analysis import long_text_ids
+    from core.store.runs import fingerprint
 
     ds = load_dataset(str(_write(tmp_path, ".csv", _rows(600))), memory_mapped=True)
     key = fingerprint(ds)

@@ -21,7 +21,7 @@ def test_importing_all_of_core_loads_no_qt():
         ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
         for p in (ROOT / "core").rglob("*.py")
     )
-    assert "core.data.readers" in modules and "core.compare" in modules
+    assert "core.data.readers" in modules and "core.inspect.compare" in modules
     code = (
         "import importlib, sys\n"
         f"for m in {modules!r}: importlib.import_module(m)\n"
@@ -50,7 +50,7 @@ def test_the_ci_qt_blocker_blocks_qt_and_nothing_else():
         "    except ModuleNotFoundError:\n"
         "        continue\n"
         "    raise SystemExit(f'{m} was importable')\n"
-        "import cli, core.compare, core.data, core.pipeline, numpy, torch\n"
+        "import cli, core.inspect.compare, core.data, core.train.pipeline, numpy, torch\n"
         "print('ok')\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT / ".ci" / "no_qt")}

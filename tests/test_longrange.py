@@ -9,11 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.classifier import ModelConfig
+from core.config import ModelConfig, TrainConfig
 from core.data import load_dataset
 from core.events import run_to_end
-from core.pipeline import train_model
-from core.trainer import TrainConfig
+from core.train.pipeline import train_model
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ import pytest
 
 from core.errors import ModelFileError
 from core.events import EpochEvent
-from core.modelfile import FORMAT_VERSION, load_model, read_info, save_model, to_bytes
+from core.store.modelfile import FORMAT_VERSION, load_model, read_info, save_model, to_bytes
 
 TEXTS = ["the film was great", "awful plot and very dull", "a lovely , fine film", "unknownword xyz", ""]
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from core.classifier import ModelConfig
+from core.config import ModelConfig, TokenizerConfig, TrainConfig
 from core.data import load_dataset
 from core.events import StepEvent, TaskControl, run_to_end
-from core.pipeline import ModelDone, ModelEvent, train_models
-from core.progress import RunProgress, estimate_left_s, format_duration
-from core.tokenizer import TokenizerConfig
-from core.trainer import TrainConfig
+from core.model.events import ModelDone, ModelEvent
+from core.train.pipeline import train_models
+from core.train.progress import RunProgress, estimate_left_s, format_duration
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +78,7 @@ def test_a_cancel_drops_the_half_trained_model_and_keeps_the_finished_one(datase
 def test_score_models_headless_keeps_a_model_it_cannot_score_with_the_reason(tiny_model, tiny_dataset):
     import copy
 
-    from core.compare import ModelScore, ScoreSkipped, score_models
+    from core.inspect.compare import ModelScore, ScoreSkipped, score_models
 
     three = copy.copy(tiny_model)
     three.label_names = ["a", "b", "c"]
@@ -93,9 +92,9 @@ def test_score_models_headless_keeps_a_model_it_cannot_score_with_the_reason(tin
 
 
 def test_a_model_trained_on_another_carve_is_flagged(tmp_path):
-    from core.compare import carve_warning
     from core.events import run_to_end
-    from core.pipeline import train_model
+    from core.inspect.compare import carve_warning
+    from core.train.pipeline import train_model
 
     data = tmp_path / "d.csv"
     data.write_text("text,label\n" + "".join(f"w{i} {'good' if i % 2 else 'bad'},{i % 2}\n" for i in range(200)))

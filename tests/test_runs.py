@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import cli
-from core.runs import SCHEMA_VERSION, RunStore, StoreError
+from core.store.runs import SCHEMA_VERSION, RunStore, StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,7 +85,7 @@ def test_a_killed_run_is_marked_interrupted_and_the_store_stays_intact(home, tmp
     store = RunStore()
     (run,) = store.runs()
     assert run.status == "interrupted" and run.ended is not None and store.integrity() == "ok"
-    from core.modelfile import load_model
+    from core.store.modelfile import load_model
 
     kept = load_model(run.model_path)  # the best epoch so far: at most the epoch in progress is lost
     assert kept.info.checkpoint and kept.record.checkpoint.epoch >= 1
@@ -94,7 +94,7 @@ def test_a_killed_run_is_marked_interrupted_and_the_store_stays_intact(home, tmp
 @pytest.mark.parametrize("attempt", range(3))  # both open a store that does not exist yet: the race repeated
 def test_two_processes_writing_at_once_never_corrupt_the_store(home, attempt):
     script = (
-        "from core.runs import RunStore\n"
+        "from core.store.runs import RunStore\n"
         "store = RunStore()\n"
         "for i in range(150):\n"
         "    rid = store.begin(name=f'w{i}', kind='lstm', dataset='d', fingerprint={}, settings={}, versions={})\n"
@@ -142,7 +142,7 @@ def test_a_store_with_columns_from_a_newer_version_still_lists(home):
 
 def test_grid_mistakes_are_refused_before_anything_trains():
     from core.errors import StudioError
-    from core.sweep import parse_grid
+    from core.train.sweep import parse_grid
 
     for specs, needle in [(["hidden_size=8,16", "hidden_size=32"], "swept twice"),
                           (["lr=0.1", "learning_rate=0.2"], "swept twice"),
@@ -154,7 +154,7 @@ def test_grid_mistakes_are_refused_before_anything_trains():
 
 
 def test_a_store_of_the_first_schema_is_migrated_with_its_runs(home):
-    from core import runs as runs_module
+    from core.store import runs as runs_module
 
     v1 = runs_module._SCHEMA.replace(",\n    sweep TEXT NOT NULL DEFAULT ''", "")
     assert "sweep" not in v1
@@ -198,14 +198,13 @@ def test_a_newer_store_is_read_only_and_a_corrupt_one_is_moved_aside(home):
 def test_the_apps_training_task_records_each_model_and_a_cancel(home):
     """``recorded_runs`` wraps ``train_models`` (the Train screen's task): each model is a run with its model
     file; a cancel marks the model it interrupted."""
-    from core.classifier import ModelConfig
+    from core.config import ModelConfig, TokenizerConfig, TrainConfig
     from core.data import load_dataset
     from core.events import TaskControl
-    from core.modelfile import load_model
-    from core.pipeline import ModelDone, train_models
-    from core.runs import recorded_runs
-    from core.tokenizer import TokenizerConfig
-    from core.trainer import TrainConfig
+    from core.model.events import ModelDone
+    from core.store.modelfile import load_model
+    from core.store.runs import recorded_runs
+    from core.train.pipeline import train_models
 
     dataset = load_dataset("builtin:reviews?n=200")
     plan = [("LSTM", ModelConfig(kind="lstm", embed_dim=8, hidden_size=8)),

@@ -163,12 +163,11 @@ def test_the_candidates_follow_pytorchs_own_count():
 
 
 def test_training_tunes_every_step_and_gives_the_count_back(monkeypatch):
-    import core.trainer
-    from core.classifier import ModelConfig
+    import core.train.trainer
+    from core.config import ModelConfig, TrainConfig
     from core.data import load_dataset
     from core.events import StepEvent, run_to_end
-    from core.pipeline import train_model
-    from core.trainer import TrainConfig
+    from core.train.pipeline import train_model
 
     monkeypatch.delenv(threads.ENV, raising=False)
     made = []
@@ -183,7 +182,7 @@ def test_training_tunes_every_step_and_gives_the_count_back(monkeypatch):
             self.steps += 1
             super().after_step(tokens, seconds)
 
-    monkeypatch.setattr(core.trainer, "ThreadTuner", Recording)
+    monkeypatch.setattr(core.train.trainer, "ThreadTuner", Recording)
     torch.set_num_threads(2)
     dataset = load_dataset("builtin:reviews?n=200")
     steps = []

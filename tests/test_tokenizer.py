@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.tokenizer import PAD_ID, UNK_ID, TextTokenizer, TokenizerConfig
+from core.config import TokenizerConfig
+from core.text.tokenizer import PAD_ID, UNK_ID, TextTokenizer
 
 TEXTS = ["I loved this movie!", "What a terrible, boring film.", "Ｆｕｌｌ width and café au lait"] * 5
 

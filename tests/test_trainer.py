@@ -11,13 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from core.batching import EncodedSplit, bucketed_order, collate
-from core.classifier import ModelConfig
+from core.config import ModelConfig, TrainConfig
 from core.device import choose_device
 from core.errors import StudioError, TrainingError
 from core.events import EpochEvent, FinishedEvent, PhaseEvent, StepEvent, TaskControl, run_to_end
-from core.pipeline import ModelDone, build_classifier, train_model
-from core.trainer import TrainConfig, Trainer
+from core.model.classifier import build_classifier
+from core.model.events import ModelDone
+from core.text.batching import EncodedSplit, bucketed_order, collate
+from core.train.pipeline import train_model
+from core.train.trainer import Trainer
 
 SMALL = ModelConfig(kind="lstm", embed_dim=16, hidden_size=16, dropout=0.1)
 
@@ -167,8 +169,8 @@ def test_early_stopping_restores_the_best_weights(tiny_dataset):
 
 
 def test_gradient_clipping_bounds_the_update(tiny_dataset):
-    from core.sentiment_model import encode_split
-    from core.tokenizer import TextTokenizer
+    from core.model.sentiment_model import encode_split
+    from core.text.tokenizer import TextTokenizer
 
     tok = TextTokenizer.train(tiny_dataset["train"].texts)
     split = encode_split(tok, tiny_dataset["train"])
@@ -219,7 +221,7 @@ def test_device_choice():
 
 def test_warm_up_leaves_the_global_random_stream_alone():
     """The app warms PyTorch up in the background; a training running meanwhile must stay reproducible."""
-    from core.trainer import warm_up
+    from core.train.trainer import warm_up
 
     before = torch.random.get_rng_state().clone()
     warm_up()
@@ -232,7 +234,7 @@ def test_warm_up_leaves_the_global_random_stream_alone():
      MemoryError()],
 )
 def test_out_of_memory_suggests_a_smaller_setting(tiny_dataset, monkeypatch, error):
-    from core.classifier import SentimentClassifier
+    from core.model.classifier import SentimentClassifier
 
     def explode(self, ids, lengths):
         raise error
@@ -243,7 +245,7 @@ def test_out_of_memory_suggests_a_smaller_setting(tiny_dataset, monkeypatch, err
 
 
 def test_other_runtime_errors_are_not_called_out_of_memory(tiny_dataset, monkeypatch):
-    from core.classifier import SentimentClassifier
+    from core.model.classifier import SentimentClassifier
 
     def broken(self, ids, lengths):
         raise RuntimeError("shape mismatch")
@@ -255,7 +257,7 @@ def test_other_runtime_errors_are_not_called_out_of_memory(tiny_dataset, monkeyp
 
 @pytest.mark.parametrize("max_norm", [1e-3, 1e6, "nan"])  # clipped; not clipped; a gradient gone bad
 def test_clipping_scales_only_when_over_the_norm_and_matches_pytorch(max_norm, monkeypatch):
-    from core.trainer import clip_gradients
+    from core.train.trainer import clip_gradients
 
     def gradients(clip, limit):
         model = build_classifier(dataclasses.replace(SMALL, vocab_size=50, num_classes=2), 0)
@@ -283,12 +285,12 @@ def test_clipping_scales_only_when_over_the_norm_and_matches_pytorch(max_norm, m
 
 
 def test_the_trainer_uses_the_fused_optimizer(monkeypatch, tiny_dataset):
-    import core.trainer
+    import core.train.trainer
 
     made = []
     real = torch.optim.AdamW
-    monkeypatch.setattr(core.trainer.torch.optim, "AdamW", lambda *a, **k: made.append(k) or real(*a, **k))
+    monkeypatch.setattr(core.train.trainer.torch.optim, "AdamW", lambda *a, **k: made.append(k) or real(*a, **k))
     run_to_end(train_model(tiny_dataset, SMALL, TrainConfig(epochs=1, max_steps=2, device="cpu")))
     assert made and made[-1]["fused"] is True
     model = build_classifier(dataclasses.replace(SMALL, vocab_size=50, num_classes=2), 0)
-    assert not core.trainer.adamw(model, torch.device("mps"), lr=1e-3).defaults["fused"]  # untried: the default
+    assert not core.train.trainer.adamw(model, torch.device("mps"), lr=1e-3).defaults["fused"]  # untried: the default

@@ -20,14 +20,16 @@ import pytest
 import torch
 
 import cli
-from core.classifier import ModelConfig
+from core.config import ModelConfig, TokenizerConfig, TrainConfig
 from core.data import load_dataset
 from core.events import PhaseEvent, run_to_end
-from core.modelfile import load_model
-from core.pipeline import train_model
-from core.tokenizer import PAD_ID, UNK_ID, TextTokenizer, TokenizerConfig
-from core.trainer import TrainConfig
-from core.vectors import VectorsError, WordVectors, read_vectors
+from core.model.classifier import build_classifier
+from core.model.sentiment_model import encode_split
+from core.store.modelfile import load_model
+from core.text.embedding import expand_vocabulary, start_from_vectors
+from core.text.tokenizer import PAD_ID, UNK_ID, TextTokenizer
+from core.text.vectors import VectorsError, WordVectors, read_vectors
+from core.train.pipeline import train_model
 
 WORDS = ["the", "good", "bad", "movie", "Paris", "not"]
 RNG = np.random.default_rng(0)
@@ -163,13 +165,12 @@ def test_rows_are_copied_unknown_words_stay_random_padding_zero_and_coverage_is_
 
 
 def test_a_case_keeping_tokenizer_finds_words_by_their_lowercase_form():
-    import core.pipeline as pipeline
 
     tok = _tokenizer(["Good", "Movie", "Zebra"], lowercase=False)
     vectors = WordVectors(4, {"good": VECS["good"], "movie": VECS["movie"]}, "v.txt", "0" * 64, 2, True)
-    classifier = pipeline.build_classifier(ModelConfig(vocab_size=tok.vocab_size, embed_dim=4, hidden_size=4), 0)
-    encoded = pipeline.encode_split(tok, load_dataset(DATA)["train"])
-    coverage = pipeline.start_from_vectors(classifier, tok, vectors, encoded, freeze=False)
+    classifier = build_classifier(ModelConfig(vocab_size=tok.vocab_size, embed_dim=4, hidden_size=4), 0)
+    encoded = encode_split(tok, load_dataset(DATA)["train"])
+    coverage = start_from_vectors(classifier.embedding, tok, vectors, encoded, freeze=False)
     assert coverage.words_found == 2 and coverage.lowercase_matches == 2 and not coverage.frozen
     ids = {tok.id_to_token(i): i for i in range(tok.vocab_size)}
     np.testing.assert_allclose(classifier.embedding.weight[ids["Good"]].detach().numpy(), VECS["good"], rtol=1e-6)
@@ -189,7 +190,7 @@ def test_fine_tuned_rows_move_frozen_rows_do_not(tmp_path):
 
 
 def test_a_larger_embedding_keeps_the_vectors_first_a_smaller_one_is_refused(tmp_path):
-    import core.pipeline as pipeline
+    import core.train.pipeline as pipeline
     from core.events import TaskControl
 
     path = _files(tmp_path)["txt"]
@@ -316,7 +317,6 @@ def test_a_word_tokenizer_grows_by_the_words_it_can_produce_a_subword_one_does_n
 
 
 def test_new_words_get_their_vectors_mapped_into_the_trained_embedding():
-    import core.pipeline as pipeline
 
     rng = np.random.default_rng(1)
     known = [f"known{i}" for i in range(30)]
@@ -324,13 +324,13 @@ def test_new_words_get_their_vectors_mapped_into_the_trained_embedding():
     tok = _tokenizer(known)
     rows = {w: rng.normal(size=4).astype(np.float32) for w in known + new}
     vectors = WordVectors(4, rows, "v.txt", "0" * 64, 32, True, leading=new + known[:3])
-    classifier = pipeline.build_classifier(ModelConfig(vocab_size=tok.vocab_size, embed_dim=6, hidden_size=4), 0)
+    classifier = build_classifier(ModelConfig(vocab_size=tok.vocab_size, embed_dim=6, hidden_size=4), 0)
     mapping, shift = rng.normal(size=(4, 6)), rng.normal(size=6)  # what "fine-tuning" did to every row
     with torch.no_grad():
         for w in known:
             i = tok.encode(w).ids[0][0]
             classifier.embedding.weight[i] = torch.as_tensor(rows[w] @ mapping + shift)
-    expansion = pipeline.expand_vocabulary(classifier, tok, vectors)
+    expansion = expand_vocabulary(classifier.embedding, classifier.config, tok, vectors)
     grown, embedding = expansion.tokenizer, expansion.embedding
     assert expansion.added == 2 and embedding.weight.shape == (tok.vocab_size + 2, 6)
     for w in new:
@@ -338,7 +338,8 @@ def test_new_words_get_their_vectors_mapped_into_the_trained_embedding():
         np.testing.assert_allclose(embedding.weight[i].detach().numpy(), rows[w] @ mapping + shift, atol=1e-4)
     torch.testing.assert_close(embedding.weight[:tok.vocab_size], classifier.embedding.weight)
     few = WordVectors(4, {w: rows[w] for w in known[:5] + new}, "v.txt", "0" * 64, 7, True, leading=new)
-    assert "too few to map" in pipeline.expand_vocabulary(classifier, tok, few)  # 5 words can't fit a 5 x 6 map
+    # 5 words cannot fit a 5 x 6 map
+    assert "too few to map" in expand_vocabulary(classifier.embedding, classifier.config, tok, few)
 
 
 def _vectors_for(tmp_path: Path, extra: list[str]) -> Path:
@@ -376,7 +377,7 @@ def test_a_trained_model_keeps_the_new_words_when_validation_does_not_drop(tmp_p
     assert model.tokenizer.id_to_token(int(model.tokenizer.encode("splendid").ids[0][0])) == "splendid"
     assert model.classifier.config.vocab_size == model.tokenizer.vocab_size == model.classifier.embedding.num_embeddings
     assert model.info.vectors["added_words"] == 2
-    from core.model_card import model_card
+    from core.store.model_card import model_card
 
     card = model_card(model, "m.onnx")
     assert "Word vectors: vectors.txt (8-d), fine-tuned; they covered 100.0% of the training vocabulary" in card
@@ -392,7 +393,7 @@ def test_a_trained_model_keeps_the_new_words_when_validation_does_not_drop(tmp_p
     assert off.record.test.loss == pytest.approx(off.evaluate(dataset["test"]).loss)
     # and it survives a save and load
     out = tmp_path / "m.safetensors"
-    from core.modelfile import save_model
+    from core.store.modelfile import save_model
 
     save_model(model, out)
     loaded = load_model(out)
@@ -401,7 +402,7 @@ def test_a_trained_model_keeps_the_new_words_when_validation_does_not_drop(tmp_p
 
 
 def test_the_new_words_are_dropped_when_validation_accuracy_drops(tmp_path, monkeypatch):
-    import core.pipeline as pipeline
+    import core.train.pipeline as pipeline
 
     path = _vectors_for(tmp_path, ["splendid"])
     real = pipeline.Trainer.evaluate
@@ -424,17 +425,17 @@ def test_the_new_words_are_dropped_when_validation_accuracy_drops(tmp_path, monk
 
 
 def test_a_sweep_reads_the_vectors_once_per_vocabulary(tmp_path, monkeypatch):
-    import core.pipeline as pipeline
+    from core.text import embedding
 
     monkeypatch.setenv("SENTIMENT_STUDIO_HOME", str(tmp_path / "home"))
     reads = []
-    real = pipeline.read_vectors_for
+    real = embedding.read_vectors_for
 
     def counting(tokenizer, *args):
         reads.append(tokenizer.vocab_size)
         return real(tokenizer, *args)
 
-    monkeypatch.setattr(pipeline, "read_vectors_for", counting)
+    monkeypatch.setattr(embedding, "read_vectors_for", counting)
     path = _files(tmp_path)["txt"]
     code, out, err = _cli("sweep", "--data", DATA, "--grid", "hidden_size=4,8", "--grid", "vocab_size=20,40",
                           "--epochs", "1", "--device", "cpu", "--vectors", str(path), "--quiet")

@@ -86,7 +86,7 @@ def test_models_panel_exports_the_same_bundle_as_the_command_line(qtbot, tiny_mo
     import json
 
     import cli
-    from core.export import FILES
+    from core.store.export import FILES
 
     session = Session()
     session.add_model(tiny_model, "LSTM")
@@ -136,11 +136,10 @@ def test_models_panel_reports_a_bad_file(qtbot, tmp_path, monkeypatch):
 
 def test_compare_shows_the_lstm_vs_rnn_story(qtbot, tiny_dataset, tiny_model):
     """On builtin:longrange: accuracy by gap, gradient through time and forget-gate values, per model."""
-    from core.classifier import ModelConfig
+    from core.config import ModelConfig, TrainConfig
     from core.data import load_dataset
     from core.events import run_to_end
-    from core.pipeline import train_model
-    from core.trainer import TrainConfig
+    from core.train.pipeline import train_model
 
     ds = load_dataset("builtin:longrange?n=300&gap=5-60")
     session = Session()

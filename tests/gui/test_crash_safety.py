@@ -13,7 +13,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
 import gui.main_window as main_window_module
-from core.modelfile import save_model
+from core.store.modelfile import save_model
 from gui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,7 +106,7 @@ def folders(tmp_path, monkeypatch):
 
 def leave_checkpoint(folder: Path, model, name: str = "LSTM-20260101-120000") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    from core.records import CheckpointMark
+    from core.model.records import CheckpointMark
 
     model.record.checkpoint = CheckpointMark(epoch=3)
     return save_model(model, folder / f"{name}.safetensors")
@@ -176,7 +176,7 @@ def test_training_in_the_window_keeps_a_checkpoint_until_it_ends(qtbot, folders,
 def test_a_checkpoint_its_interrupted_run_points_at_moves_into_the_run_store(qtbot, folders, tiny_model, monkeypatch):
     """The app's runs point at their checkpoint while they train: after a crash, Discard must not leave the
     interrupted run pointing at nothing; the store keeps the file."""
-    from core.runs import RunStore
+    from core.store.runs import RunStore
 
     path = leave_checkpoint(folders, tiny_model)
     store = RunStore()  # conftest: $SENTIMENT_STUDIO_HOME is a temporary folder

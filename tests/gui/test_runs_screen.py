@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QMessageBox
 
 import cli
 from core.data import load_dataset
-from core.runs import RunStore
+from core.store.runs import RunStore
 from gui.runs_screen import RunsScreen
 from gui.session import Session
 from gui.train_screen import TrainScreen

@@ -9,12 +9,10 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox, QComboBox, QMessageBox
 
-import core.pipeline as pipeline_module
-from core.classifier import ModelConfig
+import core.train.pipeline as pipeline_module
+from core.config import ModelConfig, TokenizerConfig, TrainConfig
 from core.data import load_dataset
 from core.errors import StudioError
-from core.tokenizer import TokenizerConfig
-from core.trainer import TrainConfig
 from gui.config_form import ScientificSpinBox
 from gui.session import Session
 from gui.train_screen import TrainScreen

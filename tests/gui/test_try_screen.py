@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
 
-from core.classifier import ModelConfig
-from core.pipeline import build_classifier
-from core.sentiment_model import SentimentModel
-from core.tokenizer import TextTokenizer
-from core.trace import GATE_NAMES
+from core.config import ModelConfig
+from core.model.classifier import build_classifier
+from core.model.sentiment_model import SentimentModel
+from core.model.trace import GATE_NAMES
+from core.text.tokenizer import TextTokenizer
 from gui.gate_heatmap import HEATMAP_ROWS
 from gui.session import Session
 from gui.try_screen import TRACE_TOKENS, TRACE_TOKENS_BIDIRECTIONAL, TryScreen

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.tokenizer import PAD_ID
+from core.text.tokenizer import PAD_ID
 
 
 class PiecedIds:
@@ -42,7 +42,7 @@ class EncodedSplit:
 
     The store is an int64 array holding the split's texts back to back (``from_ragged``), or, for data
     larger than memory, ``PiecedIds`` over a memory-mapped Arrow column that may hold other splits' texts
-    too (``core.mapped_ids``): only ``starts`` and ``lengths`` say which tokens are this split's.
+    too (``core.text.token_cache``): only ``starts`` and ``lengths`` say which tokens are this split's.
     """
 
     flat_ids: np.ndarray | PiecedIds  # int64 array, or int32 pieces of a memory-mapped column

@@ -16,12 +16,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.classifier import ModelConfig
+from core.config import ModelConfig, TokenizerConfig, TrainConfig
 from core.errors import StudioError
 from core.events import PhaseEvent, TaskControl
 from core.settings import settings_of
-from core.tokenizer import TokenizerConfig
-from core.trainer import TrainConfig
 
 CONFIGS = (ModelConfig, TokenizerConfig, TrainConfig)
 
@@ -134,8 +132,9 @@ def train_grid(dataset, runs: list[GridRun], control: TaskControl, checkpoint_di
     """Train ``runs`` one after another (``train_models``' events, one stream), each model recorded in the
     run store at ``store_folder`` when given (with the sweep it belongs to when there are several runs).
     Pause and cancel act through ``control`` as for one run; a cancel stops the whole sweep."""
-    from core.pipeline import ModelEvent, train_models
-    from core.runs import RunStore, StoreError, recorded_runs
+    from core.model.events import ModelEvent
+    from core.store.runs import RunStore, StoreError, recorded_runs
+    from core.train.pipeline import train_models
 
     store = None
     if store_folder is not None:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from threadpoolctl import ThreadpoolController
 
-from core.classifier import SentimentClassifier, fused_rnn
+from core.model.classifier import SentimentClassifier, fused_rnn
 
 # Names of the values traced per kind, in display order (gates first, then states).
 GATE_NAMES: dict[str, tuple[str, ...]] = {

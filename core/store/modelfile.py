@@ -22,20 +22,20 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from core.classifier import ModelConfig, SentimentClassifier
+from core.config import ModelConfig, TokenizerConfig, TrainConfig
 from core.data import FILE_EXTENSIONS, input_files
 from core.errors import ModelFileError, StudioError, one_line
 from core.events import PhaseEvent, TaskControl
 from core.files import GIB, check_destination, read_bounded, write_atomic
-from core.records import ModelInfo, TrainingRecord
-from core.sentiment_model import SentimentModel
+from core.model.classifier import SentimentClassifier
+from core.model.records import ModelInfo, TrainingRecord
+from core.model.sentiment_model import SentimentModel
 from core.settings import from_stored
-from core.tokenizer import PAD_ID, UNK_ID, TextTokenizer, TokenizerConfig
-from core.trainer import TrainConfig
+from core.text.tokenizer import PAD_ID, UNK_ID, TextTokenizer
 
 FORMAT_NAME = "sentiment-studio-model"
 FORMAT_VERSION = 1  # bump when the layout changes; newer files are refused with a clear message
-MAX_FILE_BYTES = 3 * GIB  # the largest model allowed (core.classifier.MAX_PARAMETERS) is 2 GB of weights
+MAX_FILE_BYTES = 3 * GIB  # the largest model allowed (core.config.MAX_PARAMETERS) is 2 GB of weights
 _REQUIRED = ("format", "format_version", "model_config", "tokenizer", "tokenizer_config", "label_names")
 
 

@@ -17,7 +17,7 @@ accepted. Only the rows that are used are checked for NaN or infinite values.
 A vocabulary word takes the row of the same word, else of its lowercase form (GloVe 6B is lowercase;
 a tokenizer that keeps case still finds "Good" as "good"). Asked for ``first=N``, a reader also keeps
 the file's first N words (GloVe, fastText and word2vec files list the most frequent first), which
-``core.pipeline.expand_vocabulary`` adds to a trained model's vocabulary.
+``core.text.embedding.expand_vocabulary`` adds to a trained model's vocabulary.
 """
 
 from __future__ import annotations

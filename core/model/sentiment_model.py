@@ -11,21 +11,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from core.batching import EncodedSplit, predict_probabilities
-from core.classifier import ModelConfig, SentimentClassifier
+from core.config import ModelConfig, TrainConfig
 from core.data import ArrowTexts, Split
 from core.errors import StudioError
 from core.metrics import EvalResult, evaluate_predictions
-from core.records import ModelInfo, TrainingRecord
-from core.tokenizer import TextTokenizer
-from core.trace import Trace, trace_ids
-from core.trainer import TrainConfig
+from core.model.classifier import SentimentClassifier
+from core.model.records import ModelInfo, TrainingRecord
+from core.model.trace import Trace, trace_ids
+from core.text.batching import EncodedSplit, predict_probabilities
+from core.text.tokenizer import TextTokenizer
 
 
 def encode_split(tokenizer: TextTokenizer, split: Split) -> EncodedSplit:
-    """Token ids of a whole split, stored flat for batching (texts left on disk stay there: ``mapped_ids``)."""
+    """Token ids of a whole split, stored flat for batching (texts left on disk stay there: ``token_cache``)."""
     if isinstance(split.texts, ArrowTexts):
-        from core.mapped_ids import encode_arrow
+        from core.text.token_cache import encode_arrow
 
         return encode_arrow(tokenizer, split.texts, split.labels)
     return EncodedSplit.from_ragged(tokenizer.encode_batch(split.texts, details=False).ids, split.labels)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from core.events import FinishedEvent, PhaseEvent, StepEvent
-from core.pipeline import ModelDone, ModelEvent
+from core.model.events import ModelDone, ModelEvent
 
 
 def estimate_left_s(

@@ -15,66 +15,34 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import platform
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-
-import core
 from core import distributed
-from core.batching import EncodedSplit
-from core.classifier import ModelConfig, SentimentClassifier
+from core.config import ModelConfig, TokenizerConfig, TrainConfig
 from core.data import ArrowTexts, TextDataset
 from core.errors import StudioError
 from core.events import CheckpointEvent, EpochEvent, Event, FinishedEvent, PhaseEvent, TaskCancelled, TaskControl
-from core.mapped_ids import learn_vocabulary
 from core.metrics import EvalResult
-from core.modelfile import safe_file_name, save_model
-from core.records import CheckpointMark, History, ModelInfo, RunSummary, SplitRecord, TrainingRecord
-from core.sentiment_model import SentimentModel, encode_split
-from core.tokenizer import PAD_ID, SPECIAL_TOKENS, UNK_ID, TextTokenizer, TokenizerConfig
-from core.trainer import TrainConfig, Trainer
-from core.vectors import Coverage, VectorsError, WordVectors, copy_rows, lookup_keys, read_vectors
-
-
-@dataclass
-class ModelDone:
-    """A model finished training (also after a cancel: see ``model.record.finished.cancelled``)."""
-
-    name: str
-    model: SentimentModel
-
-
-@dataclass
-class ModelEvent:
-    """A core event tagged with the model it is about (``name`` is "" for shared work, e.g. the tokenizer)."""
-
-    name: str
-    kind: str
-    event: Event
-
-
-def build_classifier(config: ModelConfig, seed: int) -> SentimentClassifier:
-    """A freshly initialised classifier; the same seed gives the same weights, without touching
-    the caller's random state."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return SentimentClassifier(config)
-
-
-def versions() -> dict[str, str]:
-    import tokenizers
-
-    return {
-        "sentiment_studio": core.__version__,
-        "torch": torch.__version__,
-        "tokenizers": tokenizers.__version__,
-        "python": platform.python_version(),
-    }
+from core.model.classifier import build_classifier
+from core.model.events import ModelDone, ModelEvent
+from core.model.records import (
+    CheckpointMark,
+    History,
+    ModelInfo,
+    RunSummary,
+    SplitRecord,
+    TrainingRecord,
+    versions,
+)
+from core.model.sentiment_model import SentimentModel, encode_split
+from core.store.modelfile import safe_file_name, save_model
+from core.text.embedding import expand_vocabulary, more_words, sized_for_vectors, start_from_vectors, vectors_for
+from core.text.token_cache import learn_vocabulary
+from core.text.tokenizer import TextTokenizer
+from core.text.vectors import Coverage, WordVectors
+from core.train.trainer import Trainer
 
 
 def _now() -> str:
@@ -114,7 +82,7 @@ def train_model(
         tokenizer = distributed.first_on_rank0(
             world, lambda: learn_vocabulary(dataset["train"].texts, tokenizer_config or TokenizerConfig()), on_disk)
     if vectors is None and train_config.vectors:
-        for item in _vectors_for(tokenizer, train_config, vectors_cache, [model_config]):
+        for item in vectors_for(tokenizer, train_config, vectors_cache, [model_config]):
             if isinstance(item, WordVectors):
                 vectors = item
             else:
@@ -130,7 +98,8 @@ def train_model(
     classifier = build_classifier(model_config, train_config.seed)
     coverage = None
     if vectors is not None:
-        coverage = start_from_vectors(classifier, tokenizer, vectors, encoded["train"], train_config.freeze_vectors)
+        coverage = start_from_vectors(classifier.embedding, tokenizer, vectors, encoded["train"],
+                                      train_config.freeze_vectors)
         yield PhaseEvent("coverage", coverage.describe())
         if coverage.words_found == 0:
             yield PhaseEvent("warning", f"none of the {coverage.words:,} vocabulary words has a vector in "
@@ -197,98 +166,6 @@ def _write_checkpoint(path: Path, event: EpochEvent, model: SentimentModel, hist
     return None
 
 
-def read_vectors_for(tokenizer: TextTokenizer, path: str, extra: int = 0,
-                     models: list[ModelConfig] = ()) -> Iterator[PhaseEvent | WordVectors]:
-    """Read the rows of ``tokenizer``'s words from the vectors file at ``path`` (and of the file's first
-    ``extra`` words, for ``expand_vocabulary``): progress events, then the ``WordVectors`` as the last event.
-    An embedding size in ``models`` that the vectors' dimension rules out stops it at the file's first line."""
-    tokens = [tokenizer.id_to_token(i) for i in range(len(SPECIAL_TOKENS), tokenizer.vocab_size)]
-    yield from read_vectors(path, lookup_keys(tokens), first=extra if tokenizer.config.kind == "word" else 0,
-                            check_dim=lambda dim: _fit_vectors(models, dim))
-
-
-def _fit_vectors(models: list[ModelConfig], dim: int) -> None:
-    """Refuse (``VectorsError``) an embedding size in ``models`` that ``dim``-d vectors rule out."""
-    for config in models:
-        sized_for_vectors(config, dim)
-
-
-@dataclass
-class Expansion:
-    """A trained model's vocabulary grown by words of its vectors file (``expand_vocabulary``)."""
-
-    tokenizer: TextTokenizer
-    embedding: torch.nn.Embedding
-    added: int
-
-
-def _words(n: int) -> str:
-    return f"{n:,} more word{'' if n == 1 else 's'}"
-
-
-VECTORS_CACHED = 4  # readings a sweep keeps: one per vocabulary it varies, each up to 120 MB (100k 300-d rows)
-
-
-def _vectors_for(tokenizer: TextTokenizer, train_config: TrainConfig, cache: dict | None,
-                 models: list[ModelConfig]) -> Iterator[PhaseEvent | WordVectors]:
-    """``read_vectors_for`` the run's vectors file (for ``models``), or the reading ``cache`` holds for this
-    file, vocabulary and number of extra words."""
-    key = (train_config.vectors, train_config.vectors_words, tokenizer.to_json())
-    if cache is not None and key in cache:
-        vectors = cache[key]
-        _fit_vectors(models, vectors.dim)
-        yield PhaseEvent("vectors", f"word vectors {vectors.name}: already read for an earlier run")
-        yield vectors
-        return
-    for item in read_vectors_for(tokenizer, train_config.vectors, train_config.vectors_words, models):
-        if isinstance(item, WordVectors) and cache is not None:
-            while len(cache) >= VECTORS_CACHED:
-                del cache[next(iter(cache))]  # the oldest
-            cache[key] = item
-        yield item
-
-
-def expand_vocabulary(classifier: SentimentClassifier, tokenizer: TextTokenizer,
-                      vectors: WordVectors) -> Expansion | str:
-    """``tokenizer`` plus the vectors' leading words it lacks, with an embedding holding their rows; or why
-    none can be added.
-
-    The trained rows moved away from the vectors while fine-tuning, so a new word's vector is mapped into
-    the trained embedding by the affine map that best takes each vocabulary word's vector to its trained
-    row (least squares; Kiros et al. 2015's vocabulary expansion). For frozen vectors that map is the
-    identity. Works on any device: the map is fitted on the CPU (MPS has no float64).
-    """
-    grown, added = tokenizer.with_words(vectors.leading)
-    if not added:
-        return ("a subword vocabulary spells new words from its pieces" if tokenizer.config.kind != "word"
-                else "the vocabulary already holds the file's most frequent words")
-    try:
-        ModelConfig.from_dict({**classifier.config.to_dict(), "vocab_size": grown.vocab_size})
-    except StudioError as e:
-        return f"{_words(len(added))} would make the model too large ({e})"
-    weight = classifier.embedding.weight.detach()
-    ids, sources = [], []
-    for i in range(len(SPECIAL_TOKENS), tokenizer.vocab_size):
-        row, _ = vectors.row_for(tokenizer.id_to_token(i))
-        if row is not None:
-            ids.append(i)
-            sources.append(row)
-    if len(ids) <= 2 * (vectors.dim + 1):  # too few words to fit the map's (dim + 1) x size unknowns well
-        return (f"only {len(ids):,} vocabulary words have vectors, too few to map new words into the trained "
-                "embedding")
-    source = np.hstack([np.stack(sources).astype(np.float64), np.ones((len(ids), 1))])
-    target = weight[ids].cpu().double().numpy()
-    mapping = np.linalg.lstsq(source, target, rcond=None)[0].astype(np.float32)
-    rows = np.stack([vectors.rows[w] for w in added]) @ mapping[:-1] + mapping[-1]  # float32: no large copies
-    embedding = torch.nn.Embedding(grown.vocab_size, weight.shape[1], padding_idx=PAD_ID, device=weight.device,
-                                   dtype=weight.dtype)
-    with torch.no_grad():
-        embedding.weight[: len(weight)] = weight
-        embedding.weight[len(weight):] = torch.from_numpy(rows).to(weight.device, weight.dtype)
-    embedding.weight.requires_grad_(classifier.embedding.weight.requires_grad)
-    return Expansion(grown, embedding, len(added))
-
-
 def _with_vectors_words(model: SentimentModel, trainer: Trainer, vectors: WordVectors, dataset: TextDataset,
                         finished: FinishedEvent, coverage: Coverage) -> Iterator[PhaseEvent]:
     """Try ``expand_vocabulary`` on the trained ``model`` and keep it when validation accuracy does not drop;
@@ -296,7 +173,7 @@ def _with_vectors_words(model: SentimentModel, trainer: Trainer, vectors: WordVe
     if finished.cancelled or trainer.control.cancelled or finished.validation is None or not vectors.leading:
         return finished
     yield PhaseEvent("expanding", f"adding the most frequent words of {vectors.name} to the vocabulary")
-    grown = expand_vocabulary(model.classifier, model.tokenizer, vectors)
+    grown = expand_vocabulary(model.classifier.embedding, model.config, model.tokenizer, vectors)
     if isinstance(grown, str):
         yield PhaseEvent("vocabulary", f"no words from {vectors.name} added: {grown}")
         return finished
@@ -307,7 +184,7 @@ def _with_vectors_words(model: SentimentModel, trainer: Trainer, vectors: WordVe
     validation = trainer.evaluate(encode_split(grown.tokenizer, dataset["validation"]), names)
     if validation.accuracy < before:
         model.tokenizer, classifier.embedding = old
-        yield PhaseEvent("vocabulary", f"{_words(grown.added)} from {vectors.name} not kept: validation accuracy "
+        yield PhaseEvent("vocabulary", f"{more_words(grown.added)} from {vectors.name} not kept: validation accuracy "
                                        f"{validation.accuracy:.2%} with them, {before:.2%} without")
         return finished
     test = (trainer.evaluate(encode_split(grown.tokenizer, dataset["test"]), names)
@@ -315,40 +192,10 @@ def _with_vectors_words(model: SentimentModel, trainer: Trainer, vectors: WordVe
     classifier.config = ModelConfig.from_dict({**classifier.config.to_dict(), "vocab_size": grown.tokenizer.vocab_size})
     coverage.added_words = grown.added
     model.info.vectors = coverage.to_dict()
-    yield PhaseEvent("vocabulary", f"{_words(grown.added)} from {vectors.name} joined the vocabulary: validation "
+    yield PhaseEvent("vocabulary", f"{more_words(grown.added)} from {vectors.name} joined the vocabulary: validation "
                                    f"accuracy {validation.accuracy:.2%} with them, {before:.2%} without")
     return dataclasses.replace(finished, validation=validation, test=test,
                                num_parameters=sum(p.numel() for p in classifier.parameters()))
-
-
-def sized_for_vectors(config: ModelConfig, dim: int) -> ModelConfig:
-    """The embedding size with ``dim``-d vectors: theirs while Embedding size is at its default, else the size
-    asked for when it is larger (the extra dimensions random); a smaller one is refused."""
-    default = ModelConfig.__dataclass_fields__["embed_dim"].default
-    if config.embed_dim == default:
-        return ModelConfig.from_dict({**config.to_dict(), "embed_dim": dim})
-    if config.embed_dim < dim:
-        raise VectorsError(f"Embedding size (--embed-dim) {config.embed_dim} is smaller than the vectors' {dim} "
-                           f"dimensions: leave it at its default ({default}) to follow the vectors, or give {dim} "
-                           "or more (the extra dimensions start random)")
-    return config
-
-
-def start_from_vectors(classifier: SentimentClassifier, tokenizer: TextTokenizer, vectors: WordVectors,
-                       train: EncodedSplit, freeze: bool) -> Coverage:
-    """Copy the vectors into ``classifier``'s embedding rows (padding stays zero, unknown words random) and
-    freeze them when asked; how much of the vocabulary and of the training tokens they cover."""
-    weight = classifier.embedding.weight
-    tokens = [tokenizer.id_to_token(i) for i in range(tokenizer.vocab_size)]
-    found, lowered = copy_rows(weight.data, tokens, vectors, skip={PAD_ID, UNK_ID})
-    if freeze:
-        weight.requires_grad_(False)
-    counts = train.token_counts(tokenizer.vocab_size)
-    real = counts.sum() - counts[PAD_ID]
-    return Coverage(file=vectors.name, sha256=vectors.sha256, dim=vectors.dim,
-                    words=tokenizer.vocab_size - len(SPECIAL_TOKENS), words_found=len(found),
-                    tokens_covered=float(counts[found].sum() / real) if real else 0.0, lowercase_matches=lowered,
-                    frozen=freeze)
 
 
 def checkpoint_file(folder: Path, name: str, stamp: str) -> Path:
@@ -377,7 +224,7 @@ def train_models(
     tokenizer = learn_vocabulary(dataset["train"].texts, tokenizer_config)
     vectors = None
     if train_config.vectors:  # read once, for every model of the run
-        for item in _vectors_for(tokenizer, train_config, vectors_cache, [config for _, config in plan]):
+        for item in vectors_for(tokenizer, train_config, vectors_cache, [config for _, config in plan]):
             if isinstance(item, WordVectors):
                 vectors = item
             else:

@@ -6,7 +6,7 @@ be scored on this data), with ``PhaseEvent``s between. Besides the metrics it me
 LSTM-vs-RNN story for any model: accuracy by gap (datasets with a ``gap`` column, such as
 builtin:longrange), how fast gradients fade back through time, and how saturated the memory gate
 is (Karpathy et al. 2015). For the most confident mistakes it also names the words that drove each
-wrong prediction (``core.attribution``).
+wrong prediction (``core.inspect.attribution``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.analysis import (
+from core.data import Split, TextDataset
+from core.errors import StudioError
+from core.events import PhaseEvent, TaskControl
+from core.inspect.analysis import (
     Bucket,
     GateSummary,
     GradientCurve,
@@ -26,12 +29,9 @@ from core.analysis import (
     gradient_through_time,
     long_text_ids,
 )
-from core.data import Split, TextDataset
-from core.errors import StudioError
-from core.events import PhaseEvent, TaskControl
 from core.metrics import EvalResult
-from core.sentiment_model import SentimentModel
-from core.trace import MEMORY_GATE
+from core.model.sentiment_model import SentimentModel
+from core.model.trace import MEMORY_GATE
 
 GAP_EDGES = [0, 5, 10, 20, 50, 100, 201, 501, 1001, 10**9]  # gap buckets: [edge, next edge)
 GATE_TEXTS = 100  # texts traced for the gate histogram: enough for a stable shape, ~1 s for long reviews
@@ -117,7 +117,7 @@ def explain_mistakes(model: SentimentModel, split: Split, score: ModelScore, con
     drove the mistake (only words with a positive share; a mistake may have fewer than three). A text
     that can't be explained is left out with a note; the scores stand.
     """
-    from core.attribution import explain, load_captum
+    from core.inspect.attribution import explain, load_captum
 
     wrong = np.flatnonzero(score.predicted != score.truth)
     chosen = wrong[np.argsort(-score.confidence[wrong], kind="stable")][:limit]

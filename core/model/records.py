@@ -10,12 +10,28 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import platform
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from core.data.dataset import TEST_FRACTION, VALIDATION_FRACTION, TextDataset
 from core.events import EpochEvent, FinishedEvent, StepEvent
 from core.metrics import EvalResult
+
+
+def versions() -> dict[str, str]:
+    """The versions a model is made with, for its record (torch is loaded whenever a model is trained)."""
+    import tokenizers
+    import torch
+
+    from core import __version__
+
+    return {
+        "sentiment_studio": __version__,
+        "torch": torch.__version__,
+        "tokenizers": tokenizers.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def _known(cls: type, d: dict) -> dict:
@@ -161,8 +177,8 @@ class ModelInfo:
     versions: dict[str, str] = field(default_factory=dict)
     checkpoint: bool = False  # written mid-training (see ``TrainingRecord.checkpoint``)
     label_values: list[int] | None = None  # the whole number each class was written as (None: words)
-    run_id: int | None = None  # its run in the run store (core/runs.py), when one was recorded
-    vectors: dict | None = None  # the pretrained word vectors it started from (core.vectors.Coverage), if any
+    run_id: int | None = None  # its run in the run store (core/store/runs.py), when one was recorded
+    vectors: dict | None = None  # the pretrained word vectors it started from (core.text.vectors.Coverage), if any
     world_size: int = 1  # processes that trained it together (torchrun; core/distributed.py)
     backend: str = ""  # their process group's backend: gloo or nccl ("" for one process)
     file: str = ""  # the file it was opened from or last saved to; not stored in the file

@@ -13,12 +13,12 @@ import re
 from pathlib import Path
 
 from core import __version__
-from core.classifier import CELL_DESCRIPTIONS
+from core.config import CELL_DESCRIPTIONS
 from core.data import parse_source
 from core.errors import StudioError
-from core.sentiment_model import SentimentModel
+from core.model.sentiment_model import SentimentModel
 from core.settings import settings_of, shown
-from core.vectors import added_words
+from core.text.vectors import added_words
 
 # The example the card shows; tests run this very text in a Python that can't import torch.
 EXAMPLE = '''import json, sys, numpy as np, onnxruntime as ort, tokenizers

@@ -13,10 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.classifier import SentimentClassifier
 from core.data import Split
 from core.errors import StudioError
-from core.sentiment_model import SentimentModel, encode_split
+from core.model.classifier import SentimentClassifier
+from core.model.sentiment_model import SentimentModel, encode_split
 
 SATURATION = (0.1, 0.9)  # a gate below/above these is "saturated" (Karpathy, Johnson & Fei-Fei 2015)
 
@@ -65,7 +65,7 @@ def gradient_through_time(
 
     ``ids`` (batch, time) holds texts of equal length (no padding), e.g. long texts cut to one length.
     The recurrence is unrolled in float64 autograd with the model's own weights (float32 would
-    underflow to 0 within a few hundred RNN steps and hide the decay), following ``core.trace``'s
+    underflow to 0 within a few hundred RNN steps and hide the decay), following ``core.model.trace``'s
     equations (proven equal to the fused modules there).
     """
     c = classifier.config

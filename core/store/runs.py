@@ -376,7 +376,7 @@ class RunStore:
 def begin_run(store: RunStore, dataset, name: str, model_config, tokenizer_config, train_config,
               sweep: dict | None = None) -> int:
     """Record the start of a training run of ``model_config`` on ``dataset``; the run's id."""
-    from core.pipeline import versions
+    from core.model.records import versions
 
     settings = {"model": model_config.to_dict(), "tokenizer": tokenizer_config.to_dict(),
                 "train": train_config.to_dict()}
@@ -408,7 +408,7 @@ class RunRecorder:
     def keep(self, model) -> str:
         """Keep the trained ``model`` in the store's folder (naming its run) and record how the run ended;
         the kept file's path. The model then counts as saved (``info.file``)."""
-        from core.modelfile import save_model
+        from core.store.modelfile import save_model
 
         model.info.run_id = self.run_id
         model.info.file = kept = str(save_model(model, self.store.model_file(self.run_id)))
@@ -441,7 +441,7 @@ def recorded_runs(events: Iterator, store: RunStore, dataset, plan: list, tokeni
     in the store); a model the run never finished (a cancel, a failure) is marked so.
     """
     from core.events import TaskCancelled
-    from core.pipeline import ModelDone, ModelEvent
+    from core.model.events import ModelDone, ModelEvent
 
     configs = dict(plan)
     recorders: dict[str, RunRecorder] = {}
@@ -496,7 +496,7 @@ def export_run(store: RunStore, run_id: int, out: str | os.PathLike) -> list[str
         files[name] = buffer.getvalue().encode()
     files["run.json"] = (json.dumps(run.to_dict(), indent=2) + "\n").encode()
     if run.model_path and Path(run.model_path).is_file():
-        from core.modelfile import read_model_bytes
+        from core.store.modelfile import read_model_bytes
 
         files[Path(run.model_path).name] = read_model_bytes(Path(run.model_path))
     try:

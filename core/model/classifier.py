@@ -8,104 +8,12 @@ them is the cell's, not a difference in the code around it.
 
 from __future__ import annotations
 
-import numbers
-from dataclasses import asdict, dataclass
-from typing import Literal
-
 import torch
 from torch import _VF, nn  # _VF: the fused RNN kernels nn.LSTM/GRU/RNN call (see fused_rnn)
 
-from core.errors import StudioError
-from core.settings import check_settings, setting
+from core.config import ModelConfig
 
-CellKind = Literal["rnn", "gru", "lstm"]
-Pooling = Literal["last", "mean", "max"]
-CELL_KINDS: tuple[CellKind, ...] = ("lstm", "gru", "rnn")
-POOLINGS: tuple[Pooling, ...] = ("mean", "max", "last")
-MAX_PARAMETERS = 500_000_000  # 2 GB of float32 weights, about 8 GB while training with Adam
 _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
-CELL_DESCRIPTIONS: dict[str, str] = {  # what each kind is, for a person choosing one
-    "lstm": "Long short-term memory: input, forget and output gates decide what the cell keeps, so it can "
-    "carry one word across a long gap.",
-    "rnn": "Plain (Elman, tanh) recurrent network: the baseline without gates, which forgets over long gaps.",
-    "gru": "Gated recurrent unit: LSTM-like memory with two gates and fewer parameters.",
-}
-
-
-@dataclass
-class ModelConfig:
-    kind: CellKind = setting(
-        "lstm", "Model", "Recurrent cell: lstm (gates keep a cell state), gru (two gates) or rnn (plain tanh, no "
-        "gates: the baseline that forgets over long gaps).", choices=CELL_KINDS, flag="--model")
-    vocab_size: int = 30_000  # set from the trained tokenizer
-    num_classes: int = 2  # set from the dataset
-    embed_dim: int = setting(
-        128, "Embedding size", "Length of each word's vector. Large enough for sentence sentiment; bigger mostly adds "
-        "parameters. With word vectors, left at 128 it follows the vectors' size.", range=(1, 2048, 16))
-    hidden_size: int = setting(
-        128, "Hidden size", "Units in the recurrent state, per direction: how much the model can hold in memory. A "
-        "middle size that trains in minutes on CPU.", range=(1, 2048, 16))
-    num_layers: int = setting(
-        1, "Layers", "Recurrent layers stacked on each other. One layer is enough for sentence sentiment and twice "
-        "as fast as two.", range=(1, 8, 1), flag="--layers")
-    bidirectional: bool = setting(
-        True, "Bidirectional", "Also read each text right to left and join both readings. On by default for "
-        "accuracy; turn it off (with last pooling) to see how far each cell carries a word.")
-    dropout: float = setting(
-        0.5, "Dropout", "Share of units zeroed at random while training (embeddings, between layers, before the "
-        "output). Strong regularisation, because sentence datasets are small for these models.",
-        range=(0.0, 0.95, 0.05))
-    pooling: Pooling = setting(
-        "mean", "Pooling", "How the states over the text become one vector: the mean or max over time, or the last "
-        "state. Mean scored best on SST-2 and is robust for long texts; last makes the cell carry the text.",
-        choices=POOLINGS)
-    word_dropout: float = setting(
-        0.2, "Word dropout", "Share of words replaced by [UNK] while training, so the model learns to cope with "
-        "words it has not seen. Worth about 1.5 points of SST-2 accuracy.", range=(0.0, 0.9, 0.05))
-    pad_id: int = 0
-    unk_id: int = 1
-
-    def __post_init__(self) -> None:
-        check_settings(self)
-        for name in ("vocab_size", "num_classes", "pad_id", "unk_id"):
-            value = getattr(self, name)
-            if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-                value = int(value)
-                object.__setattr__(self, name, value)
-            if type(value) is not int or not 0 <= value <= 100_000_000:
-                raise StudioError(f"{name.replace('_', ' ')} must be a whole number, not {value!r}"[:120])
-        if self.vocab_size < 2 or not (self.pad_id < self.vocab_size and self.unk_id < self.vocab_size):
-            raise StudioError(f"a vocabulary of {self.vocab_size} tokens cannot hold [PAD] and [UNK]")
-        if self.num_classes < 2:
-            raise StudioError(f"a classifier needs at least 2 classes, not {self.num_classes}")
-        n = self.num_parameters()
-        if n > MAX_PARAMETERS:
-            raise StudioError(
-                f"this model would have {n / 1e6:,.0f} million parameters; the most is {MAX_PARAMETERS / 1e6:,.0f} "
-                f"million (vocabulary {self.vocab_size:,} x embedding {self.embed_dim}, {self.num_layers} layer(s) "
-                f"of {self.hidden_size}): lower the embedding size, hidden size, layers or vocabulary size"
-            )
-
-    def num_parameters(self) -> int:
-        """The number of weights, computed without building anything (to refuse a model too big first)."""
-        gates = {"rnn": 1, "gru": 3, "lstm": 4}[self.kind]
-        h, dirs = self.hidden_size, self.num_directions
-        n = self.vocab_size * self.embed_dim
-        for layer in range(self.num_layers):
-            inputs = self.embed_dim if layer == 0 else h * dirs
-            n += dirs * gates * h * (inputs + h + 2)
-        return n + h * dirs * self.num_classes + self.num_classes
-
-    @property
-    def num_directions(self) -> int:
-        return 2 if self.bidirectional else 1
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ModelConfig:
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
 def fused_rnn(kind: str, x: torch.Tensor, h0: torch.Tensor, params: list[torch.Tensor], training: bool,
@@ -268,3 +176,11 @@ class FastDropout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+def build_classifier(config: ModelConfig, seed: int) -> SentimentClassifier:
+    """A freshly initialised classifier; the same seed gives the same weights, without touching
+    the caller's random state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return SentimentClassifier(config)

@@ -15,94 +15,23 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from core import distributed
-from core.batching import EncodedSplit, bucketed_order, collate, predict_probabilities
+from core.config import TrainConfig
 from core.device import choose_device
 from core.errors import SettingError, StudioError, TrainingError
 from core.events import EpochEvent, Event, FinishedEvent, PhaseEvent, StepEvent, TaskControl
 from core.heap import import_optimizer_machinery
 from core.metrics import EvalResult, evaluate_predictions
-from core.settings import check_settings, setting
+from core.text.batching import EncodedSplit, bucketed_order, collate, predict_probabilities
 from core.threads import ThreadTuner
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
 _TORCH = tuple(int(x) for x in re.findall(r"\d+", torch.__version__)[:2])  # (major, minor)
-_DEVICE_RE = re.compile(r"auto|cpu|mps(:0)?|cuda(:\d{1,2})?")
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = setting(
-        12, "Epochs", "Passes over the training split, at most. An upper bound: early stopping usually ends sooner "
-        "(the longest runs, IMDB and SUBJ LSTM, gained under 0.1 point of validation accuracy from epochs 13-15).",
-        range=(1, 1000, 1))
-    batch_size: int = setting(
-        32, "Batch size", "Texts per optimisation step. Small batches generalise better on sentence data and are "
-        "fast on CPU; raise it on a GPU.", range=(1, 8192, 8))
-    learning_rate: float = setting(
-        2e-3, "Learning rate", "The learning rate, AdamW's step size. A rate that trains small recurrent "
-        "classifiers quickly and stably; it is decayed when validation stops improving.",
-        range=(1e-6, 1.0, 0.0), log_scale=True, flag="--lr")
-    weight_decay: float = setting(
-        1e-4, "Weight decay", "AdamW's decoupled weight decay, pulling weights towards zero. A mild regulariser "
-        "beside dropout.", range=(0.0, 1.0, 0.0), log_scale=True)
-    grad_clip: float = setting(
-        5.0, "Gradient clip", "Largest global gradient norm allowed; a bigger step is scaled down to it. Protects "
-        "plain RNNs from exploding gradients without touching normal steps.", range=(0.01, 1e6, 0.5))
-    patience: int = setting(
-        3, "Patience (epochs)", "Epochs without a better validation accuracy before training stops and the best "
-        "weights are restored. Gives the decayed learning rate a chance before giving up.", range=(1, 1000, 1))
-    lr_decay: float = setting(
-        0.5, "LR decay on plateau", "Multiply the learning rate by this whenever an epoch brings no validation "
-        "improvement: smaller steps often find a better minimum.", range=(0.05, 1.0, 0.05))
-    seed: int = setting(
-        0, "Seed", "Seeds the initial weights, dropout and batch order: the same seed and settings give the same "
-        "model. It does not change the data (see the split seed).", range=(0, 2**31 - 1, 1))
-    device: str = setting(
-        "auto", "Device", "Where to train: auto picks a CUDA GPU, then Apple's MPS, then the CPU (cuda:1 picks a "
-        "GPU).", choices=DEVICES, open_choices=True)
-    vectors: str = setting(
-        "", "Word vectors", "A pretrained word vectors file whose rows start the embedding of the vocabulary's words "
-        "(GloVe or fastText text, also .gz or .zip; word2vec .bin; a .npy matrix with its words beside it). Empty: "
-        "learned from scratch. The embedding size follows the vectors while Embedding size is left at its default "
-        "(128); a larger size keeps the vectors in the first dimensions and random values in the rest.",
-        path="Word vectors (*.txt *.vec *.gz *.zip *.bin *.npy);;All files (*)")
-    freeze_vectors: bool = setting(
-        False, "Freeze vectors", "Keep the pretrained rows fixed while training (Kim's CNN-static). Off, the "
-        "default, fine-tunes them, which scored higher on validation here (see docs/results.md).")
-    vectors_words: int = setting(
-        100_000, "Words from vectors", "After training, the vectors file's most frequent words (up to this many) "
-        "that the training texts lack join the vocabulary, their vectors mapped into the trained embedding "
-        "(Kiros et al. 2015), so a word never seen in training still counts. Kept only where validation accuracy "
-        "does not drop. Each word adds a row to the model file: 100,000 words of 50-d vectors add 20 MB, of 300-d "
-        "120 MB. 0: off. Whole-word tokenizer only.",
-        range=(0, 2_000_000, 10_000))
-    max_steps: int = setting(
-        0, "Max steps", "Stop after this many optimizer steps (then validate, test and save as usual), wherever "
-        "the epoch is: for smoke tests and quick checks. 0: no limit (Epochs decides).", range=(0, 10**9, 100))
-    eval_batch_size: int = 256  # inference only: larger is faster and changes no result
-
-    def __post_init__(self) -> None:
-        check_settings(self)
-        if not _DEVICE_RE.fullmatch(self.device.strip().lower()):
-            raise SettingError(f"Device (--device) must be auto, cpu, cuda, cuda:N or mps, not {self.device[:40]!r}",
-                               "device")
-        if type(self.eval_batch_size) is not int or not 1 <= self.eval_batch_size <= 65536:
-            raise SettingError(f"eval batch size must be a whole number from 1 to 65536, not {self.eval_batch_size!r}",
-                               "eval_batch_size")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
 class Trainer:
@@ -405,7 +334,8 @@ def warm_up() -> None:
     set to constants, no dropout), so a training running meanwhile in another thread keeps its
     seeded, reproducible stream.
     """
-    from core.classifier import ModelConfig, SentimentClassifier
+    from core.config import ModelConfig
+    from core.model.classifier import SentimentClassifier
 
     import_optimizer_machinery()
     for kind in ("lstm", "gru", "rnn"):

@@ -24,11 +24,12 @@ from typing import Any
 import numpy as np
 from filelock import FileLock
 
-from core.batching import EncodedSplit, PiecedIds
+from core.config import TokenizerConfig
 from core.data.arrow import ArrowTexts, table_key
 from core.errors import DataError, StudioError
 from core.files import write_atomic
-from core.tokenizer import TextTokenizer, TokenizerConfig
+from core.text.batching import EncodedSplit, PiecedIds
+from core.text.tokenizer import TextTokenizer
 
 MAP_BATCH = 10_000  # texts tokenized per call (each call is one Rust encode_batch)
 DIRECT_ROWS = 300_000  # a split this small and under half its table is tokenized on its own, in memory

@@ -29,8 +29,8 @@ from core import __version__
 from core.errors import StudioError
 from core.events import PhaseEvent, TaskControl
 from core.files import umask
-from core.sentiment_model import SentimentModel
-from core.tokenizer import PAD_ID, UNK_ID
+from core.model.sentiment_model import SentimentModel
+from core.text.tokenizer import PAD_ID, UNK_ID
 
 OPSET = 17
 BUNDLE_FORMAT = "sentiment-studio-onnx"
@@ -180,7 +180,7 @@ def export_steps(model: SentimentModel, out: str | os.PathLike, *, force: bool =
         (tmp / "model.onnx").write_bytes(graph.SerializeToString())
         (tmp / "tokenizer.json").write_text(model.tokenizer.to_json(), encoding="utf-8")
         (tmp / "config.json").write_text(json.dumps(bundle_config(model), indent=2) + "\n", encoding="utf-8")
-        from core.model_card import model_card
+        from core.store.model_card import model_card
 
         (tmp / "README.md").write_text(model_card(model, file_name), encoding="utf-8")
         (tmp / file_name).write_bytes(original)
@@ -234,7 +234,7 @@ def _check_bundle_destination(out: Path, force: bool) -> None:
 def _model_file(model: SentimentModel, model_file: str | os.PathLike | None) -> tuple[str, bytes]:
     """The bundle's model file: its name and bytes. ``model_file`` as it is when it still holds these
     weights (checked by the digest its header records), else the model saved afresh."""
-    from core.modelfile import holds_weights_of, read_model_bytes, safe_file_name, to_bytes
+    from core.store.modelfile import holds_weights_of, read_model_bytes, safe_file_name, to_bytes
 
     if model_file is not None:
         path = Path(model_file)

@@ -12,14 +12,13 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
+from core.config import TokenizerConfig
 from core.errors import StudioError, one_line
-from core.settings import check_settings, setting
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
@@ -35,48 +34,6 @@ def _utf8_ok(text: str) -> bool:
 PAD, UNK = "[PAD]", "[UNK]"
 PAD_ID, UNK_ID = 0, 1  # fixed by the order of SPECIAL_TOKENS
 SPECIAL_TOKENS = [PAD, UNK]
-
-TokenizerKind = Literal["word", "bpe", "wordpiece"]
-
-
-TOKENIZER_KINDS: tuple[TokenizerKind, ...] = ("word", "bpe", "wordpiece")
-
-
-@dataclass
-class TokenizerConfig:
-    kind: TokenizerKind = setting(
-        "word", "Tokenizer", "How text is split: whole words, or BPE / WordPiece subwords. Words make the most "
-        "readable heatmap columns; subwords handle rare and misspelled words.", choices=TOKENIZER_KINDS,
-        flag="--tokenizer")
-    vocab_size: int = setting(
-        30_000, "Vocabulary size", "Most distinct tokens kept; rarer ones become [UNK]. An upper bound that "
-        "sentence datasets rarely reach, so every word keeps its own vector.", range=(10, 1_000_000, 1000))
-    min_frequency: int = setting(
-        1, "Min frequency", "Times a token must occur in the training texts to enter the vocabulary. 1 keeps "
-        "rare words: most sentiment words are rare (Kim 2014 keeps all).", range=(1, 1000, 1))
-    lowercase: bool = setting(
-        True, "Lowercase", "Fold case before tokenizing, so Great and great share one vector. Sentence datasets "
-        "are too small to learn both.")
-    unicode_normalization: Literal["nfkc", "none"] = setting(
-        "nfkc", "Unicode normalization", "nfkc folds full-width forms, ligatures and composed accents into one "
-        "spelling; none keeps the text as typed.", choices=("nfkc", "none"))
-    max_length: int = setting(
-        400, "Max length (tokens)", "Tokens kept per text; the rest is cut off. Covers nearly all of a typical "
-        "review (IMDB's median is about 230 words) while bounding memory.", range=(1, 100_000, 50))
-    truncation_side: Literal["right", "left"] = setting(
-        "right", "Truncation side", "Which end of a long text is cut: right keeps the beginning, left keeps the "
-        "end (where reviews often sum up).", choices=("right", "left"))
-
-    def __post_init__(self) -> None:
-        check_settings(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TokenizerConfig:
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass
 class Encoded:

@@ -21,36 +21,16 @@ Sub-word tokens are summed back to the typed words, whose offsets index the text
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
 
-from core.classifier import SentimentClassifier
+from core.config import METHODS, ExplainConfig, Method
 from core.errors import StudioError
 from core.heap import import_quietly
-from core.settings import check_settings, setting
+from core.model.classifier import SentimentClassifier
 
-Method = Literal["ig", "occlusion"]
-METHODS: tuple[Method, ...] = ("ig", "occlusion")
-METHOD_NAMES = {"ig": "Integrated Gradients", "occlusion": "Leave one word out"}
 IG_BATCH_TOKENS = 8192  # tokens per batch (IG steps, or texts with a word left out): 32 steps of 256 tokens
-
-
-@dataclass
-class ExplainConfig:
-    method: Method = setting(
-        "ig", "Attribution method", "How each word's share of the decision is measured: ig (Integrated Gradients "
-        "on the embeddings, from padding to the text) or occlusion (the change when the word is left out).",
-        choices=METHODS)
-    steps: int = setting(
-        32, "IG steps", "Points on the path from padding to the text that Integrated Gradients averages "
-        "gradients over. 32 follows typing (40 ms for 40 words on 2 cores); the completeness error shown with "
-        "each result says when a text needs more, which are slower and closer.",
-        range=(2, 1024, 8))
-
-    def __post_init__(self) -> None:
-        check_settings(self)
 
 
 @dataclass
