@@ -12,7 +12,7 @@ import sys
 
 # numpy's OpenBLAS threads spin after each small matmul and then fight PyTorch's own threads for the
 # cores. PyTorch does the heavy lifting here, so the app's numpy gets one thread (set before numpy is
-# imported). The gate trace does not rely on this: it limits BLAS itself (core/model/trace.py), so a user's
+# imported). The gate trace does not rely on this: it limits BLAS itself (core/model/stepwise.py), so a user's
 # own script that imports core gets the same speed.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 

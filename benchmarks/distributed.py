@@ -1,6 +1,6 @@
 """One process against two under torchrun (gloo, CPU), with the same global batch: accuracy and wall time.
 
-    .venv/bin/python benchmarks/distributed.py [--data SOURCE] [--batch-size 32] [--json FILE]
+    .venv/bin/python -m benchmarks.distributed [--data SOURCE] [--batch-size 32] [--json FILE]
 
 The single process trains with ``--batch-size B``; the two processes with B/2 each, so every optimizer
 step sees B texts either way. Same seed, the app's defaults otherwise, start to saved model. The issue's
@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks import ROOT
+
 SST2 = ROOT.parent / "shared" / "datasets" / "sst2"
 
 
@@ -36,7 +37,8 @@ def train(data: str, batch: int, processes: int, out: Path) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.distributed", description=__doc__,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(SST2) if (SST2 / "train.tsv").is_file() else "builtin:reviews")
     parser.add_argument("--batch-size", type=int, default=32, help="the global batch (default 32, the app's)")
     parser.add_argument("--json", metavar="FILE")

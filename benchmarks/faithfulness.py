@@ -1,8 +1,8 @@
 """Are the word attributions faithful? Deleting the words they rank highest must hurt the prediction far
 more than deleting random words.
 
-    .venv/bin/python benchmarks/faithfulness.py           # into docs/results.json and docs/results.md
-    .venv/bin/python benchmarks/faithfulness.py --quick   # 200 sentences, 2 epochs, into /tmp
+    .venv/bin/python -m benchmarks.faithfulness           # into docs/results.json and docs/results.md
+    .venv/bin/python -m benchmarks.faithfulness --quick   # 200 sentences, 2 epochs, into /tmp
 
 The app's default LSTM and RNN (seed 0) are trained on SST-2's training sentences. For every test sentence
 of at least 4 words, each method ranks the words by their attribution toward the predicted class:
@@ -10,31 +10,28 @@ Integrated Gradients (the default 32 steps), leaving one word out, and a random 
 2, 3 words ranked first are deleted (their tokens removed) and the sentence is predicted again: the drop
 in the predicted class's probability and whether the prediction flips are averaged over the sentences.
 The figure per method is the area between its curve and the random one (the mean of the k = 1..3 gaps).
-``benchmarks/results.py`` runs this too and writes the section into docs/results.md.
+A study of ``benchmarks.results``, which runs it too and writes the section into docs/results.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from core.config import ExplainConfig, ModelConfig, TrainConfig  # noqa: E402
-from core.data import load_dataset  # noqa: E402
-from core.events import run_to_end  # noqa: E402
-from core.inspect.attribution import explain  # noqa: E402
-from core.model.sentiment_model import SentimentModel  # noqa: E402
-from core.text.batching import EncodedSplit, predict_probabilities  # noqa: E402
-from core.train.pipeline import train_model  # noqa: E402
+from benchmarks import ROOT
+from benchmarks.report import SHARED, State, docs_folder
+from core.config import ExplainConfig, ModelConfig, TrainConfig
+from core.data import load_dataset
+from core.events import run_to_end
+from core.inspect.attribution import explain
+from core.model.sentiment_model import SentimentModel
+from core.text.batching import EncodedSplit, predict_probabilities
+from core.train.pipeline import train_model
 
 KEY = "faithfulness/sst2"
 KS = (1, 2, 3)
@@ -136,9 +133,9 @@ def _examples(models: dict[str, SentimentModel], texts: list[str], labels: np.nd
     return out
 
 
-def run(state: dict, quick: bool) -> None:
+def run(state: State, quick: bool) -> None:
     """Add the study to ``state`` (once; a finished study is kept)."""
-    source = ROOT.parent / "shared" / "datasets" / "sst2"
+    source = SHARED / "sst2"
     if KEY in state or not (source / "train.tsv").is_file():
         return
     t0 = time.perf_counter()
@@ -162,7 +159,7 @@ def markdown(state: dict) -> list[str]:
         return []
     lines = [
         "## Word attributions: are they faithful?", "",
-        f"`python benchmarks/faithfulness.py` ({r['seconds']:.0f} s). The default LSTM and RNN (seed 0, test accuracy "
+        f"`python -m benchmarks.faithfulness` ({r['seconds']:.0f} s). The default LSTM and RNN (seed 0, test accuracy "
         f"{100 * r['lstm']['test_accuracy']:.1f} and {100 * r['rnn']['test_accuracy']:.1f}) explain each SST-2 test "
         f"sentence of {MIN_WORDS}+ words ({r['lstm']['sentences']:,}) toward the class they predict. Each method's k "
         "words ranked first are deleted and the sentence predicted again. Drop: the mean fall in the predicted "
@@ -218,22 +215,21 @@ def markdown(state: dict) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.faithfulness", description=__doc__,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="200 sentences, 2 epochs, into /tmp")
     parser.add_argument("--fresh", action="store_true", help="compute again even if docs/results.json has it")
     args = parser.parse_args()
-    import results  # benchmarks/results.py: its state file and its markdown
-
-    if args.quick:
-        results.DOCS = Path(os.environ.get("RESULTS_DIR", "/tmp/sentiment-studio-results"))
-        results.DOCS.mkdir(parents=True, exist_ok=True)
-    path = results.DOCS / "results.json"
-    state = json.loads(path.read_text()) if path.is_file() else {"runs": {}}
+    docs = docs_folder(args.quick)
+    state = State.load(docs)
     if args.fresh:
         state.pop(KEY, None)
     run(state, args.quick)
-    results.save(state)
-    results.write_markdown(state)
+    state.save()
+    # results.md is the whole page, which benchmarks.results assembles from every study's section (this one's
+    # too): it re-renders the page from the saved state, in its own process (importing it would be a circle)
+    quick = ["--quick"] if args.quick else []
+    subprocess.run([sys.executable, "-m", "benchmarks.results", "--markdown-only", *quick], cwd=ROOT, check=True)
     print("\n".join(markdown(state)))
     return 0
 

@@ -5,7 +5,7 @@ bf16 is not offered yet: PyTorch's autocast runs cuDNN's RNN kernels in float16 
 asked for (aten/src/ATen/cudnn/AutocastRNN.cpp), so a bf16 path needs explicit casts, to be measured
 where a GPU is lent.
 
-    bash benchmarks/gpu_check.sh            # or: .venv/bin/python benchmarks/gpu_check.py [--json FILE]
+    bash benchmarks/gpu_check.sh            # or: .venv/bin/python -m benchmarks.gpu_check [--json FILE]
 
 Without a CUDA GPU it says so and exits 0 (nothing to check). Throughput is the trainer's own useful
 tokens per second (padding excluded) over ``--steps`` optimizer steps of the default BiLSTM on
@@ -20,20 +20,17 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from core.config import ModelConfig, TrainConfig  # noqa: E402
-from core.events import FinishedEvent  # noqa: E402
-from core.model.classifier import build_classifier  # noqa: E402
-from core.model.sentiment_model import SentimentModel  # noqa: E402
-from core.text.batching import EncodedSplit  # noqa: E402
-from core.text.tokenizer import TextTokenizer  # noqa: E402
-from core.train.trainer import Trainer  # noqa: E402
+from benchmarks.texts import imdb_like_texts
+from core.config import ModelConfig, TrainConfig
+from core.events import FinishedEvent
+from core.model.classifier import build_classifier
+from core.model.sentiment_model import SentimentModel
+from core.text.batching import EncodedSplit
+from core.text.tokenizer import TextTokenizer
+from core.train.trainer import Trainer
 
 
 def throughput(split: EncodedSplit, vocab: int, device: str, batch: int, steps: int) -> float:
@@ -45,7 +42,8 @@ def throughput(split: EncodedSplit, vocab: int, device: str, batch: int, steps: 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu_check", description=__doc__,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=150, help="optimizer steps per GPU measurement (CPU: a fifth)")
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("--dry-run", action="store_true", help="no GPU: the CPU in its place (checks the script "
@@ -55,8 +53,6 @@ def main() -> int:
     if not args.dry_run and not torch.cuda.is_available():
         print("no CUDA GPU here: nothing to check (torch", torch.__version__, ")")
         return 0
-    from run import imdb_like_texts  # benchmarks/run.py's data
-
     name = "none (dry run)" if args.dry_run else torch.cuda.get_device_name(0)
     print(f"GPU: {name}, torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN "
           f"{torch.backends.cudnn.version()}; CPU threads {torch.get_num_threads()}", flush=True)

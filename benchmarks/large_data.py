@@ -1,6 +1,6 @@
 """Data larger than memory: peak RSS and time to the first training step against the number of rows.
 
-    .venv/bin/python benchmarks/large_data.py [--rows 100000,500000,2000000] [--steps 300] [--in-memory]
+    .venv/bin/python -m benchmarks.large_data [--rows 100000,500000,2000000] [--steps 300] [--in-memory]
                                               [--json FILE]
 
 For each row count a CSV of generated short reviews (about 97 bytes a row; 2 M rows are 194 MB) is
@@ -27,19 +27,19 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks import ROOT
+
 LIMIT_MB = 1536.0
 
 CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
-sys.path.insert(0, sys.argv[1])
 from core.data import load_dataset
 from core.events import PhaseEvent, StepEvent
 from core.train.pipeline import train_model
 from core.model.events import ModelDone
 from core.config import TrainConfig
-path, steps, arrow = sys.argv[2], int(sys.argv[3]), sys.argv[4] == "arrow"
+path, steps, arrow = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "arrow"
 ds = load_dataset(path, memory_mapped=arrow)
 out = {"rows": sum(len(ds[s]) for s in ds.splits), "loaded_s": time.perf_counter() - t0, "phases": {}}
 for e in train_model(ds, train_config=TrainConfig(max_steps=steps, device="cpu")):
@@ -105,7 +105,7 @@ def tree_rss_mb(pid: int) -> float:
 def measure(path: Path, steps: int, mode: str, cache: Path) -> dict:
     """One run of ``CHILD`` with ``datasets``' cache at ``cache``: its figures and peak tree RSS."""
     env = {**os.environ, "HF_DATASETS_CACHE": str(cache), "HF_DATASETS_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(ROOT), str(path), str(steps), mode],
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(path), str(steps), mode], cwd=ROOT,  # imports core
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     peak = 0.0
     while proc.poll() is None:
@@ -151,7 +151,8 @@ def describe(row: dict) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.large_data", description=__doc__,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", default="100000,500000,2000000")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--in-memory", action="store_true", help="also run the in-memory path, for comparison")

@@ -1,6 +1,8 @@
 """Child process for the start-up benchmark: open the main window the way ``./run.sh`` does
-(``gui.app.open_window``), print the wall-clock time it was first shown (after the event loop
-painted it), and exit. Settings and data go to a fresh temporary home. Run by benchmarks/run.py."""
+(``gui.app.open_window``), print the wall-clock time it was first drawn and whether torch was imported by
+then, and exit. Drawn means its first ``UpdateRequest`` (the event that paints a window) was handled.
+Settings and data go to a fresh temporary home. Started by ``benchmarks.run --only startup``
+(benchmarks/processes.py) as ``python -m benchmarks.startup_probe``, from the repository root."""
 
 from __future__ import annotations
 
@@ -10,25 +12,41 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 
 def main() -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     home = Path(tempfile.mkdtemp())
     for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):  # Qt's settings and data paths
         os.environ[name] = str(home / name.lower())
+    os.environ["SENTIMENT_STUDIO_HOME"] = str(home / "runs")
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    import gui.main_window as main_window
     from gui.app import open_window
 
-    app, window = open_window()
-    from PySide6.QtCore import QTimer
+    class FirstPaint(QObject):
+        """Seen before the window handles its first UpdateRequest; the zero timer fires once it has."""
 
-    def shown() -> None:
-        print(f"shown {time.time():.6f}", flush=True)
+        def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.UpdateRequest and not self.property("seen"):
+                self.setProperty("seen", True)
+                QTimer.singleShot(0, drawn)
+            return False
+
+    def drawn() -> None:
+        print(f"shown {time.time():.6f} torch={'torch' in sys.modules}", flush=True)
         window.close()
         app.quit()
 
-    QTimer.singleShot(0, shown)
+    first_paint = FirstPaint()
+    build = main_window.MainWindow.__init__
+
+    def watched(self, *args, **kwargs) -> None:
+        build(self, *args, **kwargs)
+        self.installEventFilter(first_paint)
+
+    main_window.MainWindow.__init__ = watched
+    app, window = open_window()
     app.exec()
     return 0
 

@@ -1,6 +1,6 @@
 """OpenMP wait policy x thread count x busy programs: wall time of one `main.py train` epoch on SST-2.
 
-    .venv/bin/python benchmarks/wait_policy.py [--epochs 1] [--busy 0,1,2]
+    .venv/bin/python -m benchmarks.wait_policy [--epochs 1] [--busy 0,1,2]
 
 The lever docs/benchmarks.md weighs against the thread tuner: each case runs twice, the second time
 in reverse order, with PyTorch's thread count fixed by OMP_NUM_THREADS (the tuner then only sees one
@@ -14,10 +14,9 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import BUSY, ROOT, train_wall
+from benchmarks import ROOT
+from benchmarks.processes import BUSY, train_wall
 
 SST2 = ROOT.parent / "shared" / "datasets" / "sst2"
 CASES = [{}, {"OMP_WAIT_POLICY": "PASSIVE"}, {"OMP_NUM_THREADS": "1"},
@@ -31,7 +30,8 @@ def wall(case: dict, epochs: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.wait_policy", description=__doc__,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--busy", default="0,1,2", help="comma-separated numbers of busy programs")
     args = parser.parse_args()

@@ -58,8 +58,8 @@ class Config:
 class DataConfig(Config):
     split_seed: int = setting(
         0, "Split seed", "Seeds which training rows are carved out as validation and test rows when the data has "
-        "no such split. Separate from the training seed, so models trained with different seeds are tested on the "
-        "same rows; a model file records it, and evaluating redoes the same carve.", range=(0, 2**31 - 1, 1))
+        "no such split, apart from the training seed: models trained with different seeds are tested on the same "
+        "rows. A model file records it, and evaluating redoes the same carve.", range=(0, 2**31 - 1, 1))
     validation_fraction: float = setting(
         0.1, "Validation share", "Share of the training rows carved out for validation when the data has no "
         "validation split: enough rows to choose the best epoch on.", range=(0.0, 0.5, 0.05))

@@ -11,6 +11,7 @@ special file (``/dev/null``, a FIFO) is never replaced or written through.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterable
@@ -178,3 +179,8 @@ def umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def safe_file_name(name: str) -> str:
+    """``name`` made safe for any file system: ``LSTM (2)`` -> ``LSTM_2``."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "model"

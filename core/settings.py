@@ -1,6 +1,6 @@
 """Settings described once: each config dataclass field carries its label, help, range and choices.
 
-The Train screen's form (``gui.config_form``) and the command line (``cli.py``) are both built from
+The Train screen's form (``gui.config_form``) and the command line (``cli``) are both built from
 this metadata, so they offer the same knobs with the same words, and the help a user reads is the
 comment that explains the default. (magicgui builds forms from annotated dataclasses the same way.)
 """

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.events import PhaseEvent
-from core.inspect.compare import ModelScore, ScoreSkipped, score_models
+from core.inspect.scores import ModelScore, ScoreSkipped
 from gui.compare_views import (
     BucketPlot,
     ConfusionGrid,
@@ -114,7 +114,7 @@ class CompareScreen(QWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.slot = TaskSlot(session, self)
+        self.slot = TaskSlot(session.tasks, self)
         self.split = QComboBox()
         self.split.addItems(["test", "validation"])
         self.split.setToolTip("Which split of the loaded dataset to score the models on")
@@ -174,8 +174,13 @@ class CompareScreen(QWidget):
         self._rows = []
         self.button.setEnabled(False)
         self.message.setText(f"Evaluating {len(models)} model(s) on {len(dataset[split_name]):,} {split_name} texts…")
+        def scoring(control):
+            from core.inspect.compare import score_models  # on the worker thread (see gui/worker.py)
+
+            return score_models(models, dataset, split_name, control)
+
         self.slot.start(
-            lambda control: score_models(models, dataset, split_name, control), "compare",
+            scoring, "compare",
             on_event=self._on_event,
             on_done=lambda: self._show(dataset[split_name].texts, split_name),
             on_failed=self._on_failed,

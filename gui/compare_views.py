@@ -27,8 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.data import take_texts
-from core.inspect.analysis import SATURATION
-from core.inspect.compare import GATE_TEXTS, MISTAKES_EXPLAINED, ModelScore, ScoreSkipped
+from core.inspect.scores import GATE_TEXTS, MISTAKES_EXPLAINED, SATURATION, ModelScore, ScoreSkipped
 from gui.theme import style_plot
 
 COLUMNS = [

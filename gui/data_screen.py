@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -30,13 +31,15 @@ from PySide6.QtWidgets import (
 )
 
 from core.data import SPLITS, Loaded, TextDataset, describe, load_steps, loading_message
-from core.errors import ColumnError
+from core.errors import ColumnError, StudioError
 from core.events import PhaseEvent
-from gui.data_charts import ClassBalanceChart, LengthHistogram
 from gui.preview_table import PreviewTable
 from gui.session import Session
 from gui.source_picker import SourcePicker
 from gui.worker import TaskSlot, error_message
+
+if TYPE_CHECKING:
+    from gui.data_charts import ClassBalanceChart, LengthHistogram
 
 ERROR_COLOR = "#C62828"
 DEMO_SOURCE = "builtin:reviews"  # offline, binary, small: LSTM and RNN train on it in ~20 s on 2 cores
@@ -67,7 +70,7 @@ class DataScreen(QWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.slot = TaskSlot(session, self)
+        self.slot = TaskSlot(session.tasks, self)
         self._loading_source = ""
         self._started = 0.0
         self._shown: TextDataset | None = None
@@ -77,6 +80,8 @@ class DataScreen(QWidget):
         self.setAcceptDrops(True)
         self._build()
         session.dataset_changed.connect(self._on_session_dataset)
+        if session.dataset is not None:  # built after a dataset was loaded elsewhere (gui/screens.py)
+            self._on_session_dataset(session.dataset)
 
     # layout ------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -108,15 +113,13 @@ class DataScreen(QWidget):
             label.hide()
 
         self.preview = PreviewTable()
-        self.balance_chart = ClassBalanceChart()
-        self.length_chart = LengthHistogram()
-        charts = QSplitter(Qt.Orientation.Vertical)
-        charts.addWidget(self.balance_chart)
-        charts.addWidget(self.length_chart)
-        charts.setChildrenCollapsible(False)
+        self.balance_chart: ClassBalanceChart | None = None  # made after the first paint (see charts)
+        self.length_chart: LengthHistogram | None = None
+        self._chart_box = QSplitter(Qt.Orientation.Vertical)
+        self._chart_box.setChildrenCollapsible(False)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.preview)
-        self.splitter.addWidget(charts)
+        self.splitter.addWidget(self._chart_box)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
@@ -159,8 +162,14 @@ class DataScreen(QWidget):
         self.picker.show_request(source, text_column, label_column)
         self._loading_source = source
         self.error_label.hide()
+        try:
+            data_config = self.picker.data_config()
+        except StudioError as e:  # a share the setting refuses (both too large together)
+            self._on_failed(e)
+            return
         self.slot.start(
-            lambda control: load_steps(source, control, text_column=text_column, label_column=label_column),
+            lambda control: load_steps(source, control, text_column=text_column, label_column=label_column,
+                                       data_config=data_config),
             f"load {source}", on_event=self._on_event, on_failed=self._on_failed, on_cancelled=self.cancel,
             on_ended=self._on_ended,
         )
@@ -301,9 +310,22 @@ class DataScreen(QWidget):
         self.notes_label.setVisible(bool(dataset.notes))
         self.preview.set_dataset(dataset)
         counts = {s: [stats[s].per_class[name] for name in dataset.label_names] for s in SPLITS if s in stats}
-        self.balance_chart.set_counts(dataset.label_names, counts)
+        balance, lengths = self.charts()
+        balance.set_counts(dataset.label_names, counts)
         train = stats["train"]
-        self.length_chart.set_lengths(train.lengths, train.mean, train.p95, sampled=train.sampled)
+        lengths.set_lengths(train.lengths, train.mean, train.p95, sampled=train.sampled)
+
+    def charts(self) -> tuple[ClassBalanceChart, LengthHistogram]:
+        """The two charts, made after the window's first paint (gui/main_window.py) or when the first dataset is
+        shown: the welcome page needs no plots, so the window is drawn without importing pyqtgraph."""
+        if self.balance_chart is None or self.length_chart is None:
+            from gui import data_charts
+
+            self.balance_chart, self.length_chart = data_charts.ClassBalanceChart(), data_charts.LengthHistogram()
+            self._chart_box.addWidget(self.balance_chart)
+            self._chart_box.addWidget(self.length_chart)
+            self.splitter.setSizes([600, 400])  # the table and the charts 3:2 (the empty box had no width)
+        return self.balance_chart, self.length_chart
 
     def _clear(self) -> None:
         self._shown = None
@@ -311,5 +333,6 @@ class DataScreen(QWidget):
         for label in (self.splits_label, self.classes_label, self.notes_label):
             label.hide()
         self.preview.set_dataset(None)
-        self.balance_chart.clear_counts()
-        self.length_chart.clear_histogram()
+        if self.balance_chart is not None and self.length_chart is not None:
+            self.balance_chart.clear_counts()
+            self.length_chart.clear_histogram()

@@ -10,26 +10,32 @@ from __future__ import annotations
 import json
 from contextlib import suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
 
 import core
 from core.errors import StudioError
 from core.events import PhaseEvent
-from core.store.runs import RunStore
-from gui.compare_screen import CompareScreen
-from gui.data_screen import DEMO_SOURCE, DataScreen
-from gui.models_screen import ModelsScreen
-from gui.runs_screen import RunsScreen
+from gui.data_screen import DEMO_SOURCE
+from gui.screens import ScreenTabs
 from gui.session import Session
 from gui.theme import app_icon
-from gui.train_screen import TrainScreen
-from gui.try_screen import TryScreen
 from gui.worker import Task
 
+if TYPE_CHECKING:
+    from gui.compare_screen import CompareScreen
+    from gui.data_screen import DataScreen
+    from gui.models_screen import ModelsScreen
+    from gui.runs_screen import RunsScreen
+    from gui.train_screen import TrainScreen
+    from gui.try_screen import TryScreen
+
+
 TITLE = "Sentiment Studio"
+FORMS = ("data", "train")  # the screens whose forms are kept between runs
 DATA_FILTER = "Datasets (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)"
 
 
@@ -57,88 +63,153 @@ def checkpoint_dir() -> Path:
 
 
 class MainWindow(QMainWindow):
-    def _open_run_store(self) -> Path | None:
-        """The run store's folder, the command line's too (core.store.runs.store_home); None, said in the status
-        bar, when it can't be used: training then works as before, without keeping runs."""
-        try:
-            store = RunStore()
-        except StudioError as e:
-            self.session.status.emit(f"Runs are not kept: {e}")
-            return None
-        notes, read_only = store.notes, store.read_only
-        store.close()
-        for note in notes:
-            self.session.status.emit(note)
-        return None if read_only else store.folder
-
     def __init__(self, session: Session | None = None) -> None:
         super().__init__()
         self.session = session or Session(self)
         self.setWindowTitle(f"{TITLE} {core.__version__}")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
-
-        self.data_screen = DataScreen(self.session)
-        self.train_screen = TrainScreen(self.session)
-        self.compare_screen = CompareScreen(self.session)
-        self.try_screen = TryScreen(self.session)
-        self.models_screen = ModelsScreen(self.session)
-        self.runs_screen = RunsScreen(self.session)
-        self.train_screen.checkpoint_dir = checkpoint_dir()
-        self.train_screen.run_store_folder = self.runs_screen.store_folder = self._open_run_store()
-        self.tabs = QTabWidget()
-        self.tabs.setDocumentMode(True)
-        for screen, name, tip in (
-            (self.data_screen, "&Data", "Pick and inspect a dataset"),
-            (self.train_screen, "&Train", "Train LSTM, RNN and GRU models and watch them learn"),
-            (self.compare_screen, "&Compare", "Score the models side by side"),
-            (self.try_screen, "T&ry", "Type a sentence and look inside the models"),
-            (self.models_screen, "&Models", "Save and open model files"),
-            (self.runs_screen, "R&uns", "Every run kept across sessions: overlay curves, compare settings"),
-        ):
-            index = self.tabs.addTab(screen, name.replace("&", ""))
-            self.tabs.setTabToolTip(index, tip)
-        self.setCentralWidget(self.tabs)
-
-        self.session.status.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
-        self.session.open_in_tester.connect(lambda _text: self.tabs.setCurrentWidget(self.try_screen))
-        self.session.dataset_changed.connect(self._dataset_changed)
+        self.checkpoint_dir = checkpoint_dir()  # where training keeps best epochs (given to the Train screen)
+        self._store_folder: Path | bool | None = False  # the run store's folder, once looked up (None: unusable)
+        self._forms: dict[str, dict] = {}  # the Data and Train screens' saved forms, until they are built
         self._demo = ""  # the first-run demo's stage: "", "loading" or "training" (see start_demo)
         self._closing_save: Task | None = None  # Save all chosen on close: the window closes when it ends
-        self.data_screen.demo_requested.connect(self.start_demo)
-        self.data_screen.loaded.connect(self._demo_loaded)
-        for signal in (self.data_screen.load_failed, self.data_screen.load_cancelled,
-                       self.train_screen.training_cancelled, self.train_screen.training_failed):
-            signal.connect(self._demo_stopped)
-        self.train_screen.training_finished.connect(self._demo_trained)
-        for signal in (self.train_screen.training_started, self.train_screen.training_finished,
-                       self.train_screen.training_cancelled, self.train_screen.training_failed):
-            signal.connect(lambda *_: self.runs_screen.refresh())  # the live run appears as it starts and ends
-        self.train_screen.training_started.connect(lambda: self.runs_screen.set_live(True))  # and as it goes
-        for signal in (self.train_screen.training_finished, self.train_screen.training_cancelled,
-                       self.train_screen.training_failed):
-            signal.connect(lambda *_: self.runs_screen.set_live(False))
-        self.tabs.currentChanged.connect(
-            lambda _i: self.runs_screen.refresh() if self.tabs.currentWidget() is self.runs_screen else None)
-        self.runs_screen.opened.connect(lambda _name: self.tabs.setCurrentWidget(self.try_screen))
-        self.runs_screen.rerun_requested.connect(self._rerun)
+        self._torch = ""  # PyTorch in the background: "" not started, "loading", "ready" (see load_torch)
+
+        self.tabs = ScreenTabs(self.session)
+        self.tabs.built.connect(self._wire)
+        self.tabs.currentChanged.connect(lambda _i: self._refresh_runs(only_if_shown=True))
+        self.setCentralWidget(self.tabs)
+        self.session.status.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        self.session.open_in_tester.connect(self._open_in_tester)
+        self.session.dataset_changed.connect(self._dataset_changed)
         self._build_menus()
         self.statusBar().showMessage("Ready: pick a dataset on the Data screen (Ctrl+O opens a file)")
         self.resize(1280, 800)
         self._restore_settings()
-        QTimer.singleShot(500, self._warm_up)
+        self.tabs.screen(self.tabs.current_key())  # the one screen drawn with the window; the rest follow it
 
-    def _warm_up(self) -> None:
-        """PyTorch's first training step sets up for 100+ ms holding the GIL: do it now, in the background."""
-        from core.inspect.attribution import load_captum
-        from core.train.trainer import warm_up
+    def event(self, event: QEvent) -> bool:
+        """After the first paint (a window's first ``UpdateRequest`` draws it): build the other screens, then
+        load PyTorch in the background."""
+        handled = super().event(event)
+        if event.type() == QEvent.Type.UpdateRequest and not self._torch:
+            self._torch = "waiting"
+            QTimer.singleShot(0, self, lambda: self.tabs.build_rest(then=self._screens_built))
+        return handled
 
-        def steps(_control):
-            warm_up()
-            load_captum()  # the Try screen's word attributions
-            yield PhaseEvent("warm-up", "PyTorch is set up")
+    # the screens ---------------------------------------------------------------------------------
+    @property
+    def data_screen(self) -> DataScreen:
+        return self.tabs.screen("data")
 
-        self.session.track(Task(steps, name="warm-up")).start()
+    @property
+    def train_screen(self) -> TrainScreen:
+        return self.tabs.screen("train")
+
+    @property
+    def compare_screen(self) -> CompareScreen:
+        return self.tabs.screen("compare")
+
+    @property
+    def try_screen(self) -> TryScreen:
+        return self.tabs.screen("try")
+
+    @property
+    def models_screen(self) -> ModelsScreen:
+        return self.tabs.screen("models")
+
+    @property
+    def runs_screen(self) -> RunsScreen:
+        return self.tabs.screen("runs")
+
+    def _wire(self, key: str, screen) -> None:
+        """Connect a screen just built to the window and to the screens it talks to (through the window)."""
+        if key == "data":
+            screen.demo_requested.connect(self.start_demo)
+            screen.loaded.connect(self._demo_loaded)
+            screen.load_failed.connect(self._demo_stopped)
+            screen.load_cancelled.connect(self._demo_stopped)
+        elif key == "train":
+            screen.checkpoint_dir = self.checkpoint_dir
+            screen.run_store_folder = self.run_store_folder
+            screen.training_cancelled.connect(self._demo_stopped)
+            screen.training_failed.connect(self._demo_stopped)
+            screen.training_finished.connect(self._demo_trained)
+            for signal in (screen.training_started, screen.training_finished, screen.training_cancelled,
+                           screen.training_failed):
+                signal.connect(lambda *_: self._refresh_runs())  # the live run appears as it starts and ends
+            screen.training_started.connect(lambda: self._runs_live(True))  # and as it goes
+            for signal in (screen.training_finished, screen.training_cancelled, screen.training_failed):
+                signal.connect(lambda *_: self._runs_live(False))
+        elif key == "runs":
+            screen.store_folder = self.run_store_folder
+            screen.opened.connect(lambda _name: self.tabs.show_screen("try"))
+            screen.rerun_requested.connect(self._rerun)
+        if key in self._forms:
+            screen.apply_settings(self._forms.pop(key))
+
+    def _refresh_runs(self, only_if_shown: bool = False) -> None:
+        if self.tabs.is_built("runs") and (not only_if_shown or self.tabs.current_key() == "runs"):
+            self.runs_screen.refresh()
+
+    def _runs_live(self, live: bool) -> None:
+        if self.tabs.is_built("runs"):
+            self.runs_screen.set_live(live)
+
+    def _open_in_tester(self, text: str) -> None:
+        built = self.tabs.is_built("try")
+        screen = self.tabs.show_screen("try")
+        if not built:  # built just now: it missed the signal that asked for it
+            screen.set_text(text)
+
+    @property
+    def run_store_folder(self) -> Path | None:
+        """The run store's folder, the command line's too (core.store.runs.store_home); None, said in the
+        status bar, when it can't be used: training then works as before, without keeping runs."""
+        if self._store_folder is False:
+            from core.store.runs import RunStore
+
+            try:
+                store = RunStore()
+            except StudioError as e:
+                self.session.status.emit(f"Runs are not kept: {e}")
+                self._store_folder = None
+                return None
+            notes, read_only = store.notes, store.read_only
+            store.close()
+            for note in notes:
+                self.session.status.emit(note)
+            self._store_folder = None if read_only else store.folder
+        return self._store_folder
+
+    def _screens_built(self) -> None:
+        """Every screen is built: the Data screen's charts are made now (a turn of their own, not when the first
+        dataset arrives), then PyTorch starts loading."""
+        self.data_screen.charts()
+        QTimer.singleShot(0, self, self.load_torch)
+
+    def load_torch(self) -> Task | None:
+        """Load PyTorch and the core's torch-side modules on a worker thread, then do PyTorch's one-time set-up
+        (core.train.warmup). The window was drawn without them; a Train, Try or Compare pressed meanwhile
+        waits on its own worker thread for the import to finish, never on the GUI thread."""
+        if self._torch in ("loading", "ready"):
+            return None
+        self._torch = "loading"
+
+        def steps(control):
+            from core.train.warmup import warm_up_steps  # on the worker thread (see gui/worker.py)
+
+            return warm_up_steps(control)
+
+        task = Task(steps, name="load PyTorch")
+        task.event.connect(self._torch_loading)  # a method: no call once the window is gone
+        return self.session.tasks.track(task).start()
+
+    def _torch_loading(self, event: PhaseEvent) -> None:
+        if event.phase == "loaded":
+            self._torch = "ready"
+        self.statusBar().showMessage(event.message, 4000)
 
     # menus ---------------------------------------------------------------------------------------
     def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
@@ -153,7 +224,7 @@ class MainWindow(QMainWindow):
     def _rerun(self, settings: dict) -> None:
         """A run's settings from the Runs screen: into the Train screen's form, shown there."""
         self.train_screen.apply_settings(settings)
-        self.tabs.setCurrentWidget(self.train_screen)
+        self.tabs.show_screen("train")
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -162,10 +233,10 @@ class MainWindow(QMainWindow):
                      "Open a CSV, TSV, JSON or Parquet file")
         self._action(file, "Open dataset &folder…", self.open_dataset_folder, "Ctrl+Shift+D",
                      "Open a folder with train / dev / test files")
-        self._action(file, "Open &model…", self.models_screen.open_dialog, "Ctrl+Shift+O", "Open model files")
-        self._action(file, "&Save model…", self.models_screen.save_dialog, QKeySequence.StandardKey.Save,
+        self._action(file, "Open &model…", lambda: self.models_screen.open_dialog(), "Ctrl+Shift+O", "Open model files")
+        self._action(file, "&Save model…", lambda: self.models_screen.save_dialog(), QKeySequence.StandardKey.Save,
                      "Save the model selected on the Models screen")
-        self._action(file, "E&xport model…", self.models_screen.export_dialog, "Ctrl+Shift+E",
+        self._action(file, "E&xport model…", lambda: self.models_screen.export_dialog(), "Ctrl+Shift+E",
                      "Export the selected model as a folder that runs without PyTorch (ONNX)")
         file.addSeparator()
         self._action(file, "&Export plot as PNG…", self.export_png, "Ctrl+E", "Save the current screen's plots")
@@ -181,13 +252,13 @@ class MainWindow(QMainWindow):
     def open_dataset_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open dataset", "", DATA_FILTER)
         if path:
-            self.tabs.setCurrentWidget(self.data_screen)
+            self.tabs.show_screen("data")
             self.data_screen.load(path)
 
     def open_dataset_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a folder of split files")
         if path:
-            self.tabs.setCurrentWidget(self.data_screen)
+            self.tabs.show_screen("data")
             self.data_screen.load(path)
 
     def export_png(self, path: str | None = None) -> str | None:
@@ -220,19 +291,19 @@ class MainWindow(QMainWindow):
         Any other load, a cancel or a failure ends the demo: later loads and trainings act as usual.
         """
         self._demo = "loading"
-        self.tabs.setCurrentWidget(self.data_screen)
+        self.tabs.show_screen("data")
         self.data_screen.load(DEMO_SOURCE)
 
     def _demo_loaded(self, dataset) -> None:
         if self._demo != "loading" or dataset.source != DEMO_SOURCE:
             self._demo = ""
             return
-        self.tabs.setCurrentWidget(self.train_screen)
+        self.tabs.show_screen("train")
         self._demo = "training" if self.train_screen.start_training() else ""
 
     def _demo_trained(self, _names: list) -> None:
         if self._demo == "training":
-            self.tabs.setCurrentWidget(self.compare_screen)
+            self.tabs.show_screen("compare")
         self._demo = ""
 
     def _demo_stopped(self, *_args) -> None:
@@ -240,7 +311,7 @@ class MainWindow(QMainWindow):
 
     def leftover_checkpoints(self) -> list[Path]:
         """Checkpoints of runs that never finished (a finished or cancelled run removes its own)."""
-        folder = self.train_screen.checkpoint_dir
+        folder = self.checkpoint_dir
         if folder is None or not folder.is_dir():
             return []
         return sorted(folder.glob("*.safetensors"))
@@ -261,9 +332,9 @@ class MainWindow(QMainWindow):
         if not paths:
             return []
         kept: set[Path] = set()  # adopted by their runs: never removed here
-        if self.runs_screen.store_folder is not None:
+        if self.run_store_folder is not None:
             try:
-                store = RunStore(self.runs_screen.store_folder)
+                store = RunStore(self.run_store_folder)
             except StudioError:
                 store = None
             if store is not None:
@@ -306,7 +377,7 @@ class MainWindow(QMainWindow):
         if problems:
             QMessageBox.warning(self, "Some checkpoints could not be opened", "\n".join(problems))
         if opened:
-            self.tabs.setCurrentWidget(self.models_screen)
+            self.tabs.show_screen("models")
             self.statusBar().showMessage(f"Reopened {', '.join(opened)}: save them to keep them", 8000)
         return opened
 
@@ -324,10 +395,10 @@ class MainWindow(QMainWindow):
         models = [p for p in paths if p.endswith(".safetensors")]
         if models:
             self.models_screen.open_files(models)
-            self.tabs.setCurrentWidget(self.models_screen)
+            self.tabs.show_screen("models")
         others = [p for p in paths if not p.endswith(".safetensors")]
         if others:
-            self.tabs.setCurrentWidget(self.data_screen)
+            self.tabs.show_screen("data")
             self.data_screen.load(others[0])
         event.acceptProposedAction()
 
@@ -338,23 +409,25 @@ class MainWindow(QMainWindow):
         geometry = s.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
-        tab = s.value("window/tab", 0, type=int)
-        self.tabs.setCurrentIndex(min(max(tab, 0), self.tabs.count() - 1))
-        for key, screen in (("data", self.data_screen), ("train", self.train_screen)):
+        for key in FORMS:  # each applied when its screen is built (see _wire)
             try:
                 values = json.loads(s.value(f"{key}/json", "") or "{}")
             except (TypeError, ValueError):
                 values = None  # written by another version, or damaged: keep the defaults
             if isinstance(values, dict):
-                screen.apply_settings(values)
+                self._forms[key] = values
+        tab = s.value("window/tab", 0, type=int)
+        self.tabs.setCurrentIndex(min(max(tab, 0), self.tabs.count() - 1))
 
     def save_settings(self) -> None:
         s = settings()
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/tab", self.tabs.currentIndex())
-        for key, screen in (("data", self.data_screen), ("train", self.train_screen)):
-            s.remove(key)
-            s.setValue(f"{key}/json", json.dumps(screen.settings_dict()))
+        for key in FORMS:
+            values = self.tabs.screen(key).settings_dict() if self.tabs.is_built(key) else self._forms.get(key)
+            if values is not None:  # a screen never built keeps what it was given
+                s.remove(key)
+                s.setValue(f"{key}/json", json.dumps(values))
         s.sync()
 
     def closeEvent(self, event) -> None:
@@ -384,5 +457,5 @@ class MainWindow(QMainWindow):
         self.save_settings()
         if self.session.tasks:
             self.statusBar().showMessage("Stopping running work…")
-        self.session.shutdown(timeout_s=2.5)  # a task still running after that ends at its next batch
+        self.session.tasks.shutdown(timeout_s=2.5)  # a task still running after that ends at its next batch
         event.accept()

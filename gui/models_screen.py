@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -29,13 +30,17 @@ from PySide6.QtWidgets import (
 )
 
 from core.events import PhaseEvent
-from core.model.sentiment_model import SentimentModel
+from core.files import safe_file_name
+from core.model.events import ModelOpened, ModelSaved
 from core.store.export import Exported, export_steps, is_bundle
-from core.store.modelfile import ModelOpened, ModelSaved, open_models, safe_file_name, save_all_steps, save_steps
 from core.text.vectors import added_words
+from core.train.warmup import import_torch
 from gui.session import Session
 from gui.theme import style_plot
 from gui.worker import Task, TaskSlot, error_message
+
+if TYPE_CHECKING:
+    from core.model.sentiment_model import SentimentModel
 
 MODEL_FILTER = "Sentiment Studio models (*.safetensors);;All files (*)"
 
@@ -100,7 +105,7 @@ class ModelsScreen(QWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.opening = TaskSlot(session, self)
+        self.opening = TaskSlot(session.tasks, self)
         self.list = QListWidget()
         self.list.currentRowChanged.connect(self._show_details)
         self.details = QTextBrowser()
@@ -232,8 +237,14 @@ class ModelsScreen(QWidget):
             self.session.status.emit(f"Opened {', '.join(opened)}")
             self.opened.emit(opened)
 
+        def opening(control):
+            import_torch()  # on the worker thread (see gui/worker.py): gently, if not yet loaded
+            from core.store.modelfile import open_models
+
+            return open_models(list(paths), control)
+
         return self.opening.start(
-            lambda control: open_models(list(paths), control), "open models", on_event=on_event, on_done=on_done,
+            opening, "open models", on_event=on_event, on_done=on_done,
             on_failed=lambda exc: QMessageBox.warning(self, "Could not open the model", error_message(exc)),
         )
 
@@ -290,16 +301,26 @@ class ModelsScreen(QWidget):
 
         task.event.connect(on_event)
         task.failed.connect(lambda exc: QMessageBox.warning(self, "Could not export the model", error_message(exc)))
-        return self.session.track(task).start()
+        return self.session.tasks.track(task).start()
 
     def save(self, name: str, path: str) -> Task:
         """Save one model in the background (each save is its own task: two saves never cancel each other)."""
-        return self._save_task(lambda control: save_steps(self.session.models[name], path, name), "save model")
+        def saving(_control):
+            from core.store.modelfile import save_steps  # on the worker thread (see gui/worker.py)
+
+            return save_steps(self.session.models[name], path, name)
+
+        return self._save_task(saving, "save model")
 
     def save_all(self, names: list[str], folder: str) -> Task:
         """Save the named models into ``folder`` (the close prompt's Save all)."""
         models = {n: self.session.models[n] for n in names if n in self.session.models}
-        return self._save_task(lambda control: save_all_steps(models, folder), "save models")
+        def saving(_control):
+            from core.store.modelfile import save_all_steps  # on the worker thread (see gui/worker.py)
+
+            return save_all_steps(models, folder)
+
+        return self._save_task(saving, "save models")
 
     def _save_task(self, factory, name: str) -> Task:
         task = Task(factory, name=name)
@@ -315,4 +336,4 @@ class ModelsScreen(QWidget):
 
         task.event.connect(on_event)
         task.failed.connect(lambda exc: QMessageBox.warning(self, "Could not save the model", error_message(exc)))
-        return self.session.track(task).start()
+        return self.session.tasks.track(task).start()

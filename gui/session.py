@@ -1,21 +1,24 @@
-"""What the open window is working with: the dataset, the models, their colours, and running tasks.
+"""What the open window is working with: the dataset, the models, their colours, and its running tasks.
 
 Screens take the session and listen to its signals instead of talking to each other, so each
 screen can be built, tested and replaced alone. Facts more than one screen shows are owned here:
 a model's colour is assigned once (``color``) and every view asks for it, and the session knows
-which trained models are not saved yet (``unsaved``).
+which trained models are not saved yet (``unsaved``). Its running tasks are a ``TaskPool``
+(gui/worker.py), which closing the window cancels and waits for.
 """
 
 from __future__ import annotations
 
-import time
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
-from core.data import TextDataset
-from core.model.sentiment_model import SentimentModel
 from gui.theme import EXTRA_COLORS, KIND_COLORS
-from gui.worker import Task
+from gui.worker import TaskPool
+
+if TYPE_CHECKING:
+    from core.data import TextDataset
+    from core.model.sentiment_model import SentimentModel
 
 
 class Session(QObject):
@@ -29,7 +32,7 @@ class Session(QObject):
         self.dataset: TextDataset | None = None
         self.models: dict[str, SentimentModel] = {}  # display name -> model, in insertion order
         self.unsaved: set[str] = set()  # names of trained models with no file yet
-        self.tasks: list[Task] = []
+        self.tasks = TaskPool(self)
         self._colors: dict[str, tuple[str, str]] = {}  # name -> (kind, colour), assigned once
 
     # dataset -----------------------------------------------------------------------------------
@@ -86,23 +89,3 @@ class Session(QObject):
         if self.models.pop(name, None) is not None:
             self.unsaved.discard(name)
             self.models_changed.emit()
-
-    # tasks -------------------------------------------------------------------------------------
-    def track(self, task: Task) -> Task:
-        """Remember a running task so closing the window can cancel and wait for it."""
-        self.tasks.append(task)
-        task.ended.connect(lambda: self.tasks.remove(task) if task in self.tasks else None)
-        return task
-
-    def shutdown(self, timeout_s: float = 2.5) -> bool:
-        """Cancel every task and wait for them; True when all stopped in time.
-
-        Waits for the thread pool too: a task's generator ends before its worker has emitted its
-        last signals, and an emit on signals deleted with the window would print a traceback.
-        """
-        deadline = time.monotonic() + timeout_s
-        for task in list(self.tasks):
-            task.cancel()
-        stopped = all(task.wait(max(0.0, deadline - time.monotonic())) for task in list(self.tasks))
-        QThreadPool.globalInstance().waitForDone(max(1, int((deadline - time.monotonic()) * 1000)))
-        return stopped

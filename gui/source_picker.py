@@ -1,4 +1,5 @@
-"""Choosing a dataset source: a name or path (with suggestions and recent sources), Browse, and columns.
+"""Choosing a dataset source: a name or path (with suggestions and recent sources), Browse, and its options:
+the columns, and how missing validation and test splits are carved (``core.config.DataConfig``).
 
 ``SourcePicker`` only collects what to load and asks for it with ``load_requested``; the Data
 screen does the loading. After a column problem it offers the columns the data has
@@ -25,7 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.config import DataConfig
 from core.data import BUILTIN_SETS, FILE_EXTENSIONS, HUB_SUGGESTIONS
+from core.settings import settings_of
+from gui.config_form import make_input, set_value, value_of
 
 MAX_RECENT = 10
 BUILTIN_EXAMPLES = ("builtin:longrange", "builtin:reviews", "builtin:longrange?gap=20-200&n=4000")
@@ -75,8 +79,9 @@ class SourcePicker(QWidget):
         self.browse.setMenu(menu)
         self.browse.clicked.connect(self.browse_file)
 
-        self.columns_button = QToolButton(text="Columns", checkable=True)
-        self.columns_button.setToolTip("Name the text and label columns when they are not detected")
+        self.columns_button = QToolButton(text="Options", checkable=True)
+        self.columns_button.setToolTip("Name the text and label columns when they are not detected, and choose how "
+                                       "missing validation and test splits are carved")
         self.load_button = QPushButton("Load")
         self.load_button.setDefault(True)
         self.load_button.clicked.connect(self.request_load)
@@ -105,12 +110,34 @@ class SourcePicker(QWidget):
         hint.setEnabled(False)
         column_layout.addWidget(hint)
         self.column_row.setVisible(False)
+        self.split_row, self.split_inputs = self._split_fields()
+        self.split_row.setVisible(False)
         self.columns_button.toggled.connect(self.column_row.setVisible)
+        self.columns_button.toggled.connect(self.split_row.setVisible)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(source_row)
         layout.addWidget(self.column_row)
+        layout.addWidget(self.split_row)
+
+    @staticmethod
+    def _split_fields() -> tuple[QWidget, dict[str, QWidget]]:
+        """A row with an input per ``DataConfig`` setting (split seed, shares), built from the settings."""
+        row, inputs = QWidget(), {}
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for f in settings_of(DataConfig):
+            inputs[f.name] = w = make_input(f)
+            w.setObjectName(f"DataConfig.{f.name}")
+            label = QLabel(f"{f.setting.label}:")
+            label.setToolTip(w.toolTip())
+            layout.addWidget(label)
+            layout.addWidget(w)
+        hint = QLabel("Used only when the data has no validation or test split of its own.")
+        hint.setEnabled(False)
+        layout.addWidget(hint, 1)
+        return row, inputs
 
     def _column_field(self, name: str) -> QComboBox:
         """Editable so any name can be typed; after a column error it also lists the data's columns."""
@@ -132,6 +159,10 @@ class SourcePicker(QWidget):
 
     def columns(self) -> tuple[str | None, str | None]:
         return self.text_column.currentText().strip() or None, self.label_column.currentText().strip() or None
+
+    def data_config(self) -> DataConfig:
+        """How missing splits are carved, as the options say; raises ``SettingError`` for a refused value."""
+        return DataConfig(**{name: value_of(w) for name, w in self.split_inputs.items()})
 
     def show_request(self, source: str, text_column: str | None, label_column: str | None) -> None:
         """Show what is being loaded (a load may start from a drop or a menu, not from these fields)."""
@@ -204,6 +235,7 @@ class SourcePicker(QWidget):
             "text_column": text_column or "",
             "label_column": label_column or "",
             "recent": [s for s in recent if s not in suggestions][:MAX_RECENT],
+            "data": {name: value_of(w) for name, w in self.split_inputs.items()},
         }
 
     def apply_settings(self, settings: dict[str, Any]) -> None:
@@ -218,5 +250,13 @@ class SourcePicker(QWidget):
         label_column = str(settings.get("label_column") or "")
         self.text_column.setEditText(text_column)
         self.label_column.setEditText(label_column)
-        if text_column or label_column:
+        data = settings.get("data") if isinstance(settings.get("data"), dict) else {}
+        for name, w in self.split_inputs.items():
+            if name in data:
+                try:
+                    set_value(w, data[name])
+                except (TypeError, ValueError):
+                    pass  # written by another version, or damaged: keep the default
+        defaults = {f.name: f.default for f in settings_of(DataConfig)}
+        if text_column or label_column or {n: value_of(w) for n, w in self.split_inputs.items()} != defaults:
             self.columns_button.setChecked(True)

@@ -6,9 +6,12 @@ A model's colour is *assigned* once, by the session (``Session.color``), from th
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyqtgraph as pg
 from PySide6.QtGui import QIcon, QPalette
+
+if TYPE_CHECKING:
+    import pyqtgraph as pg
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 

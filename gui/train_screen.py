@@ -10,8 +10,7 @@ left come from ``core.train.progress``.
 
 from __future__ import annotations
 
-import math
-import re
+import sys
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -37,12 +35,19 @@ from PySide6.QtWidgets import (
 from core.config import CELL_DESCRIPTIONS, ModelConfig, TokenizerConfig, TrainConfig
 from core.errors import SettingError, StudioError
 from core.events import EpochEvent, PhaseEvent, StepEvent
-from core.model.events import ModelDone
-from core.settings import settings_of, shown
-from core.train.progress import RunProgress
-from core.train.sweep import CONFIGS, GridRun, check_app_grid, grid_runs, new_sweep_id, parse_grid, train_grid
+from core.model.events import ModelDone, ModelEvent
+from core.settings import shown
+from core.train.progress import TrainingProgress
+from core.train.sweep import (
+    Combination,
+    combinations,
+    new_sweep_id,
+    train_grid,
+)
+from core.train.warmup import import_torch
 from gui.config_form import ConfigForm, PathInput
 from gui.session import Session
+from gui.sweep_field import SweepField
 from gui.theme import model_color
 from gui.training_plots import TrainingPlots
 from gui.worker import TaskSlot, error_message
@@ -56,29 +61,6 @@ WHY_TICKED = {  # why each box starts ticked or not; what the kind is comes from
 }
 SECTIONS = (("model", "Model", ModelConfig), ("tokenizer", "Tokenizer", TokenizerConfig),
             ("train", "Training", TrainConfig))
-# "hidden_size=64,128 lr=0.001,0.003": settings split at ";" or at a space before the next "name="
-_SPEC_SPLIT = re.compile(r"\s*;\s*|\s+(?=[A-Za-z_-]+\s*=)")
-
-
-def sweep_specs(text: str) -> list[str]:
-    """The sweep field's text as ``--grid`` specs (spaces around ``,`` and ``=`` allowed); raises
-    ``StudioError`` for a space inside a value list (``hidden_size=8 16`` is not 816, nor 8 and 16)."""
-    specs = []
-    for spec in _SPEC_SPLIT.split(text.strip()):
-        spec = re.sub(r"\s*([,=])\s*", r"\1", spec.strip())
-        if re.search(r"\s", spec):
-            raise StudioError(f"{spec!r}: separate the values with commas (hidden_size=64,128)")
-        if spec:
-            specs.append(spec)
-    return specs
-
-
-def _sweepable() -> str:
-    """The settings a sweep can vary, for the field's tooltip."""
-    names = [f.name for cls in CONFIGS for f in settings_of(cls) if f.name != "kind"]
-    return ", ".join(names)
-
-
 def _swatch(color: str) -> QIcon:
     """A square of a model's colour, kept in colour while the form is disabled during training."""
     pixmap = QPixmap(12, 12)
@@ -100,8 +82,8 @@ class TrainScreen(QWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.slot = TaskSlot(session, self)
-        self._run: RunProgress | None = None
+        self.slot = TaskSlot(session.tasks, self)
+        self._run: TrainingProgress | None = None
         self._added: list[str] = []  # names the session gave the models of the current run
         self._notes: list[str] = []  # the vectors' coverage and warnings of the current run
         self.checkpoint_dir: Path | None = None  # where runs keep their best epoch; None: no checkpoints
@@ -152,22 +134,10 @@ class TrainScreen(QWidget):
         for label in labels:
             label.setMinimumWidth(width)  # one label column across the three groups
 
-        sweep = QGroupBox("Sweep (optional)")
-        sweep_layout = QVBoxLayout(sweep)
-        self.sweep_edit = QLineEdit()
-        self.sweep_edit.setObjectName("sweep")
-        self.sweep_edit.setPlaceholderText("e.g. hidden_size=64,128  learning_rate=0.001,0.003")
-        self.sweep_edit.setClearButtonEnabled(True)
-        self.sweep_edit.setToolTip(
-            "Value lists for settings: every combination trains the ticked models, one run after another, "
-            "each kept on the Runs screen (which plots accuracy against each swept setting).\n"
-            f"Settings: {_sweepable()}.")
-        self.sweep_edit.textChanged.connect(self._update_buttons)
-        self.sweep_label = QLabel()
-        self.sweep_label.setWordWrap(True)
-        sweep_layout.addWidget(self.sweep_edit)
-        sweep_layout.addWidget(self.sweep_label)
-        column.addWidget(sweep)
+        self.sweep = SweepField()
+        self.sweep.changed.connect(self._update_buttons)
+        self.sweep_edit, self.sweep_label = self.sweep.edit, self.sweep.label
+        column.addWidget(self.sweep)
 
         self.reset_button = QPushButton("Reset to defaults")
         self.reset_button.setToolTip("Set every model, tokenizer and training choice back to its default.")
@@ -283,7 +253,7 @@ class TrainScreen(QWidget):
         models = [ModelConfig(kind=kind, **s["model"]) for kind in s["models"]]
         return models, TokenizerConfig(**s["tokenizer"]), TrainConfig(**s["train"])
 
-    def grid(self) -> list[GridRun]:
+    def grid(self) -> list[Combination]:
         """The runs to train: one per combination of the sweep's values (one when there is no sweep), each
         training the ticked models; raises ``StudioError`` for a setting or value the core rejects."""
         models, tokenizer, train = self.configs()
@@ -297,26 +267,12 @@ class TrainScreen(QWidget):
             taken.add(unique)
             return unique
 
-        return grid_runs(models, tokenizer, train, parse_grid(sweep_specs(self.sweep_edit.text())), name)
+        return combinations(models, tokenizer, train, self.sweep.grid(), name)
 
     def _describe_sweep(self) -> None:
-        """Say what the sweep field asks for (counted from the value lists: each keystroke stays instant)."""
-        kinds = len(self.selected_kinds())
-        self.train_button.setText("Train")
-        if not self.sweep_edit.text().strip():
-            self.sweep_label.setText("No sweep: one run of each ticked model.")
-            return
-        try:
-            grid = parse_grid(sweep_specs(self.sweep_edit.text()))
-            check_app_grid(grid)
-        except (StudioError, TypeError, ValueError) as exc:
-            self.sweep_label.setText(f"<span style='color:#c0392b'>{escape(error_message(exc))}</span>")
-            return
-        combinations = math.prod(len(values) for _, _, values in grid)
-        self.sweep_label.setText(f"{combinations} combination{'s' * (combinations > 1)} × {kinds} "
-                                 f"model{'s' * (kinds != 1)} = {combinations * kinds} runs, one after another.")
-        if combinations > 1:
-            self.train_button.setText(f"Train {combinations * kinds} runs")
+        """Say what the sweep field asks for, on the field and on the Train button."""
+        count, kinds = self.sweep.describe(len(self.selected_kinds())), len(self.selected_kinds())
+        self.train_button.setText(f"Train {count * kinds} runs" if count > 1 else "Train")
 
     # --- state -------------------------------------------------------------------------------------
     @property
@@ -360,31 +316,36 @@ class TrainScreen(QWidget):
         if self.is_training or dataset is None or not self.selected_kinds():
             return False
         try:
-            runs = self.grid()
+            chosen = self.grid()
         except (StudioError, TypeError, ValueError) as exc:
             QMessageBox.warning(self, "Cannot train", error_message(exc))
             if isinstance(exc, SettingError):  # show the user which input to change
                 next((w for (_, name), w in self.inputs.items() if name == exc.field), self).setFocus()
             return False
-        plan = [(n, c) for run in runs for n, c in run.plan]
+        plan = [(n, c) for one in chosen for n, c in one.plan]
         names = [n for n, _ in plan]
-        self._run = RunProgress([(n, c.kind) for n, c in plan])
+        self._run = TrainingProgress([(n, c.kind) for n, c in plan])
         self._added = []
         self._notes: list[str] = []  # what the vectors cover, and warnings, for this run
         self.vectors_label.hide()
         self.plots.clear()
         checkpoints, store_folder, sweep_id = self.checkpoint_dir, self.run_store_folder, new_sweep_id()
 
+        def training(control):
+            if "torch" not in sys.modules:  # not loaded yet (gui/main_window.py loads it after start-up): say so
+                yield ModelEvent("", "", PhaseEvent("loading", "loading PyTorch (the first training after start-up)"))
+                import_torch()
+            yield from train_grid(dataset, chosen, control, checkpoints, store_folder, sweep_id)
+
         self.slot.start(
-            lambda control: train_grid(dataset, runs, control, checkpoints, store_folder, sweep_id),
-            "training", on_event=self._on_event, on_done=self._on_succeeded, on_cancelled=self._on_cancelled,
+            training, "training", on_event=self._on_event, on_done=self._on_succeeded, on_cancelled=self._on_cancelled,
             on_failed=self._on_failed, on_ended=lambda: self._finish("Stopped.") if self._run else None,
         )
         self.progress_bar.setValue(0)
         self.progress_label.setText("Starting…")
         self._update_buttons()
         self._label_timer.start()
-        what = ", ".join(names) if len(runs) == 1 else f"a sweep of {len(runs)} combinations ({len(names)} runs)"
+        what = ", ".join(names) if len(chosen) == 1 else f"a sweep of {len(chosen)} combinations ({len(names)} runs)"
         self.session.status.emit(f"Training {what} on {dataset.source}")
         self.training_started.emit()
         return True
@@ -423,8 +384,8 @@ class TrainScreen(QWidget):
             name = self.session.add_model(item.model, item.name, saved=bool(item.model.info.file))  # kept as a run
             self._added.append(name)
             accuracy = run.results.get(item.name)
-            shown = f": validation accuracy {accuracy:.1%}" if accuracy is not None else ""
-            self.session.status.emit(f"{name} trained{shown}")
+            score = f": validation accuracy {accuracy:.1%}" if accuracy is not None else ""
+            self.session.status.emit(f"{name} trained{score}")
             return
         if isinstance(item.event, PhaseEvent) and item.event.phase in ("coverage", "warning", "vocabulary"):
             self._show_vectors_note(item.event, item.name if item.event.phase == "vocabulary" else "")

@@ -12,6 +12,8 @@ is shown only if it still matches the text, model, method and class on screen.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -29,15 +31,18 @@ from PySide6.QtWidgets import (
 
 from core.config import METHOD_NAMES, ExplainConfig
 from core.errors import StudioError
-from core.inspect.attribution import Attribution, explain
-from core.model.sentiment_model import SentimentModel
 from core.model.trace import GATE_NAMES, MEMORY_GATE, Trace
+from gui.attribution_row import AttributionRow
 from gui.equation_view import EquationView
-from gui.gate_heatmap import ROW_TITLES, GateHeatmap, attribution_color, min_width
-from gui.model_card import ModelCard
+from gui.gate_heatmap import ROW_TITLES, GateHeatmap, min_width
+from gui.prediction_card import PredictionCard
 from gui.probability_plot import ProbabilityPlot
 from gui.session import Session
 from gui.worker import TaskSlot, error_message
+
+if TYPE_CHECKING:
+    from core.inspect.attribution import Attribution
+    from core.model.sentiment_model import SentimentModel
 
 DEBOUNCE_MS = 150  # long enough to skip mid-word states, short enough to feel live
 TRACE_TOKENS = 200  # tokens traced live by a left-to-right model (linear cost)
@@ -88,12 +93,12 @@ class TryScreen(QWidget):
         super().__init__(parent)
         self.session = session
         self.current_trace: Trace | None = None
-        self.cards: dict[str, ModelCard] = {}
+        self.cards: dict[str, PredictionCard] = {}
         self._trace_key: tuple | None = None  # (model name, id(model), text) of current_trace
         self.attribution: Attribution | None = None  # for _attribution_key, once it has arrived
         self._attribution_key: tuple | None = None  # (trace key, method, target) asked for last
         self._attribution_error = ""  # why the last one asked for failed
-        self.explaining = TaskSlot(session, self)
+        self.explaining = TaskSlot(session.tasks, self)
         slot = self.explaining
         self.destroyed.connect(lambda *_: slot.detach())  # an answer must not reach deleted views
 
@@ -152,26 +157,7 @@ class TryScreen(QWidget):
             controls.addWidget(widget)
         controls.addStretch(1)
 
-        # why: the words behind the chosen model's decision, highlighted in the typed text
-        self.why_method = QComboBox()
-        for method, name in METHOD_NAMES.items():
-            self.why_method.addItem(name, method)
-        self.why_method.addItem("off", "")
-        self.why_method.setToolTip("How each word's share of the decision is measured (core/inspect/attribution.py): "
-                                   "Integrated Gradients on the embeddings, or the change when the word is left out")
-        self.why_target = QComboBox()
-        self.why_target.setToolTip("The class the words are scored for: green words push toward it, red away")
-        self.why_text = QLabel()
-        self.why_text.setWordWrap(True)
-        self.why_text.setTextFormat(Qt.TextFormat.RichText)
-        self.why_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        why = QHBoxLayout()
-        why.setContentsMargins(0, 0, 0, 0)
-        why.addWidget(self.why_text, 1)
-        why.addWidget(QLabel("Why, by"))
-        why.addWidget(self.why_method)
-        why.addWidget(QLabel("for"))
-        why.addWidget(self.why_target)
+        self.why = AttributionRow()  # the words behind the chosen model's decision, highlighted in the text
 
         self.heatmap = GateHeatmap()
         self.prob_plot = ProbabilityPlot()
@@ -197,7 +183,7 @@ class TryScreen(QWidget):
         content_layout = QVBoxLayout(content)
         content_layout.setContentsMargins(0, 0, 0, 0)
         content_layout.addWidget(cards_scroll)
-        content_layout.addLayout(why)
+        content_layout.addWidget(self.why)
         content_layout.addLayout(controls)
         content_layout.addWidget(splitter, 1)
         self.hint = QLabel("Train or open a model to try it.")
@@ -220,8 +206,7 @@ class TryScreen(QWidget):
             self.direction_combo.currentIndexChanged,
         ):
             signal.connect(self._render)
-        self.why_method.currentIndexChanged.connect(self._explain)
-        self.why_target.currentIndexChanged.connect(self._explain)
+        self.why.changed.connect(self._explain)
         self.heatmap.hovered.connect(self._on_hovered)
         self.prob_plot.hovered.connect(self._on_hovered)
         session.models_changed.connect(self._refresh_models)
@@ -337,13 +322,13 @@ class TryScreen(QWidget):
 
         The whole text, as the cards predict it; the heatmap's row and the highlighted sentence show the
         part the heatmap traces (all of a sentence, the first tokens of a long review)."""
-        trace, model, method = self.current_trace, self.chosen_model(), self.why_method.currentData()
+        trace, model, method = self.current_trace, self.chosen_model(), self.why.method()
         if trace is None or model is None or not method:
             self.explaining.detach()
             self.attribution, self._attribution_key, self._attribution_error = None, None, ""
             self._show_attribution()
             return
-        target = self.why_target.currentData()
+        target = self.why.target()
         key = (self._trace_key, method, target)
         if key == self._attribution_key:
             return
@@ -352,6 +337,8 @@ class TryScreen(QWidget):
         config, text = ExplainConfig(method=method), self.text()
 
         def steps(control):
+            from core.inspect.attribution import explain  # on the worker thread (see gui/worker.py)
+
             if not control.cancelled:  # a newer text may have replaced this one while it waited for a thread
                 yield explain(model, text, config, target)
 
@@ -376,19 +363,18 @@ class TryScreen(QWidget):
         if a is None or trace is None:
             self.heatmap.set_attribution(None)
             if self._attribution_error:
-                self.why_text.setText(self._attribution_error)
+                self.why.show_message(self._attribution_error)
             elif self._attribution_key is not None:
-                self.why_text.setText("<span style='color:gray'>Working out which words decided…</span>")
+                self.why.show_message("<span style='color:gray'>Working out which words decided…</span>")
             else:
-                self.why_text.setText("")
+                self.why.show_message("")
             return
         note = f"{METHOD_NAMES[a.method]}, toward {a.target_name}"
         if a.completeness_error is not None:
             note += f"; the scores add up to the output's change within {a.completeness_error:.1%}"
         shown = a.token_scores[: len(trace.tokens)]  # the heatmap traces the first tokens of a long text
         self.heatmap.set_attribution(shown, f"why {a.target_name}", note + ".")
-        self.why_text.setText(highlighted(a, int(trace.offsets[-1][1]) if len(trace.tokens) else None))
-        self.why_text.setToolTip(f"Green words push toward {a.target_name}, red words away ({note}).")
+        self.why.show_attribution(a, note, int(trace.offsets[-1][1]) if len(trace.tokens) else None)
 
     def _refresh_models(self) -> None:
         """Rebuild the cards and the model chooser after models were added, renamed or removed."""
@@ -396,7 +382,7 @@ class TryScreen(QWidget):
         for card in self.cards.values():
             self._cards_layout.removeWidget(card)
             card.deleteLater()
-        self.cards = {name: ModelCard(name, m, self.session.color(name)) for name, m in models.items()}
+        self.cards = {name: PredictionCard(name, m, self.session.color(name)) for name, m in models.items()}
         for i, card in enumerate(self.cards.values()):
             self._cards_layout.insertWidget(i, card)
         self._cards_scroll.setFixedHeight(self._cards_box.sizeHint().height() + 4)
@@ -421,7 +407,7 @@ class TryScreen(QWidget):
     def _sync_controls(self) -> None:
         """Fit the gate, unit, layer and direction choosers to the chosen model (hide what it lacks)."""
         model = self.chosen_model()
-        widgets = (self.unit_spin, self.gate_combo, self.layer_combo, self.direction_combo, self.why_target)
+        widgets = (self.unit_spin, self.gate_combo, self.layer_combo, self.direction_combo)
         for w in widgets:
             w.blockSignals(True)
         try:
@@ -433,12 +419,7 @@ class TryScreen(QWidget):
                 self.direction_combo.hide()
                 return
             cfg = model.config
-            previous_target = self.why_target.currentText()
-            self.why_target.clear()
-            self.why_target.addItem("the predicted class", None)
-            for i, name in enumerate(model.label_names):
-                self.why_target.addItem(name, i)
-            self.why_target.setCurrentIndex(max(self.why_target.findText(previous_target), 0))
+            self.why.set_classes(model.label_names)
             self.unit_spin.setRange(0, cfg.hidden_size - 1)
             previous = self.gate_combo.currentData()
             self.gate_combo.clear()
@@ -461,22 +442,3 @@ class TryScreen(QWidget):
         finally:
             for w in widgets:
                 w.blockSignals(False)
-
-
-def highlighted(a: Attribution, end: int | None = None) -> str:
-    """The explained text as rich text, each word's background coloured by its attribution; cut after
-    character ``end`` (the traced part of a long text) with an ellipsis."""
-    from html import escape
-
-    end = len(a.text) if end is None else min(end, len(a.text))
-    bound = float(abs(a.word_scores).max()) if len(a.word_scores) else 0.0
-    parts, done = [f"<b>Why {escape(a.target_name)}:</b> "], 0
-    for (start, stop), score in zip(a.word_offsets, a.word_scores, strict=True):
-        if stop > end:
-            break
-        color = attribution_color(float(score), bound).name()
-        parts.append(escape(a.text[done:start]))
-        parts.append(f"<span style='background-color:{color}; color:black'>{escape(a.text[start:stop])}</span>")
-        done = int(stop)
-    parts.append(escape(a.text[done:end]) + (" …" if end < len(a.text) else ""))
-    return "".join(parts).replace("\n", " ")

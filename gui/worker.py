@@ -7,6 +7,11 @@ A task's result is its last event (``core.events``), so there is no return value
 goes through the core's cooperative ``TaskControl``, so work stops at its next step and cleans
 up; threads are never terminated.
 
+``factory(control)``, which builds a task's generator, is called on the worker thread: a torch-side core
+module it imports loads there, never on the GUI thread, so the window can be drawn before torch is
+loaded and stays responsive while it loads (gui/main_window.py starts loading it after the first paint).
+
+``TaskPool`` holds the window's running tasks, so closing it can cancel and wait for them.
 ``TaskSlot`` is a screen's one background task: starting a new one cancels and detaches the old,
 so a superseded task's late signals never reach the screen (Orange3's ``ConcurrentWidgetMixin``).
 """
@@ -16,17 +21,13 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from PySide6.QtCore import QObject, Signal
-from superqt.utils import create_worker
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from core.events import TaskCancelled, TaskControl
-
-if TYPE_CHECKING:
-    from gui.session import Session
-
 
 BACKGROUND_NICE = 2  # a worker thread's nice value: the GUI thread (0) wins a contended core (docs/benchmarks.md)
 
@@ -76,6 +77,8 @@ class Task(QObject):
 
     # control -----------------------------------------------------------------------------------
     def start(self) -> Task:
+        from superqt.utils import create_worker  # 0.1 s of imports, needed by the first task, not the first paint
+
         def guarded():
             behind_the_window()
             try:
@@ -133,6 +136,39 @@ class Task(QObject):
             self.failed.emit(exc)
 
 
+class TaskPool(QObject):
+    """The running tasks of a window: each removed when it ends; ``shutdown`` cancels and waits for them."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._tasks: list[Task] = []
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(list(self._tasks))
+
+    def track(self, task: Task) -> Task:
+        """Remember a running task so closing the window can cancel and wait for it."""
+        self._tasks.append(task)
+        task.ended.connect(lambda: self._tasks.remove(task) if task in self._tasks else None)
+        return task
+
+    def shutdown(self, timeout_s: float = 2.5) -> bool:
+        """Cancel every task and wait for them; True when all stopped in time.
+
+        Waits for the thread pool too: a task's generator ends before its worker has emitted its
+        last signals, and an emit on signals deleted with the window would print a traceback.
+        """
+        deadline = time.monotonic() + timeout_s
+        for task in list(self._tasks):
+            task.cancel()
+        stopped = all(task.wait(max(0.0, deadline - time.monotonic())) for task in list(self._tasks))
+        QThreadPool.globalInstance().waitForDone(max(1, int((deadline - time.monotonic()) * 1000)))
+        return stopped
+
+
 Handler = Callable[..., Any] | None
 
 
@@ -140,12 +176,12 @@ class TaskSlot(QObject):
     """A screen's one background task at a time; see the module docstring.
 
     Handlers are called only for the task in the slot: once ``start`` replaced it or ``detach``
-    dropped it, its remaining signals are ignored (the session still waits for it on shutdown).
+    dropped it, its remaining signals are ignored (its pool still waits for it on shutdown).
     """
 
-    def __init__(self, session: Session, parent: QObject | None = None) -> None:
+    def __init__(self, pool: TaskPool, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.session = session
+        self.pool = pool
         self.task: Task | None = None
 
     @property
@@ -187,7 +223,7 @@ class TaskSlot(QObject):
         task.failed.connect(current(on_failed))
         task.cancelled.connect(current(on_cancelled))
         task.ended.connect(current(on_ended, last=True))
-        self.session.track(task)
+        self.pool.track(task)
         return task.start()
 
     def cancel(self) -> None:

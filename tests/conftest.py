@@ -1,8 +1,13 @@
-"""Shared fixtures: tiny seeded data and models, and the path to ../shared/datasets."""
+"""Shared fixtures: tiny seeded data and models, the command line in a new interpreter; the Hypothesis
+profiles and the ``subprocess`` mark that ``./test.sh --fast`` leaves out. The windows' own fixtures are
+in tests/gui/conftest.py; helpers a test imports are in tests/helpers.py."""
 
 from __future__ import annotations
 
+import copy
 import os
+import subprocess
+import types
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -13,22 +18,71 @@ os.environ["SENTIMENT_STUDIO_HOME"] = __import__("tempfile").mkdtemp(prefix="stu
 
 import numpy as np
 import pytest
+from helpers import run_main
+from hypothesis import settings
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
-
-
-def shared_dataset(name: str) -> Path:
-    """The folder of one real benchmark dataset, or skip the test where ../shared is absent."""
-    path = SHARED_DATASETS / name
-    if not (path / "train.tsv").is_file():
-        pytest.skip(f"../shared/datasets/{name} is not present on this machine")
-    return path
+# Hypothesis examples per property test: `ci` (the default, so ./test.sh and CI keep their strength) or
+# `dev` (./test.sh --fast). A test needing a different count asks for a share (helpers.examples).
+settings.register_profile("ci", max_examples=400)
+settings.register_profile("dev", max_examples=20)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-@pytest.fixture
-def tiny_dataset():
-    """A small, learnable, in-memory binary dataset."""
+# ---------------------------------------------------------------------------------------------
+# Tests that start another process carry the `subprocess` mark
+
+
+PROCESS_FIXTURES = {"main_py"}  # fixtures that start an interpreter: a test using one is marked for it
+
+
+def _names_subprocess(function) -> bool:
+    """Whether a function's own code (nested functions included) names the ``subprocess`` module."""
+    codes = [function.__code__] if hasattr(function, "__code__") else []
+    while codes:
+        code = codes.pop()
+        if "subprocess" in code.co_names:
+            return True
+        codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `subprocess` mark, given here to a test that uses ``main_py`` (even through another fixture) or
+    calls ``subprocess`` itself; a file whose helpers start processes marks itself (``pytestmark``)."""
+    for item in items:
+        uses_one = PROCESS_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if uses_one or _names_subprocess(getattr(item, "function", None)):
+            item.add_marker(pytest.mark.subprocess)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """A test without the `subprocess` mark that starts a process fails, naming the mark: unmarked, it
+    would run in ``--fast`` (each interpreter costs ~2 s to import torch). Covers its fixtures' setup too."""
+    if item.get_closest_marker("subprocess"):
+        return (yield)
+
+    def refuse(*args, **kwargs):
+        pytest.fail(f"{item.nodeid} starts a process ({args[0] if args else kwargs.get('args')!r}): mark it "
+                    "@pytest.mark.subprocess, or run main.py through the main_py fixture", pytrace=False)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(subprocess, "Popen", refuse)  # under subprocess.run, check_output, os.popen
+        return (yield)
+
+
+@pytest.fixture(scope="session")
+def main_py():
+    """``main_py("train", ...)``: main.py in a new interpreter, as a user runs it (helpers.run_main); a
+    test using this fixture, even through another fixture, is marked ``subprocess``."""
+    return run_main
+
+
+# ---------------------------------------------------------------------------------------------
+# A tiny dataset and a tiny LSTM trained on it
+
+
+def _tiny_dataset():
     from core.data import Split, TextDataset
 
     rng = np.random.default_rng(0)
@@ -50,29 +104,36 @@ def tiny_dataset():
 
 
 @pytest.fixture
-def tiny_model(tiny_dataset):
-    """A quickly trained small LSTM SentimentModel."""
+def tiny_dataset():
+    """A small, learnable, in-memory binary dataset (made afresh for each test: a test may change it)."""
+    return _tiny_dataset()
+
+
+@pytest.fixture(scope="session")
+def _tiny_lstm():
+    """The tiny LSTM, trained once a session. Shared: tests get copies (tiny_model) or its file."""
     from core.config import ModelConfig, TrainConfig
     from core.events import run_to_end
     from core.train.pipeline import train_model
 
     gen = train_model(
-        tiny_dataset,
+        _tiny_dataset(),
         ModelConfig(kind="lstm", embed_dim=16, hidden_size=16, dropout=0.0),
         TrainConfig(epochs=8, batch_size=16, learning_rate=1e-2, device="cpu", seed=0),
     )
     return run_to_end(gen).model
 
 
-@pytest.fixture(autouse=True)
-def _checkpoints_in_tmp(tmp_path, monkeypatch):
-    """Windows made by tests keep their training checkpoints in the test's folder, not the user's, and
-    never wait on a question."""
-    try:
-        import gui.main_window as main_window_module
-    except ImportError:  # a core-only environment without Qt
-        return
-    monkeypatch.setattr(main_window_module, "checkpoint_dir", lambda: tmp_path / "checkpoints")
-    # Closing a window with trained, unsaved models asks first: a modal dialog would block the test.
-    # Tests answer Discard unless they patch it themselves.
-    monkeypatch.setattr(main_window_module, "ask_unsaved", lambda parent, names: "discard")
+@pytest.fixture
+def tiny_model(_tiny_lstm):
+    """A quickly trained small LSTM SentimentModel, as training left it (not opened from a file, so never
+    counted as saved): a fresh copy for each test, which may change it."""
+    return copy.deepcopy(_tiny_lstm)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_file(_tiny_lstm, tmp_path_factory) -> Path:
+    """The tiny LSTM saved once a session. Shared: copy it before changing it."""
+    from core.store.modelfile import save_model
+
+    return save_model(_tiny_lstm, tmp_path_factory.mktemp("tiny") / "tiny-lstm.safetensors")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,14 +19,8 @@ import pytest
 from core.data import DataError, load_dataset
 from core.errors import StudioError
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--epochs", "1", "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet"]
 BIG_LINE = 50_000_000  # characters in the single-line file
-
-
-def cli(*args: str | bytes, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, capture_output=True,
-                          timeout=120, env=env)
 
 
 def rows(n: int = 20, labels=("neg", "pos")) -> str:
@@ -74,15 +66,17 @@ def _write(tmp: Path, files: dict[str, str | bytes]) -> list[Path]:
     return written
 
 
-def assert_clean_failure(source: str, needle: str, inputs: list[Path], out: Path, env: dict | None = None) -> None:
-    """load_dataset -> DataError with ``needle``; the CLI -> one stderr line, nothing changed or created."""
+def assert_clean_failure(main_py, source: str, needle: str, inputs: list[Path], out: Path,
+                         env: dict | None = None) -> None:
+    """load_dataset -> DataError with ``needle``; the CLI (``main_py``) -> one stderr line, nothing changed or
+    created."""
     before = _snapshot(inputs)
     with pytest.raises(DataError) as info:
         load_dataset(source)
     msg = str(info.value)
     assert needle.lower() in msg.lower() and "\n" not in msg and len(msg) < 400, msg
 
-    r = cli("train", "--data", source, "--out", str(out), *TINY, env=env)
+    r = main_py("train", "--data", source, "--out", str(out), *TINY, env=env)
     err = r.stderr.decode()
     assert r.returncode == 1, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
@@ -93,19 +87,19 @@ def assert_clean_failure(source: str, needle: str, inputs: list[Path], out: Path
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_dataset(tmp_path, case):
+def test_bad_dataset(main_py, tmp_path, case):
     files, source, needle = CASES[case]
     inputs = _write(tmp_path, files)
-    assert_clean_failure(str(tmp_path / source), needle, inputs, tmp_path / "m.safetensors")
+    assert_clean_failure(main_py, str(tmp_path / source), needle, inputs, tmp_path / "m.safetensors")
 
 
-def test_a_50_mb_single_line_is_quick_and_clear(tmp_path):
+def test_a_50_mb_single_line_is_quick_and_clear(main_py, tmp_path):
     """Decision: read it (50 MB is a legal, if odd, table) and report what it is: a header with no
     rows when it has no newline, or one huge row. Both must finish in seconds, not hang."""
     big = tmp_path / "big.csv"
     big.write_bytes(b"a" * BIG_LINE)
     t = time.perf_counter()
-    assert_clean_failure(str(big), "header but no rows", [big], tmp_path / "m.safetensors")
+    assert_clean_failure(main_py, str(big), "header but no rows", [big], tmp_path / "m.safetensors")
     assert time.perf_counter() - t < 30
     row = tmp_path / "row.csv"
     row.write_bytes(b"text,label\n" + b"word " * (BIG_LINE // 5) + b",pos\n")
@@ -117,12 +111,12 @@ def test_a_50_mb_single_line_is_quick_and_clear(tmp_path):
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
                     reason="root reads a chmod 000 file anyway (CI runs as root), so there is no error to test")
-def test_unreadable_file(tmp_path):
+def test_unreadable_file(main_py, tmp_path):
     p = tmp_path / "secret.csv"
     p.write_text("text,label\n" + rows())
     p.chmod(0)
     try:
-        assert_clean_failure(str(p), "Can't read", [], tmp_path / "m.safetensors")
+        assert_clean_failure(main_py, str(p), "Can't read", [], tmp_path / "m.safetensors")
     finally:
         p.chmod(0o600)
 
@@ -144,12 +138,12 @@ def test_unreadable_file_even_as_root(tmp_path, monkeypatch):
         load_dataset(str(p))
 
 
-def test_hub_name_that_does_not_exist_offline(tmp_path):
+def test_hub_name_that_does_not_exist_offline(main_py, tmp_path):
     """No network: HF_HUB_OFFLINE is the boundary; an empty cache gives the clear offline message."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE"))}
     env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), HF_DATASETS_CACHE=str(tmp_path / "hf" / "ds"))
-    r = cli("train", "--data", "no-such-user/no-such-dataset", "--out", str(tmp_path / "m.safetensors"), *TINY,
-            env=env)
+    r = main_py("train", "--data", "no-such-user/no-such-dataset", "--out", str(tmp_path / "m.safetensors"), *TINY,
+                env=env)
     err = r.stderr.decode()
     assert r.returncode == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert "not in the local cache" in err and '"no-such-user/no-such-dataset"' in err
@@ -198,17 +192,9 @@ def test_odd_texts_predict_and_trace(tiny_model, name):
     assert np.allclose(trace.probabilities.sum(), 1, atol=1e-5)
 
 
-@pytest.fixture(scope="module")
-def cli_model(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("bad_input") / "m.safetensors"
-    r = cli("train", "--data", "builtin:longrange?n=300&gap=2-4", "--out", str(out), *TINY)
-    assert r.returncode == 0, r.stderr.decode()
-    return out
-
-
-def test_odd_texts_through_cli_predict(cli_model):
+def test_odd_texts_through_cli_predict(main_py, tiny_model_file):
     texts = [t for n, t in ODD_TEXTS.items() if n not in ("empty", "lone surrogate")]
-    r = cli("predict", str(cli_model), "--gates", *[t.replace("\x00", "") for t in texts])  # argv can't hold NUL
+    r = main_py("predict", str(tiny_model_file), "--gates", *[t.replace("\x00", "") for t in texts])  # no NUL in argv
     assert r.returncode == 0, r.stderr.decode()
     lines = r.stdout.decode("utf-8").splitlines()
     assert len(lines) == len(texts)
@@ -224,15 +210,15 @@ def test_odd_texts_through_cli_predict(cli_model):
         ((b"great \xff\xfe film",), "not valid UTF-8"),  # undecodable bytes: a lone surrogate in sys.argv
     ],
 )
-def test_cli_predict_bad_arguments(cli_model, args, needle):
-    r = cli("predict", str(cli_model), *args)
+def test_cli_predict_bad_arguments(main_py, tiny_model_file, args, needle):
+    r = main_py("predict", str(tiny_model_file), *args)
     err = r.stderr.decode()
     assert r.returncode == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert needle in err
 
 
-def test_cli_predict_empty_argument_is_a_valid_prediction(cli_model):
-    r = cli("predict", str(cli_model), "")
+def test_cli_predict_empty_argument_is_a_valid_prediction(main_py, tiny_model_file):
+    r = main_py("predict", str(tiny_model_file), "")
     assert r.returncode == 0, r.stderr.decode()
     row = json.loads(r.stdout)
     assert row["text"] == "" and sum(row["probabilities"].values()) == pytest.approx(1, abs=1e-4)

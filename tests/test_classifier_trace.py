@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import headless
 
 from core.config import ModelConfig
 from core.model.classifier import SentimentClassifier
-from core.model.trace import GATE_NAMES, trace_ids
+from core.model.stepwise import trace_ids
+from core.model.trace import GATE_NAMES
 
 
 def _model(kind, layers, bidirectional, pooling="max", seed=0):
@@ -163,13 +165,13 @@ def test_the_trace_runs_numpy_on_one_blas_thread_whoever_imports_core():
 
     code = (
         "import json, numpy, threadpoolctl\n"
-        "from core.model import trace\n"
+        "from core.model import stepwise\n"
         "def blas(): return [i['num_threads'] for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas']\n"
         "before = blas()\n"
-        "with trace._one_blas_thread(): inside = blas()\n"
+        "with stepwise._one_blas_thread(): inside = blas()\n"
         "print(json.dumps([before, inside, blas()]))\n"
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    env = headless({k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")})
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
                             cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 0, result.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from data_files import error_of, write
+from helpers import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -148,7 +149,7 @@ def test_bad_fractions(tmp_path):
     assert "at least 10%" in error_of(src, validation_fraction=0.5, test_fraction=0.45)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(0.1), deadline=None)
 @given(st.lists(st.integers(0, 3), min_size=2, max_size=200), st.integers(0, 10**6))
 def test_carve_partitions_and_keeps_extra_aligned(labels, seed):
     n = len(labels)

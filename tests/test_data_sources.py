@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import headless
 
 from core.data import DataError, describe, load_dataset, parse_source
 from core.data import builtin as builtin_module
@@ -417,7 +418,7 @@ def test_hub_offline_not_cached_message(tmp_path, env):
     clean.update({"HF_HOME": str(tmp_path / "hf"), "HF_DATASETS_CACHE": str(tmp_path / "hf" / "ds"), **env})
     t = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env=clean, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code], cwd=REPO, env=headless(clean), capture_output=True, text=True, timeout=60
     )
     assert time.perf_counter() - t < 30
     msg = next((line[4:] for line in out.stdout.splitlines() if line.startswith("MSG:")), out.stderr[-2000:])
@@ -429,7 +430,8 @@ def test_hub_offline_not_cached_message(tmp_path, env):
 
 def test_import_is_light():
     code = "import sys, core.data; print([m for m in ('pandas', 'pyarrow', 'datasets') if m in sys.modules])"
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
+                         env=headless())
     assert out.stdout.strip() == "[]", out.stderr
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import headless
 
 from core.distributed import World, shard
 
@@ -26,7 +27,7 @@ needs_torchrun = pytest.mark.skipif(not TORCHRUN.is_file() or sys.platform == "w
 
 
 def torchrun(*args: str, env_extra: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
+    env = headless({**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})})
     return subprocess.Popen([str(TORCHRUN), "--standalone", "--nproc_per_node=2", str(ROOT / "main.py"), *args],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, **kwargs)
 
@@ -39,8 +40,9 @@ def test_each_rank_takes_every_other_batch_and_the_same_count():
     assert shard(batches, World()) is batches
 
 
+@pytest.mark.subprocess
 @needs_torchrun
-def test_two_processes_train_one_model_and_write_one_file(tmp_path):
+def test_two_processes_train_one_model_and_write_one_file(main_py, tmp_path):
     out = tmp_path / "m.safetensors"
     run = torchrun("train", "--data", DATA, "--model", "gru", "--out", str(out), "--epochs", "2", *SMALL)
     stdout, stderr = run.communicate(timeout=300)
@@ -50,21 +52,21 @@ def test_two_processes_train_one_model_and_write_one_file(tmp_path):
     assert summary["world_size"] == 2 and summary["out"] == str(out) and 0 <= summary["test_accuracy"] <= 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]  # one file, no checkpoints left
     assert stderr.decode().count("saved ") == 1 and "process 1 of 2, gloo" in stderr.decode()
-    info = subprocess.run([sys.executable, str(ROOT / "main.py"), "info", str(out)], capture_output=True, text=True)
+    info = main_py("info", str(out), text=True)
     meta = json.loads(info.stdout)
     assert meta["info"]["world_size"] == 2 and meta["info"]["backend"] == "gloo"
     # both ranks ended with the same weights: the trainer compares them and refuses the model otherwise.
     # The scores gathered from the two ranks' shares equal one process scoring the saved model:
     for split in ("validation", "test"):
-        r = subprocess.run([sys.executable, str(ROOT / "main.py"), "evaluate", str(out), "--data", DATA, "--split",
-                            split], capture_output=True, text=True)
+        r = main_py("evaluate", str(out), "--data", DATA, "--split", split, text=True)
         alone = json.loads(r.stdout)
         assert alone["accuracy"] == pytest.approx(meta["metrics"][split]["accuracy"], abs=1e-9), split
         assert alone["loss"] == pytest.approx(meta["metrics"][split]["loss"], rel=1e-4), split
 
 
+@pytest.mark.subprocess
 @needs_torchrun
-def test_two_processes_tokenize_a_large_file_once_and_share_it(tmp_path):
+def test_two_processes_tokenize_a_large_file_once_and_share_it(main_py, tmp_path):
     """Data left on disk (the Arrow path, forced here for a small file) under torchrun: rank 0 converts the
     file, learns the vocabulary and writes the ids column first (``wait_for_preparation``), the other rank
     then uses them; training ends, and the gathered scores equal one process scoring the saved model (whose
@@ -82,10 +84,8 @@ def test_two_processes_tokenize_a_large_file_once_and_share_it(tmp_path):
     cache = tmp_path / "cache"
     assert len(list(cache.rglob("cache-*.arrow"))) == 1  # one ids column, one vocabulary: both ranks' keys agree
     assert len(list(cache.rglob("sentiment-studio-vocabulary-*.json"))) == 1
-    meta = json.loads(subprocess.run([sys.executable, str(ROOT / "main.py"), "info", str(out)], capture_output=True,
-                                     text=True).stdout)
-    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "evaluate", str(out), "--data", str(data)],
-                       capture_output=True, text=True, env={**os.environ, **env})
+    meta = json.loads(main_py("info", str(out), text=True).stdout)
+    r = main_py("evaluate", str(out), "--data", str(data), text=True, env={**os.environ, **env})
     assert json.loads(r.stdout)["accuracy"] == pytest.approx(meta["metrics"]["test"]["accuracy"], abs=1e-9)
 
 
@@ -102,6 +102,7 @@ def test_more_processes_than_batches_is_refused(tiny_dataset, monkeypatch):
         run_to_end(train_model(tiny_dataset, ModelConfig(embed_dim=8, hidden_size=8), config))
 
 
+@pytest.mark.subprocess
 @needs_torchrun
 def test_a_rank_that_dies_stops_the_other_soon(tmp_path):
     run = torchrun("train", "--data", "builtin:longrange?n=20000&gap=20-60", "--model", "lstm", "--epochs", "50",

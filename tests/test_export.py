@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import run_cli
 
 import cli
 from core.config import CELL_KINDS, POOLINGS, ModelConfig, TokenizerConfig, TrainConfig
@@ -104,7 +105,7 @@ def trained(tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.parametrize("kind", CELL_KINDS)
 def test_the_model_cards_example_runs_without_torch_and_matches_predict(trained, tmp_path, kind):
     bundle = tmp_path / "bundle"
-    code = cli.main(["export", str(trained[kind]), "--out", str(bundle)])
+    code = run_cli("export", str(trained[kind]), "--out", str(bundle)).code
     assert code == 0 and sorted(p.name for p in bundle.iterdir()) == sorted([*FILES, f"{kind}.safetensors"])
     readme = (bundle / "README.md").read_text()
     example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
@@ -151,16 +152,6 @@ def test_the_card_says_what_the_model_is_and_how_it_scored(trained, tmp_path):
 # Bad exports: one line, nothing half-written
 
 
-def _run(*args: str) -> tuple[int, str]:
-    import contextlib
-    import io
-
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = cli.main(list(args))
-    return code, err.getvalue()
-
-
 def test_bad_exports_are_one_line_and_leave_nothing(trained, tmp_path):
     not_a_model = tmp_path / "notes.safetensors"
     not_a_model.write_text("hello")
@@ -179,7 +170,7 @@ def test_bad_exports_are_one_line_and_leave_nothing(trained, tmp_path):
         ((str(trained["lstm"]), "--out", "/proc/bundle"), "can't write in /proc"),
         ((str(trained["lstm"]), "--out", str(tmp_path / "no" / "b")), "does not exist"),
     ]:
-        code, err = _run("export", *args)
+        code, _, err = run_cli("export", *args)
         assert code == cli.EXIT_ERROR and needle in err and err.count("\n") == 1, (args, err)
     assert (full / "keep.txt").read_text() == "mine" and a_file.read_text() == "x"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["full", "link", "notes.safetensors", "taken.txt"]
@@ -191,9 +182,9 @@ def test_the_current_folder_is_never_swapped_out_from_under_the_shell(trained, t
     (tmp_path / "inner").mkdir()
     monkeypatch.chdir(tmp_path / "inner")
     for out in (".", ".."):
-        code, err = _run("export", str(trained["lstm"]), "--out", out)
+        code, _, err = run_cli("export", str(trained["lstm"]), "--out", out)
         assert code == cli.EXIT_ERROR and "is the current folder (or holds it)" in err, err
-    assert _run("export", str(trained["lstm"]), "--out", "bundle")[0] == 0
+    assert run_cli("export", str(trained["lstm"]), "--out", "bundle")[0] == 0
     assert is_bundle(tmp_path / "inner" / "bundle")
 
 
@@ -217,9 +208,9 @@ def test_a_replaced_bundle_keeps_its_folders_mode_and_a_cancelled_export_leaves_
     from core.events import TaskCancelled, TaskControl
 
     out = tmp_path / "bundle"
-    assert _run("export", str(trained["lstm"]), "--out", str(out))[0] == 0
+    assert run_cli("export", str(trained["lstm"]), "--out", str(out))[0] == 0
     out.chmod(0o750)
-    assert _run("export", str(trained["gru"]), "--out", str(out), "--force")[0] == 0
+    assert run_cli("export", str(trained["gru"]), "--out", str(out), "--force")[0] == 0
     assert out.stat().st_mode & 0o7777 == 0o750
     control = TaskControl()
     control.cancel()
@@ -234,23 +225,23 @@ def test_the_readme_shows_the_cards_tested_example():
 
 def test_force_replaces_a_bundle_whole(trained, tmp_path):
     out = tmp_path / "bundle"
-    assert _run("export", str(trained["lstm"]), "--out", str(out))[0] == 0
+    assert run_cli("export", str(trained["lstm"]), "--out", str(out))[0] == 0
     (out / "stray.txt").write_text("old")
-    assert _run("export", str(trained["rnn"]), "--out", str(out), "--force")[0] == 0
+    assert run_cli("export", str(trained["rnn"]), "--out", str(out), "--force")[0] == 0
     assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, "rnn.safetensors"])
     assert [p.name for p in tmp_path.iterdir()] == ["bundle"]  # no temporary or old folder left
 
 
 def test_an_export_interrupted_midway_leaves_the_old_bundle(trained, tmp_path, monkeypatch):
     out = tmp_path / "bundle"
-    assert _run("export", str(trained["lstm"]), "--out", str(out))[0] == 0
+    assert run_cli("export", str(trained["lstm"]), "--out", str(out))[0] == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     def broken(*args, **kwargs):
         raise StudioError("the card could not be written")
 
     monkeypatch.setattr("core.store.model_card.model_card", broken)
-    code, err = _run("export", str(trained["gru"]), "--out", str(out), "--force")
+    code, _, err = run_cli("export", str(trained["gru"]), "--out", str(out), "--force")
     assert code == cli.EXIT_ERROR and "could not be written" in err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["bundle"]

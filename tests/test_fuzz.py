@@ -2,8 +2,9 @@
 in any way but their own error type, whatever they are given; and a valid table, in any file format
 and encoding, loads with every usable row, every text exactly and one class per written label.
 
-Sized to run in well under 40 s on a laptop CPU (``max_examples`` below); no ``deadline`` because the
-first call of each loader imports pandas.
+Sized to run in well under 40 s on a laptop CPU under the ``ci`` Hypothesis profile (tests/conftest.py: 400
+examples a test, scaled by ``examples`` where a test needs more or fewer; ``dev`` runs 20); no ``deadline``
+because the first call of each loader imports pandas.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import examples
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
@@ -120,7 +122,7 @@ def _check_dataset(ds: TextDataset) -> None:
         assert all(isinstance(t, str) and t.strip() for t in split.texts)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(table=_tables(), fmt=st.sampled_from(["csv", "tsv", "json", "jsonl"]))
 def test_loader_returns_a_consistent_dataset_or_a_data_error(table, fmt):
     columns, rows = table
@@ -317,7 +319,7 @@ def _write_valid_table(path: Path, t: dict) -> None:
     path.write_bytes(_encode(text, t["encoding"]))
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(t=_valid_tables())
 def test_a_valid_table_loads_with_every_row_text_and_class(t):
     event(f"{t['fmt']} {t['kind']} labels")
@@ -412,7 +414,7 @@ TEXTS = st.one_of(
 )
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(1.25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=TEXTS, kind=st.sampled_from(["word", "bpe", "wordpiece"]))
 def test_offsets_stay_inside_the_text_and_cover_every_kept_character(tokenizers, text, kind):
     enc = tokenizers[kind].encode(text)
@@ -461,7 +463,7 @@ def _load(data: bytes) -> None:
     assert probs.shape == (1, len(model.label_names))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(0.5), deadline=None)
 @given(data=st.one_of(st.binary(max_size=300),
                       st.binary(max_size=200).map(lambda b: struct.pack("<Q", len(b)) + b),
                       st.builds(lambda h: struct.pack("<Q", len(h)) + h, st.text(max_size=80).map(str.encode))))
@@ -529,7 +531,7 @@ def _mutations(draw, data: bytes) -> bytes:
     return bytes(b)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_mutated_model_files_load_or_are_a_model_file_error(model_bytes, data):
     _load(data.draw(_mutations(model_bytes)))

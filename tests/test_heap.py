@@ -6,7 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from helpers import headless
+
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.subprocess  # each test probes a fresh interpreter
 
 PROBE = """
 import gc, sys
@@ -27,7 +31,8 @@ torch.optim.AdamW(torch.nn.Linear(2, 2).parameters())  # the optimizer finds it 
 
 
 def probe(paused: bool) -> None:
-    r = subprocess.run([sys.executable, "-c", PROBE.format(paused=paused)], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-c", PROBE.format(paused=paused)], cwd=ROOT, capture_output=True, text=True,
+                       env=headless())
     assert r.returncode == 0, r.stderr
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import headless, run_cli
 
 import cli
 from core.config import ModelConfig, TokenizerConfig, TrainConfig
@@ -183,8 +184,8 @@ def test_data_notes_reach_the_command_line_even_when_quiet(tmp_path):
     path = tmp_path / "notes.csv"
     path.write_bytes(b"text,label\n" + b"".join(f"fil\u00e9 {i},{i % 2}\n".encode() for i in range(40))
                      + "caf\xe9 bon,1\n".encode("latin-1"))
-    code, err = _run("train", "--data", str(path), "--out", str(tmp_path / "m.safetensors"), "--epochs", "1",
-                     "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet")
+    code, _, err = run_cli("train", "--data", str(path), "--out", str(tmp_path / "m.safetensors"), "--epochs", "1",
+                           "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet")
     assert code == 0 and "note: notes.csv is UTF-8 except 1 line(s) (42)" in err
 
 
@@ -269,8 +270,8 @@ def test_whole_numbers_become_floats_and_numpy_sizes_are_accepted():
     ("--layers", "100000"), ("--hidden-size", "100000"),
 ])
 def test_cli_options_out_of_range_end_in_one_line_naming_the_option(tmp_path, flag, value):
-    code, err = _run("train", "--data", "builtin:reviews?n=100", "--out", str(tmp_path / "m.safetensors"),
-                     flag, value, "--epochs", "1", "--quiet")
+    code, _, err = run_cli("train", "--data", "builtin:reviews?n=100", "--out", str(tmp_path / "m.safetensors"),
+                           flag, value, "--epochs", "1", "--quiet")
     assert code != 0 and flag in err and "internal error" not in err and err.count("\n") == 1, err
 
 
@@ -305,8 +306,8 @@ def test_the_divergence_rule():
 
 def test_a_diverging_run_through_the_cli_saves_nothing(tmp_path):
     out = tmp_path / "m.safetensors"
-    code, err = _run("train", "--data", "builtin:reviews?n=300", "--out", str(out), "--lr", "1",
-                     "--grad-clip", "1000000", "--epochs", "2", "--device", "cpu", "--quiet")
+    code, _, err = run_cli("train", "--data", "builtin:reviews?n=300", "--out", str(out), "--lr", "1",
+                           "--grad-clip", "1000000", "--epochs", "2", "--device", "cpu", "--quiet")
     assert code == cli.EXIT_ERROR and not out.exists()
     assert re.search(r"training diverged: .* far above the .* it started at; the model was not kept\. Lower the "
                      r"learning rate \(it was 1\)", err), err
@@ -316,14 +317,13 @@ def test_a_diverging_run_through_the_cli_saves_nothing(tmp_path):
 # Evaluating on one class; ending by signal
 
 
-def test_evaluating_on_a_file_of_one_class_is_legitimate(tmp_path):
+def test_evaluating_on_a_file_of_one_class_is_legitimate(main_py, tmp_path):
     model = tmp_path / "m.safetensors"
-    assert _run("train", "--data", "builtin:reviews?n=200", "--out", str(model), "--epochs", "1",
-                "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet")[0] == 0
+    assert run_cli("train", "--data", "builtin:reviews?n=200", "--out", str(model), "--epochs", "1",
+                   "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet")[0] == 0
     one = tmp_path / "positive-only.csv"
     one.write_text("text,label\n" + "".join(f"the movie was great {i},positive\n" for i in range(40)))
-    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "evaluate", str(model), "--data", str(one)],
-                       cwd=ROOT, capture_output=True, timeout=120)
+    r = main_py("evaluate", str(model), "--data", str(one))
     assert r.returncode == 0, r.stderr.decode()
     result = json.loads(r.stdout)
     assert result["count"] == 4 and result["confusion_matrix"][0] == [0, 0]  # no negative rows
@@ -337,14 +337,14 @@ def _stars_file(path: Path, stars: list[int], n: int = 60) -> Path:
     return path
 
 
-def test_numbered_labels_map_by_number_not_by_position_or_scale_name(tmp_path):
+def test_numbered_labels_map_by_number_not_by_position_or_scale_name(main_py, tmp_path):
     """A model of 1-5 stars (named by the sentiment scale) evaluated on a file of stars 1 and 2 only (which
     the scale alone would name negative and positive) must map 1 to 1 and 2 to 2; so must a file of one
     star, which carries no name at all."""
     model_path = tmp_path / "stars.safetensors"
-    code, err = _run("train", "--data", str(_stars_file(tmp_path / "all.csv", [1, 2, 3, 4, 5])), "--out",
-                     str(model_path), "--epochs", "6", "--embed-dim", "16", "--hidden-size", "16", "--device", "cpu",
-                     "--quiet", "--lr", "0.01")
+    code, _, err = run_cli("train", "--data", str(_stars_file(tmp_path / "all.csv", [1, 2, 3, 4, 5])), "--out",
+                           str(model_path), "--epochs", "6", "--embed-dim", "16", "--hidden-size", "16", "--device",
+                           "cpu", "--quiet", "--lr", "0.01")
     assert code == 0, err
     from core.store.modelfile import load_model
 
@@ -353,8 +353,7 @@ def test_numbered_labels_map_by_number_not_by_position_or_scale_name(tmp_path):
     for stars in ([1, 2], [2], [5]):
         data = load_dataset(str(_stars_file(tmp_path / f"{stars}.csv", stars)), min_classes=1)
         assert list(model.align_labels(data.label_names, data.label_values)) == [s - 1 for s in stars]
-    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "evaluate", str(model_path), "--data",
-                        str(tmp_path / "[2].csv")], cwd=ROOT, capture_output=True, timeout=120)
+    r = main_py("evaluate", str(model_path), "--data", str(tmp_path / "[2].csv"))
     assert r.returncode == 0, r.stderr.decode()
     result = json.loads(r.stdout)
     assert result["accuracy"] == 1.0 and result["per_class"]["negative"]["recall"] == 1.0
@@ -369,24 +368,23 @@ def test_a_model_without_recorded_numbers_refuses_to_guess(tiny_model):
 
 def test_evaluating_a_split_with_no_rows_says_so(tmp_path):
     model = tmp_path / "m.safetensors"
-    assert _run("train", "--data", "builtin:reviews?n=200", "--out", str(model), "--epochs", "1",
-                "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet")[0] == 0
+    assert run_cli("train", "--data", "builtin:reviews?n=200", "--out", str(model), "--epochs", "1",
+                   "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet")[0] == 0
     three = tmp_path / "three.csv"
     three.write_text("text,label\ngood,positive\nfine,positive\nbad,negative\n")
-    code, err = _run("evaluate", str(model), "--data", str(three))
+    code, _, err = run_cli("evaluate", str(model), "--data", str(three))
     assert code == cli.EXIT_ERROR and "the test split of" in err and "has no rows" in err
 
 
-def test_predict_streams_standard_input_in_chunks(tmp_path):
+def test_predict_streams_standard_input_in_chunks(main_py, tmp_path):
     """Lines are read and predicted a chunk at a time (memory bounded by the chunk, not the input), in order,
     with Windows line ends and blank lines handled as before."""
     model = tmp_path / "m.safetensors"
-    assert _run("train", "--data", "builtin:reviews?n=200", "--out", str(model), "--epochs", "1",
-                "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet")[0] == 0
+    assert run_cli("train", "--data", "builtin:reviews?n=200", "--out", str(model), "--epochs", "1",
+                   "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet")[0] == 0
     lines = [f"review number {i} was {'good' if i % 2 else 'bad'}" for i in range(2 * cli.PREDICT_CHUNK + 7)]
     stdin = ("\ufeff" + "\r\n\n".join(lines) + "\n").encode()
-    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "predict", str(model)], cwd=ROOT, input=stdin,
-                       capture_output=True, timeout=120)
+    r = main_py("predict", str(model), input=stdin)
     assert r.returncode == 0, r.stderr.decode()
     assert [json.loads(row)["text"] for row in r.stdout.decode().splitlines()] == lines
 
@@ -395,7 +393,7 @@ def test_sigterm_during_training_ends_like_ctrl_c(tmp_path):
     out = tmp_path / "m.safetensors"
     proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "train", "--data", "builtin:reviews?n=20000",
                              "--out", str(out), "--epochs", "50", "--device", "cpu"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=headless())
     deadline = time.monotonic() + 60
     line = b""
     while b"splits:" not in line and time.monotonic() < deadline:  # loaded: training starts now
@@ -405,17 +403,4 @@ def test_sigterm_during_training_ends_like_ctrl_c(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == cli.EXIT_TERMINATED, err.decode()[-500:]
     assert err.decode().rstrip().endswith("cancelled (terminated)") and not out.exists()
-
-
-def _run(*args: str) -> tuple[int, str]:
-    import contextlib
-    import io
-
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            code = cli.main(list(args))
-        except SystemExit as e:  # argparse refuses a flag's value by exiting
-            code = e.code
-    return code, err.getvalue()
 

@@ -12,11 +12,10 @@ import json
 import os
 import socket
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_cli
 from safetensors import safe_open
 from safetensors.torch import save as st_save
 
@@ -26,28 +25,11 @@ from core.errors import ModelFileError, StudioError
 from core.files import check_destination, read_bounded, write_atomic
 from core.store.modelfile import _weights_digest, check_model_destination, load_model, read_info, save_model
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--epochs", "1", "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet"]
 
 
 def csv_rows(n: int = 60) -> str:
     return "text,label\n" + "".join(f"the film was {'good' if i % 2 else 'bad'} {i},{i % 2}\n" for i in range(n))
-
-
-def run_cli(*args: str) -> tuple[int, str]:
-    """main.py in this process (fast); the return code and what it wrote to stderr."""
-    import contextlib
-    import io
-
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = cli.main(list(args))
-    return code, err.getvalue()
-
-
-def subprocess_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, capture_output=True,
-                          timeout=120, **kwargs)
 
 
 @pytest.fixture
@@ -68,17 +50,17 @@ def test_the_output_may_not_be_an_input_file(tmp_path, no_work):
     data = tmp_path / "reviews.csv"
     data.write_text(csv_rows())
     before = data.read_bytes()
-    code, err = run_cli("train", "--data", str(data), "--out", str(data), *TINY)
+    code, _, err = run_cli("train", "--data", str(data), "--out", str(data), *TINY)
     assert code == cli.EXIT_ERROR and "is also an input" in err and err.count("\n") == 1
     assert data.read_bytes() == before
     # the same file under another name (a hard link) and a split file of a data folder are inputs too
     os.link(data, tmp_path / "alias.safetensors")
-    code, err = run_cli("train", "--data", str(data), "--out", str(tmp_path / "alias.safetensors"), *TINY)
+    code, _, err = run_cli("train", "--data", str(data), "--out", str(tmp_path / "alias.safetensors"), *TINY)
     assert code == cli.EXIT_ERROR and "is also an input" in err
     folder = tmp_path / "set"
     folder.mkdir()
     (folder / "train.csv").write_text(csv_rows())
-    code, err = run_cli("train", "--data", str(folder), "--out", str(folder / "train.csv"), *TINY)
+    code, _, err = run_cli("train", "--data", str(folder), "--out", str(folder / "train.csv"), *TINY)
     assert code == cli.EXIT_ERROR and "is also an input" in err
     assert data.read_bytes() == before and (folder / "train.csv").read_text() == csv_rows()
 
@@ -129,7 +111,7 @@ def test_a_destination_that_cannot_be_written_fails_before_any_work(tmp_path, no
         "a link loop": str(tmp_path / "loop1"),
         "a data file name": str(tmp_path / "test.csv"),  # in a data folder it would be read as the test split
     }[case]
-    code, err = run_cli("train", "--data", "builtin:reviews?n=100", "--out", out, *TINY)
+    code, _, err = run_cli("train", "--data", "builtin:reviews?n=100", "--out", out, *TINY)
     assert code == cli.EXIT_ERROR and err.startswith("error: ") and err.count("\n") == 1, err
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())  # the probe leaves nothing
 
@@ -138,7 +120,7 @@ def test_a_destination_that_cannot_be_written_fails_before_any_work(tmp_path, no
 def test_a_read_only_folder_fails_before_any_work(tmp_path, no_work):
     folder = tmp_path / "ro"
     folder.mkdir(mode=0o555)
-    code, err = run_cli("train", "--data", "builtin:reviews?n=100", "--out", str(folder / "m.safetensors"), *TINY)
+    code, _, err = run_cli("train", "--data", "builtin:reviews?n=100", "--out", str(folder / "m.safetensors"), *TINY)
     assert code == cli.EXIT_ERROR and "Permission denied" in err
 
 
@@ -214,25 +196,23 @@ def test_a_file_that_grows_past_its_size_is_read_only_up_to_the_bound(tmp_path, 
 
 
 @pytest.mark.parametrize("command", ["train", "info", "predict", "predict-stdin"])
-def test_fifos_and_devices_through_the_cli_end_quickly(tmp_path, command):
+def test_fifos_and_devices_through_the_cli_end_quickly(main_py, tiny_model_file, tmp_path, command):
     fifo = tmp_path / "pipe.safetensors"
     os.mkfifo(fifo)
     data = tmp_path / "pipe.csv"
     os.mkfifo(data)
     if command == "train":
-        r = subprocess_cli("train", "--data", str(data), "--out", str(tmp_path / "m.safetensors"), *TINY)
+        r = main_py("train", "--data", str(data), "--out", str(tmp_path / "m.safetensors"), *TINY)
         needle = "FIFO"
     elif command == "info":
-        r = subprocess_cli("info", str(fifo))
+        r = main_py("info", str(fifo))
         needle = "FIFO"
     elif command == "predict":
-        r = subprocess_cli("predict", "/dev/zero", "hello")
+        r = main_py("predict", "/dev/zero", "hello")
         needle = "device"
     else:
-        model = tmp_path / "m.safetensors"
-        assert subprocess_cli("train", "--data", "builtin:reviews?n=100", "--out", str(model), *TINY).returncode == 0
         with open("/dev/zero", "rb") as zero:
-            r = subprocess_cli("predict", str(model), stdin=zero)
+            r = main_py("predict", str(tiny_model_file), stdin=zero)
         needle = "line 1 of standard input is longer than 16 MiB"
     err = r.stderr.decode()
     assert r.returncode == cli.EXIT_ERROR and needle in err and "Traceback" not in err, err
@@ -255,30 +235,12 @@ def rewrite(path: Path, out: Path, meta: dict | None = None, tensors_fn=None) ->
     return out
 
 
-@pytest.fixture(scope="module")
-def trained_file(tmp_path_factory) -> Path:
-    """One small model trained once for the module (files are copied, never changed)."""
-    from core.config import ModelConfig, TrainConfig
-    from core.data import load_dataset
-    from core.events import run_to_end
-    from core.train.pipeline import train_model
-
-    dataset = load_dataset("builtin:reviews?n=200")
-    model = run_to_end(train_model(dataset, ModelConfig(embed_dim=8, hidden_size=8),
-                                   TrainConfig(epochs=1, device="cpu"))).model
-    return save_model(model, tmp_path_factory.mktemp("hostile") / "trained.safetensors")
-
-
 @pytest.fixture
-def model_path(trained_file, tmp_path) -> Path:
+def model_path(tiny_model_file, tmp_path) -> Path:
+    """A copy of the tiny model's file (tests/conftest.py) for the test to change."""
     path = tmp_path / "good.safetensors"
-    path.write_bytes(trained_file.read_bytes())
+    path.write_bytes(tiny_model_file.read_bytes())
     return path
-
-
-@pytest.fixture
-def tiny_model(trained_file):
-    return load_model(trained_file)
 
 
 def _json_meta(path: Path, key: str) -> dict | list:
@@ -433,7 +395,7 @@ def test_non_finite_weights_are_refused(model_path, tmp_path):
         load_model(bad)
 
 
-def test_weights_that_overflow_never_give_a_prediction_or_nan_json(model_path, tmp_path):
+def test_weights_that_overflow_never_give_a_prediction_or_nan_json(main_py, model_path, tmp_path):
     def huge(tensors):
         for t in tensors.values():
             if t.is_floating_point():
@@ -443,9 +405,9 @@ def test_weights_that_overflow_never_give_a_prediction_or_nan_json(model_path, t
     model = load_model(bad)  # finite, so it opens; its outputs are not numbers
     with pytest.raises(StudioError, match="not finite numbers"):
         model.predict(["a good film"])
-    code, err = run_cli("predict", str(bad), "a good film")
+    code, _, err = run_cli("predict", str(bad), "a good film")
     assert code == cli.EXIT_ERROR and "not finite numbers" in err
-    r = subprocess_cli("evaluate", str(bad), "--data", "builtin:reviews?n=100")
+    r = main_py("evaluate", str(bad), "--data", "builtin:reviews?n=100")
     assert r.returncode == cli.EXIT_ERROR and b"NaN" not in r.stdout and b"not finite" in r.stderr
 
 
@@ -483,8 +445,8 @@ def test_the_cli_last_line_of_defence_catches_a_rust_panic(monkeypatch):
     def explode(args):
         raise PanicException("thread panicked at src/lib.rs")
 
-    monkeypatch.setattr(cli, "cmd_info", explode)
-    code, err = run_cli("info", "whatever.safetensors")
+    monkeypatch.setattr(cli.use, "cmd_info", explode)  # the handler `info` registers (cli/use.py)
+    code, _, err = run_cli("info", "whatever.safetensors")
     assert code == cli.EXIT_ERROR and err.startswith("internal error: PanicException") and err.count("\n") == 1
 
 

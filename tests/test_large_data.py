@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +21,6 @@ from core.text.batching import EncodedSplit, PiecedIds, collate
 from core.text.tokenizer import TextTokenizer
 from core.train.pipeline import train_model
 from tests.data_files import write
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -255,13 +251,12 @@ def test_a_large_hub_set_stays_in_its_arrow_files(monkeypatch):
     assert sum(len(ds[s]) for s in ds.splits) == 300
 
 
-def test_the_cli_trains_on_a_file_through_the_arrow_cache(tmp_path):
+def test_the_cli_trains_on_a_file_through_the_arrow_cache(main_py, tmp_path):
     data = _write(tmp_path, ".csv", _rows(600))
     out = tmp_path / "m.safetensors"
     env = {**os.environ, "SENTIMENT_STUDIO_ARROW_MB": "0", "HF_DATASETS_CACHE": str(tmp_path / "cache")}
-    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "train", "--data", str(data), "--out", str(out),
-                        "--max-steps", "8", "--device", "cpu", "--no-record", "--quiet"],
-                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    r = main_py("train", "--data", str(data), "--out", str(out), "--max-steps", "8", "--device", "cpu", "--no-record",
+                "--quiet", text=True, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     assert out.is_file() and json.loads(r.stdout.strip().splitlines()[-1])["test_accuracy"] >= 0
     assert list((tmp_path / "cache").rglob("*.arrow"))  # the table and its ids were cached there

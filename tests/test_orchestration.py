@@ -9,7 +9,7 @@ from core.data import load_dataset
 from core.events import StepEvent, TaskControl, run_to_end
 from core.model.events import ModelDone, ModelEvent
 from core.train.pipeline import train_models
-from core.train.progress import RunProgress, estimate_left_s, format_duration
+from core.train.progress import TrainingProgress, estimate_left_s, format_duration
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_train_models_tags_events_and_shares_one_tokenizer(dataset):
 
 def test_run_progress_follows_the_events_of_two_models(dataset):
     plan = [(kind.upper(), ModelConfig(kind=kind, embed_dim=8, hidden_size=8)) for kind in ("lstm", "rnn")]
-    progress = RunProgress([(n, c.kind) for n, c in plan])
+    progress = TrainingProgress([(n, c.kind) for n, c in plan])
     assert progress.describe() == ("Preparing: starting…", 0)
     started, seen_second_half = [], False
     for item in train_models(dataset, plan, TrainConfig(epochs=2, device="cpu"), TokenizerConfig(), TaskControl()):
@@ -78,7 +78,8 @@ def test_a_cancel_drops_the_half_trained_model_and_keeps_the_finished_one(datase
 def test_score_models_headless_keeps_a_model_it_cannot_score_with_the_reason(tiny_model, tiny_dataset):
     import copy
 
-    from core.inspect.compare import ModelScore, ScoreSkipped, score_models
+    from core.inspect.compare import score_models
+    from core.inspect.scores import ModelScore, ScoreSkipped
 
     three = copy.copy(tiny_model)
     three.label_names = ["a", "b", "c"]

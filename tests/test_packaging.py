@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.subprocess  # pip installs the package for every test here
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +37,8 @@ def installed(tmp_path_factory) -> Path:
 
 def test_the_installed_package_has_every_module_and_the_icon(installed):
     modules = {p.relative_to(installed).as_posix() for p in installed.rglob("*.py")}
-    source = {p.relative_to(ROOT).as_posix() for d in ("core", "gui") for p in (ROOT / d).rglob("*.py")}
-    assert source <= modules and {"cli.py", "main.py"} <= modules
+    source = {p.relative_to(ROOT).as_posix() for d in ("core", "gui", "cli") for p in (ROOT / d).rglob("*.py")}
+    assert source <= modules and "cli/__init__.py" in source and "main.py" in modules
     assert (installed / "resources" / "icon.svg").is_file()
     metadata = next(installed.glob("sentiment_studio-*.dist-info")) / "METADATA"
     text = metadata.read_text()

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import run_cli
 
 import cli
 from core.store.runs import SCHEMA_VERSION, RunStore, StoreError
@@ -25,22 +26,12 @@ def home(tmp_path, monkeypatch) -> Path:
     return tmp_path / "home"
 
 
-def _run(*args: str) -> tuple[int, str, str]:
-    import contextlib
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        code = cli.main(list(args))
-    return code, out.getvalue(), err.getvalue()
-
-
 def test_a_cli_training_is_kept_with_its_curves_and_model(home, tmp_path):
-    code, out, err = _run("train", "--data", "builtin:reviews?n=200", "--out", str(tmp_path / "m.safetensors"),
-                          "--epochs", "2", "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet")
+    code, out, err = run_cli("train", "--data", "builtin:reviews?n=200", "--out", str(tmp_path / "m.safetensors"),
+                             "--epochs", "2", "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet")
     assert code == 0, err
     run_id = json.loads(out)["run_id"]
-    code, out, _ = _run("runs", "list", "--json")
+    code, out, _ = run_cli("runs", "list", "--json")
     (row,) = json.loads(out)
     assert row["id"] == run_id and row["status"] == "finished" and row["kind"] == "lstm"
     assert row["dataset"] == "builtin:reviews?n=200" and 0 <= row["test_accuracy"] <= 1
@@ -49,18 +40,18 @@ def test_a_cli_training_is_kept_with_its_curves_and_model(home, tmp_path):
     assert row["settings"]["train"]["epochs"] == 2
     run = RunStore().get(run_id)
     assert [e["epoch"] for e in run.epochs] == [1, 2] and len(run.steps) == 10  # 5 steps an epoch
-    assert _run("train", "--data", "builtin:reviews?n=200", "--out", str(tmp_path / "n.safetensors"), "--epochs",
-                "1", "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet", "--no-record")[0] == 0
+    assert run_cli("train", "--data", "builtin:reviews?n=200", "--out", str(tmp_path / "n.safetensors"), "--epochs",
+                   "1", "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet", "--no-record")[0] == 0
     assert len(RunStore().runs()) == 1
-    code, out, err = _run("runs", "export", str(run_id), "--out", str(tmp_path / "run"))
+    code, out, err = run_cli("runs", "export", str(run_id), "--out", str(tmp_path / "run"))
     assert code == 0 and json.loads(out)["files"] == sorted(["epochs.csv", "run.json", f"run-{run_id}.safetensors",
                                                              "steps.csv"])
     epochs_csv = (tmp_path / "run" / "epochs.csv").read_text().splitlines()
     assert epochs_csv[0].startswith("epoch,train_loss") and len(epochs_csv) == 3
-    assert _run("runs", "export", str(run_id), "--out", str(tmp_path / "run"))[0] == cli.EXIT_ERROR  # exists
-    code, _, err = _run("runs", "delete", str(run_id))
+    assert run_cli("runs", "export", str(run_id), "--out", str(tmp_path / "run"))[0] == cli.EXIT_ERROR  # exists
+    code, _, err = run_cli("runs", "delete", str(run_id))
     assert code == 0 and RunStore().runs() == [] and not Path(row["model_path"]).exists()
-    code, _, err = _run("runs", "show", str(run_id))
+    code, _, err = run_cli("runs", "show", str(run_id))
     assert code == cli.EXIT_ERROR and f"there is no run {run_id}" in err
 
 
@@ -121,7 +112,7 @@ def test_a_running_run_cannot_be_deleted_and_a_stopped_one_keeps_its_best_epoch(
     store.set_model_path(run_id, str(best))
     with pytest.raises(StoreError, match="still training"):
         store.delete(run_id)
-    code, _, err = _run("runs", "delete", str(run_id))
+    code, _, err = run_cli("runs", "delete", str(run_id))
     assert code == cli.EXIT_ERROR and "still training" in err
     store.finish(run_id, "cancelled")  # no model given: the best epoch stays the run's model
     assert store.get(run_id).model_path == str(best)
@@ -228,9 +219,9 @@ def test_the_apps_training_task_records_each_model_and_a_cancel(home):
 
 
 def test_a_sweep_trains_every_combination_and_keeps_each_run(home):
-    code, out, err = _run("sweep", "--data", "builtin:reviews?n=200", "--grid", "kind=lstm,rnn", "--grid",
-                          "hidden_size=4,8", "--grid", "tokenizer=word", "--epochs", "1", "--embed-dim", "8",
-                          "--device", "cpu", "--quiet")
+    code, out, err = run_cli("sweep", "--data", "builtin:reviews?n=200", "--grid", "kind=lstm,rnn", "--grid",
+                             "hidden_size=4,8", "--grid", "tokenizer=word", "--epochs", "1", "--embed-dim", "8",
+                             "--device", "cpu", "--quiet")
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert sorted((r["kind"], r["hidden_size"]) for r in rows) == [("lstm", 4), ("lstm", 8), ("rnn", 4), ("rnn", 8)]
@@ -244,6 +235,6 @@ def test_a_sweep_trains_every_combination_and_keeps_each_run(home):
         (r["kind"], r["hidden_size"]) for r in rows)
     for bad, needle in [("width=3", "write SETTING=V1,V2"), ("hidden_size=4,x", "'x' is not a int"),
                         ("hidden_size=0", "Hidden size (--hidden-size) must be between")]:
-        code, _, err = _run("sweep", "--data", "builtin:reviews?n=200", "--grid", bad, "--quiet")
+        code, _, err = run_cli("sweep", "--data", "builtin:reviews?n=200", "--grid", bad, "--quiet")
         assert code == cli.EXIT_ERROR and needle in err, err
     assert len(RunStore().runs()) == 4  # a bad grid trains nothing

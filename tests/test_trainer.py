@@ -221,7 +221,7 @@ def test_device_choice():
 
 def test_warm_up_leaves_the_global_random_stream_alone():
     """The app warms PyTorch up in the background; a training running meanwhile must stay reproducible."""
-    from core.train.trainer import warm_up
+    from core.train.warmup import warm_up
 
     before = torch.random.get_rng_state().clone()
     warm_up()

@@ -5,10 +5,8 @@ The 76 MB GloVe package is never used here: each test writes the few vectors it 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import gzip
-import io
 import json
 import pickle
 import struct
@@ -18,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import run_cli
 
 import cli
 from core.config import ModelConfig, TokenizerConfig, TrainConfig
@@ -251,18 +250,11 @@ def test_bad_npy_pairs(tmp_path):
         read(tmp_path / "nothing.txt")
 
 
-def _cli(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(list(args))
-    return code, out.getvalue(), err.getvalue()
-
-
 def test_train_with_vectors_reports_coverage_and_the_file_records_it(tmp_path):
     path = _files(tmp_path)["bin"]
     out = tmp_path / "m.safetensors"
-    code, stdout, err = _cli("train", "--data", DATA, "--out", str(out), "--epochs", "1", "--hidden-size", "8",
-                             "--device", "cpu", "--vectors", str(path), "--no-record")
+    code, stdout, err = run_cli("train", "--data", DATA, "--out", str(out), "--epochs", "1", "--hidden-size", "8",
+                                "--device", "cpu", "--vectors", str(path), "--no-record")
     assert code == 0, err
     summary = json.loads(stdout)
     assert summary["vectors"]["file"] == "w2v.bin" and summary["vectors"]["dim"] == 4
@@ -271,15 +263,16 @@ def test_train_with_vectors_reports_coverage_and_the_file_records_it(tmp_path):
     assert model.info.vectors == summary["vectors"] and model.classifier.config.embed_dim == 4
     assert model.train_config.vectors == "w2v.bin"  # the file's name, never the user's folders
     assert out.stat().st_size < 200_000  # only its own vocabulary's rows
-    code, stdout, _ = _cli("info", str(out))
+    code, stdout, _ = run_cli("info", str(out))
     assert json.loads(stdout)["info"]["vectors"]["sha256"] == summary["vectors"]["sha256"]
 
 
 def test_zero_coverage_warns_loudly_even_when_quiet(tmp_path):
     path = tmp_path / "other.txt"
     path.write_text("zebra 1 2\nyak 3 4\n")
-    code, stdout, err = _cli("train", "--data", DATA, "--out", str(tmp_path / "m.safetensors"), "--epochs", "1",
-                             "--hidden-size", "8", "--device", "cpu", "--vectors", str(path), "--no-record", "--quiet")
+    code, stdout, err = run_cli("train", "--data", DATA, "--out", str(tmp_path / "m.safetensors"), "--epochs", "1",
+                                "--hidden-size", "8", "--device", "cpu", "--vectors", str(path), "--no-record",
+                                "--quiet")
     assert code == 0 and "warning: none of the" in err and "has a vector in other.txt" in err
     assert json.loads(stdout)["vectors"]["words_found"] == 0
 
@@ -287,8 +280,8 @@ def test_zero_coverage_warns_loudly_even_when_quiet(tmp_path):
 def test_a_bad_vectors_file_fails_the_cli_with_one_line(tmp_path):
     path = tmp_path / "model.kv"
     path.write_bytes(pickle.dumps([1]))
-    code, _, err = _cli("train", "--data", DATA, "--out", str(tmp_path / "m.safetensors"), "--epochs", "1",
-                        "--vectors", str(path), "--no-record", "--quiet")
+    code, _, err = run_cli("train", "--data", DATA, "--out", str(tmp_path / "m.safetensors"), "--epochs", "1",
+                           "--vectors", str(path), "--no-record", "--quiet")
     assert code == cli.EXIT_ERROR and "is a pickle" in err and "Traceback" not in err
     assert not (tmp_path / "m.safetensors").exists()
 
@@ -437,7 +430,7 @@ def test_a_sweep_reads_the_vectors_once_per_vocabulary(tmp_path, monkeypatch):
 
     monkeypatch.setattr(embedding, "read_vectors_for", counting)
     path = _files(tmp_path)["txt"]
-    code, out, err = _cli("sweep", "--data", DATA, "--grid", "hidden_size=4,8", "--grid", "vocab_size=20,40",
-                          "--epochs", "1", "--device", "cpu", "--vectors", str(path), "--quiet")
+    code, out, err = run_cli("sweep", "--data", DATA, "--grid", "hidden_size=4,8", "--grid", "vocab_size=20,40",
+                             "--epochs", "1", "--device", "cpu", "--vectors", str(path), "--quiet")
     assert code == 0, err
     assert len(out.splitlines()) == 4 and sorted(reads) == [20, 40]  # 4 runs, 2 vocabularies, 2 readings

@@ -19,9 +19,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.config import DataConfig
 from core.data.arrow import ARROW_FILE_BYTES, ArrowTexts, assemble_arrow, read_arrow_file, use_arrow
 from core.data.builtin import _load_builtin
-from core.data.dataset import SPLITS, TEST_FRACTION, VALIDATION_FRACTION, Split, TextDataset, take_texts
+from core.data.dataset import SPLIT_SEED, SPLITS, TEST_FRACTION, VALIDATION_FRACTION, Split, TextDataset, take_texts
 from core.data.hub import _load_hub
 from core.data.labels import _assemble
 from core.data.readers import MAX_FILE_BYTES, _read_folder, _read_table, _split_files
@@ -43,7 +44,7 @@ def load_dataset(
     *,
     text_column: str | None = None,
     label_column: str | None = None,
-    split_seed: int = 0,
+    split_seed: int = SPLIT_SEED,
     validation_fraction: float = VALIDATION_FRACTION,
     test_fraction: float = TEST_FRACTION,
     control: TaskControl | None = None,
@@ -56,10 +57,11 @@ def load_dataset(
     so ``evaluate`` asks for 1.
 
     Missing validation/test splits are carved from train (stratified per class, seeded by
-    ``split_seed``) so every source gives the trainer the same shape. The split seed is the data's
-    own, not the training seed: models trained with different seeds are scored on the same test
-    rows, and a model file records the carve so ``evaluate`` can redo it. Raises ``DataError`` for
-    anything the user can fix and ``TaskCancelled`` when ``control`` is cancelled between steps.
+    ``split_seed``; the defaults are ``core.config.DataConfig``'s) so every source gives the trainer the
+    same shape. The split seed is the data's own, not the training seed: models trained with different
+    seeds are scored on the same test rows, and a model file records the carve so ``evaluate`` can redo
+    it. Raises ``DataError`` for anything the user can fix and ``TaskCancelled`` when ``control`` is
+    cancelled between steps.
 
     ``memory_mapped`` reads a local file through ``datasets``' Arrow cache, its texts left on disk
     (``arrow``); by default files of ``ARROW_FILE_BYTES`` or more are, smaller ones are read into memory.
@@ -159,11 +161,14 @@ class Loaded:
 
 
 def load_steps(
-    source: str, control: TaskControl, *, text_column: str | None = None, label_column: str | None = None
+    source: str, control: TaskControl, *, text_column: str | None = None, label_column: str | None = None,
+    data_config: DataConfig | None = None,
 ) -> Iterator[PhaseEvent | Loaded]:
-    """Load and describe ``source`` as a task (both are slow for big sets); the last event is ``Loaded``."""
+    """Load and describe ``source`` as a task (both are slow for big sets); the last event is ``Loaded``.
+    ``data_config`` says how to carve missing splits (default: ``DataConfig()``)."""
     yield PhaseEvent("load", loading_message(source))
-    dataset = load_dataset(source, text_column=text_column, label_column=label_column, control=control)
+    dataset = load_dataset(source, text_column=text_column, label_column=label_column, control=control,
+                           **(data_config or DataConfig()).to_dict())
     control.check()
     yield PhaseEvent("describe", "Counting classes and token lengths…")
     yield Loaded(dataset, describe(dataset))

@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.config import DataConfig
+
 SPLITS = ("train", "validation", "test")
-VALIDATION_FRACTION = 0.1  # carved from train when a source has no validation split
-TEST_FRACTION = 0.1  # likewise for test
+_CARVE = DataConfig()  # how missing splits are carved by default: the data settings' defaults (core.config)
+SPLIT_SEED = _CARVE.split_seed  # seeds the carve
+VALIDATION_FRACTION = _CARVE.validation_fraction  # carved from train when a source has no validation split
+TEST_FRACTION = _CARVE.test_fraction  # likewise for test
 
 
 def take_texts(texts: Sequence[str], index: np.ndarray) -> Sequence[str]:
@@ -48,7 +52,7 @@ class TextDataset:
     text_column: str = "text"
     label_column: str = "label"
     carved: tuple[str, ...] = ()  # splits that were carved from train, e.g. ("validation",)
-    split_seed: int = 0  # the seed any carving used (see ``load_dataset``)
+    split_seed: int = SPLIT_SEED  # the seed any carving used (see ``load_dataset``)
     validation_fraction: float = VALIDATION_FRACTION  # of train, carved when the source has no validation split
     test_fraction: float = TEST_FRACTION  # likewise for test
     notes: list[str] = field(default_factory=list)  # things the user should know (guesses, drops, encoding)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -15,18 +14,9 @@ from torch import nn
 
 from core.data import Split
 from core.errors import StudioError
+from core.inspect.scores import SATURATION, Bucket, GateSummary, GradientCurve
 from core.model.classifier import SentimentClassifier
 from core.model.sentiment_model import SentimentModel, encode_split
-
-SATURATION = (0.1, 0.9)  # a gate below/above these is "saturated" (Karpathy, Johnson & Fei-Fei 2015)
-
-
-@dataclass
-class Bucket:
-    low: float  # inclusive
-    high: float  # exclusive
-    count: int
-    accuracy: float
 
 
 def accuracy_by_value(correct: np.ndarray, values: np.ndarray, edges: list[float]) -> list[Bucket]:
@@ -38,12 +28,6 @@ def accuracy_by_value(correct: np.ndarray, values: np.ndarray, edges: list[float
         if sel.any():
             out.append(Bucket(float(lo), float(hi), int(sel.sum()), float(correct[sel].mean())))
     return out
-
-
-@dataclass
-class GradientCurve:
-    norms: np.ndarray  # (time,) mean over the batch of ||d objective / d h_t||, float64
-    exact_loss: bool  # True: the real loss through the model's read-out; False: the recurrence alone (u . h_T)
 
 
 def reads_last_state(classifier: SentimentClassifier) -> bool:
@@ -65,7 +49,7 @@ def gradient_through_time(
 
     ``ids`` (batch, time) holds texts of equal length (no padding), e.g. long texts cut to one length.
     The recurrence is unrolled in float64 autograd with the model's own weights (float32 would
-    underflow to 0 within a few hundred RNN steps and hide the decay), following ``core.model.trace``'s
+    underflow to 0 within a few hundred RNN steps and hide the decay), following ``core.model.stepwise``'s
     equations (proven equal to the fused modules there).
     """
     c = classifier.config
@@ -122,16 +106,6 @@ def long_text_ids(
            zip(split.starts[order], split.lengths[order], strict=True)]
     steps = min(max_steps, min(len(a) for a in ids))
     return np.stack([a[:steps] for a in ids]), order
-
-
-@dataclass
-class GateSummary:
-    gate: str
-    count: int  # values seen (tokens x units)
-    histogram: np.ndarray  # (bins,) counts over [0, 1]
-    edges: np.ndarray  # (bins + 1,)
-    left_saturated: float  # share below SATURATION[0]
-    right_saturated: float  # share above SATURATION[1]
 
 
 def gate_summary(model: SentimentModel, texts: list[str], gate: str = "forget", bins: int = 20) -> GateSummary:

@@ -13,64 +13,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from core.data import Split, TextDataset
 from core.errors import StudioError
 from core.events import PhaseEvent, TaskControl
-from core.inspect.analysis import (
-    Bucket,
-    GateSummary,
-    GradientCurve,
-    accuracy_by_value,
-    gate_summary,
-    gradient_through_time,
-    long_text_ids,
-)
-from core.metrics import EvalResult
+from core.inspect.analysis import accuracy_by_value, gate_summary, gradient_through_time, long_text_ids
+from core.inspect.scores import DRIVING_WORDS, GATE_TEXTS, MISTAKES_EXPLAINED, Bucket, ModelScore, ScoreSkipped
 from core.model.sentiment_model import SentimentModel
 from core.model.trace import MEMORY_GATE
 
 GAP_EDGES = [0, 5, 10, 20, 50, 100, 201, 501, 1001, 10**9]  # gap buckets: [edge, next edge)
-GATE_TEXTS = 100  # texts traced for the gate histogram: enough for a stable shape, ~1 s for long reviews
 TIMING_TEXTS = 30  # texts predicted one at a time to measure the latency a person typing sees
-MISTAKES_EXPLAINED = 50  # the most confident mistakes whose words are found (Integrated Gradients)...
-MISTAKES_BUDGET_S = 5.0  # ...within this many seconds per model (long reviews take ~0.3 s each)
-DRIVING_WORDS = 3
-
-
-@dataclass
-class ModelScore:
-    """One model's results on one split: plain data for the views."""
-
-    name: str
-    kind: str
-    result: EvalResult
-    predicted: np.ndarray  # (n,) class ids in the model's label space
-    confidence: np.ndarray  # (n,) probability of the predicted class
-    truth: np.ndarray  # (n,) true class ids in the model's label space
-    ms_per_sentence: float
-    num_parameters: int
-    training_time_s: float | None
-    tokens_per_s: float | None
-    grad_norms: np.ndarray  # per training step, empty when unknown
-    by_gap: list[Bucket] = field(default_factory=list)  # empty unless the split has a "gap" column
-    gradient: GradientCurve | None = None  # None when it could not be measured (see ``notes``)
-    gates: GateSummary | None = None  # the memory gate (LSTM forget, GRU update); None for a plain RNN
-    notes: list[str] = field(default_factory=list)  # caveats to show beside the scores
-    # text index -> up to DRIVING_WORDS (word, attribution) that pushed toward the wrong prediction
-    mistake_words: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
-
-
-@dataclass
-class ScoreSkipped:
-    """A model that could not be scored on this data, and why (shown in its place, not dropped)."""
-
-    name: str
-    kind: str
-    reason: str
+MISTAKES_BUDGET_S = 5.0  # seconds per model for explaining the MISTAKES_EXPLAINED (long reviews take ~0.3 s each)
 
 
 def accuracy_by_gap(correct: np.ndarray, split: Split, edges: list[float] = GAP_EDGES) -> list[Bucket]:

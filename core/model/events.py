@@ -1,8 +1,11 @@
-"""Events about one model among several: a core event tagged with its model, and a trained model's arrival.
+"""Events that carry or name a model: a training event tagged with its model, a trained model, a model file
+opened or saved.
 
 ``train_models`` (core.train.pipeline) trains models side by side and tags each event with the model
-it is about; whoever follows such a stream (the Train screen's progress, the run store's recorder)
-reads these two types without needing the pipeline, or torch, to be loaded.
+it is about (``ModelEvent``) until the model arrives (``ModelDone``); the model file tasks
+(core.store.modelfile) report each file (``ModelOpened``, ``ModelSaved``). Whoever follows those
+streams (the Train and Models screens, the run store's recorder) reads these types without loading
+the modules that make them, or torch.
 """
 
 from __future__ import annotations
@@ -30,3 +33,19 @@ class ModelDone:
 
     name: str
     model: SentimentModel
+
+
+@dataclass
+class ModelOpened:
+    """A model file was read (the event ``open_models`` yields per file)."""
+
+    path: str
+    model: SentimentModel
+
+
+@dataclass
+class ModelSaved:
+    """A model file was written (the event ``save_steps`` and ``save_all_steps`` yield per file)."""
+
+    path: str
+    name: str = ""

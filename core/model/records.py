@@ -14,7 +14,7 @@ import platform
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from core.data.dataset import TEST_FRACTION, VALIDATION_FRACTION, TextDataset
+from core.data.dataset import SPLIT_SEED, TEST_FRACTION, VALIDATION_FRACTION, TextDataset
 from core.events import EpochEvent, FinishedEvent, StepEvent
 from core.metrics import EvalResult
 
@@ -137,7 +137,7 @@ class SplitRecord:
     model on rows it was trained on.
     """
 
-    split_seed: int = 0
+    split_seed: int = SPLIT_SEED
     validation_fraction: float = VALIDATION_FRACTION
     test_fraction: float = TEST_FRACTION
     carved: list[str] = field(default_factory=list)  # splits carved from train, e.g. ["validation", "test"]

@@ -6,6 +6,7 @@ This is what the tester, the comparison, the CLI and model files deal in. ``pred
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +18,8 @@ from core.errors import StudioError
 from core.metrics import EvalResult, evaluate_predictions
 from core.model.classifier import SentimentClassifier
 from core.model.records import ModelInfo, TrainingRecord
-from core.model.trace import Trace, trace_ids
+from core.model.stepwise import trace_ids
+from core.model.trace import Trace
 from core.text.batching import EncodedSplit, predict_probabilities
 from core.text.tokenizer import TextTokenizer
 
@@ -47,6 +49,12 @@ class Prediction:
 
     def to_dict(self) -> dict:
         return {"text": self.text, "label": self.label, "probabilities": self.probabilities}
+
+
+def predict(model: SentimentModel, texts: str | Sequence[str]) -> list[Prediction]:
+    """``model``'s prediction for each of ``texts`` (one string is one text), for a script:
+    ``predict(load_model("m.safetensors"), "a wonderful film")[0].label``."""
+    return model.predict([texts] if isinstance(texts, str) else list(texts))
 
 
 @dataclass

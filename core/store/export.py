@@ -22,15 +22,18 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core import __version__
 from core.errors import StudioError
-from core.events import PhaseEvent, TaskControl
-from core.files import umask
-from core.model.sentiment_model import SentimentModel
+from core.events import PhaseEvent, TaskControl, run_to_end
+from core.files import safe_file_name, umask
 from core.text.tokenizer import PAD_ID, UNK_ID
+
+if TYPE_CHECKING:
+    from core.model.sentiment_model import SentimentModel
 
 OPSET = 17
 BUNDLE_FORMAT = "sentiment-studio-onnx"
@@ -195,6 +198,12 @@ def export_steps(model: SentimentModel, out: str | os.PathLike, *, force: bool =
     yield Exported(str(out))
 
 
+def export_bundle(model: SentimentModel, out: str | os.PathLike, *, force: bool = False,
+                  model_file: str | os.PathLike | None = None) -> Path:
+    """``export_steps`` run to its end, for a script: the bundle's folder."""
+    return Path(run_to_end(export_steps(model, out, force=force, model_file=model_file)).path)
+
+
 _TEMP_PREFIX = ".sentiment-studio-export-"  # fixed length: any folder name the file system takes works
 
 
@@ -234,7 +243,7 @@ def _check_bundle_destination(out: Path, force: bool) -> None:
 def _model_file(model: SentimentModel, model_file: str | os.PathLike | None) -> tuple[str, bytes]:
     """The bundle's model file: its name and bytes. ``model_file`` as it is when it still holds these
     weights (checked by the digest its header records), else the model saved afresh."""
-    from core.store.modelfile import holds_weights_of, read_model_bytes, safe_file_name, to_bytes
+    from core.store.modelfile import holds_weights_of, read_model_bytes, to_bytes
 
     if model_file is not None:
         path = Path(model_file)

@@ -12,10 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -26,8 +24,9 @@ from core.config import ModelConfig, TokenizerConfig, TrainConfig
 from core.data import FILE_EXTENSIONS, input_files
 from core.errors import ModelFileError, StudioError, one_line
 from core.events import PhaseEvent, TaskControl
-from core.files import GIB, check_destination, read_bounded, write_atomic
+from core.files import GIB, check_destination, read_bounded, safe_file_name, write_atomic
 from core.model.classifier import SentimentClassifier
+from core.model.events import ModelOpened, ModelSaved
 from core.model.records import ModelInfo, TrainingRecord
 from core.model.sentiment_model import SentimentModel
 from core.settings import from_stored
@@ -243,22 +242,6 @@ def read_info(path: str | os.PathLike) -> dict:
     return out
 
 
-@dataclass
-class ModelOpened:
-    """A model file was read (the event ``open_models`` yields per file)."""
-
-    path: str
-    model: SentimentModel
-
-
-@dataclass
-class ModelSaved:
-    """A model file was written (the event ``save_steps`` and ``save_all_steps`` yield per file)."""
-
-    path: str
-    name: str = ""
-
-
 def open_models(paths: list[str], control: TaskControl) -> Iterator[PhaseEvent | ModelOpened]:
     """Open model files as a task: a slow disk or network share must not freeze a window."""
     for path in paths:
@@ -272,11 +255,6 @@ def save_steps(model: SentimentModel, path: str | os.PathLike, name: str = "") -
     """``save_model`` as a task."""
     yield PhaseEvent("saving", f"saving {path}")
     yield ModelSaved(str(save_model(model, path)), name)
-
-
-def safe_file_name(name: str) -> str:
-    """``name`` made safe for any file system: ``LSTM (2)`` -> ``LSTM_2``."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "model"
 
 
 def save_all_steps(models: dict[str, SentimentModel], folder: str | os.PathLike) -> Iterator[PhaseEvent | ModelSaved]:

@@ -14,6 +14,7 @@ AppDataLocation for the app, computed here without Qt so the command line finds 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -26,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.config import DataConfig
 from core.data.arrow import ArrowTexts
 from core.errors import StudioError
 
@@ -375,10 +377,12 @@ class RunStore:
 
 def begin_run(store: RunStore, dataset, name: str, model_config, tokenizer_config, train_config,
               sweep: dict | None = None) -> int:
-    """Record the start of a training run of ``model_config`` on ``dataset``; the run's id."""
+    """Record the start of a training run of ``model_config`` on ``dataset``; the run's id. The settings'
+    "data" are the ``DataConfig`` fields as ``dataset`` was carved with them (older runs have none)."""
     from core.model.records import versions
 
-    settings = {"model": model_config.to_dict(), "tokenizer": tokenizer_config.to_dict(),
+    settings = {"data": {f.name: getattr(dataset, f.name) for f in dataclasses.fields(DataConfig)},
+                "model": model_config.to_dict(), "tokenizer": tokenizer_config.to_dict(),
                 "train": train_config.to_dict()}
     return store.begin(name=name, kind=model_config.kind, dataset=dataset.source, fingerprint=fingerprint(dataset),
                        settings=settings, versions=versions(), sweep=sweep)

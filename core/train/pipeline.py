@@ -24,6 +24,7 @@ from core.config import ModelConfig, TokenizerConfig, TrainConfig
 from core.data import ArrowTexts, TextDataset
 from core.errors import StudioError
 from core.events import CheckpointEvent, EpochEvent, Event, FinishedEvent, PhaseEvent, TaskCancelled, TaskControl
+from core.files import safe_file_name
 from core.metrics import EvalResult
 from core.model.classifier import build_classifier
 from core.model.events import ModelDone, ModelEvent
@@ -37,7 +38,7 @@ from core.model.records import (
     versions,
 )
 from core.model.sentiment_model import SentimentModel, encode_split
-from core.store.modelfile import safe_file_name, save_model
+from core.store.modelfile import save_model
 from core.text.embedding import expand_vocabulary, more_words, sized_for_vectors, start_from_vectors, vectors_for
 from core.text.token_cache import learn_vocabulary
 from core.text.tokenizer import TextTokenizer
@@ -123,7 +124,11 @@ def train_model(
     for event in trainer.fit(encoded["train"], encoded["validation"], encoded["test"], dataset.label_names):
         if isinstance(event, FinishedEvent):
             if vectors is not None and coverage is not None and train_config.vectors_words:
-                event = yield from _with_vectors_words(model, trainer, vectors, dataset, event, coverage)
+                for item in _with_vectors_words(model, trainer, vectors, dataset, event, coverage):
+                    if isinstance(item, FinishedEvent):
+                        event = item  # the scores of the model kept
+                    else:
+                        yield item
             finished = event
         history.record(event)
         if checkpoint_path is not None and isinstance(event, EpochEvent) and event.improved:
@@ -167,16 +172,18 @@ def _write_checkpoint(path: Path, event: EpochEvent, model: SentimentModel, hist
 
 
 def _with_vectors_words(model: SentimentModel, trainer: Trainer, vectors: WordVectors, dataset: TextDataset,
-                        finished: FinishedEvent, coverage: Coverage) -> Iterator[PhaseEvent]:
+                        finished: FinishedEvent, coverage: Coverage) -> Iterator[PhaseEvent | FinishedEvent]:
     """Try ``expand_vocabulary`` on the trained ``model`` and keep it when validation accuracy does not drop;
-    returns the ``FinishedEvent`` with the scores of the model kept."""
+    the last event is the ``FinishedEvent`` with the scores of the model kept (``core.events``: no return)."""
     if finished.cancelled or trainer.control.cancelled or finished.validation is None or not vectors.leading:
-        return finished
+        yield finished
+        return
     yield PhaseEvent("expanding", f"adding the most frequent words of {vectors.name} to the vocabulary")
     grown = expand_vocabulary(model.classifier.embedding, model.config, model.tokenizer, vectors)
     if isinstance(grown, str):
         yield PhaseEvent("vocabulary", f"no words from {vectors.name} added: {grown}")
-        return finished
+        yield finished
+        return
     classifier, old = model.classifier, (model.tokenizer, model.classifier.embedding)
     model.tokenizer, classifier.embedding = grown.tokenizer, grown.embedding
     names = dataset.label_names
@@ -186,7 +193,8 @@ def _with_vectors_words(model: SentimentModel, trainer: Trainer, vectors: WordVe
         model.tokenizer, classifier.embedding = old
         yield PhaseEvent("vocabulary", f"{more_words(grown.added)} from {vectors.name} not kept: validation accuracy "
                                        f"{validation.accuracy:.2%} with them, {before:.2%} without")
-        return finished
+        yield finished
+        return
     test = (trainer.evaluate(encode_split(grown.tokenizer, dataset["test"]), names)
             if finished.test is not None else None)
     classifier.config = ModelConfig.from_dict({**classifier.config.to_dict(), "vocab_size": grown.tokenizer.vocab_size})
@@ -194,7 +202,7 @@ def _with_vectors_words(model: SentimentModel, trainer: Trainer, vectors: WordVe
     model.info.vectors = coverage.to_dict()
     yield PhaseEvent("vocabulary", f"{more_words(grown.added)} from {vectors.name} joined the vocabulary: validation "
                                    f"accuracy {validation.accuracy:.2%} with them, {before:.2%} without")
-    return dataclasses.replace(finished, validation=validation, test=test,
+    yield dataclasses.replace(finished, validation=validation, test=test,
                                num_parameters=sum(p.numel() for p in classifier.parameters()))
 
 

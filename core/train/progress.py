@@ -1,6 +1,6 @@
-"""What a run of several models has done so far, as words and a fraction: the Train screen's progress.
+"""What one press of Train has done so far (several models, a sweep's combinations), as words and a fraction.
 
-``RunProgress`` follows ``train_models``' events (the screen feeds it; nothing here needs Qt) and
+``TrainingProgress`` follows ``train_models``' events (the screen feeds it; nothing here needs Qt) and
 says where the run is and how long it has left: "LSTM (1/2) · epoch 2/12 · step 40/217 · 61,000
 tok/s · 1:05 left".
 """
@@ -39,8 +39,8 @@ def format_duration(seconds: float) -> str:
 
 
 @dataclass
-class RunProgress:
-    """The state of one multi-model run, updated from its events; see the module docstring."""
+class TrainingProgress:
+    """The state of one training of several models, updated from its events; see the module docstring."""
 
     plan: list[tuple[str, str]]  # (name, kind) in training order
     started: float = field(default_factory=time.perf_counter)

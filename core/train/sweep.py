@@ -10,20 +10,25 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import ModelConfig, TokenizerConfig, TrainConfig
+from core.config import DataConfig, ModelConfig, TokenizerConfig, TrainConfig
 from core.errors import StudioError
 from core.events import PhaseEvent, TaskControl
+from core.model.events import ModelEvent
 from core.settings import settings_of
 
 CONFIGS = (ModelConfig, TokenizerConfig, TrainConfig)
 
 
+# the Train screen's sweep field, "hidden_size=64,128 lr=0.001,0.003": settings split at ";" or at a space
+# before the next "name="
+_SPEC_SPLIT = re.compile(r"\s*;\s*|\s+(?=[A-Za-z_-]+\s*=)")
 MAX_COMBINATIONS = 1000  # a grid larger than this is surely a typo (and would take weeks on a laptop)
 _TRUE, _FALSE = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
 
@@ -32,7 +37,8 @@ def parse_grid(specs: list[str]) -> list[tuple[int, str, list]]:
     """``["hidden_size=64,128", "kind=lstm,rnn"]`` -> ``[(config index in CONFIGS, field, values)]``, each
     value of its setting's type. A setting is named by its field or its flag (``lr``, ``model``; ``kind`` is
     the model's, the tokenizer's is ``tokenizer``). Raises ``StudioError`` for an unknown setting or value,
-    a setting given twice, or more than ``MAX_COMBINATIONS`` combinations."""
+    a data setting (``DataConfig``'s), a setting given twice, or more than ``MAX_COMBINATIONS`` combinations."""
+    data = {key: f for f in settings_of(DataConfig) for key in (f.name, f.flag.lstrip("-").replace("-", "_"))}
     fields: dict[str, tuple[int, object]] = {}
     for i, cls in enumerate(CONFIGS):
         for f in settings_of(cls):
@@ -42,6 +48,10 @@ def parse_grid(specs: list[str]) -> list[tuple[int, str, list]]:
     for spec in specs:
         name, eq, values = spec.partition("=")
         key = name.strip().lstrip("-").replace("-", "_")
+        if key in data:  # the data is loaded, and its splits carved, once for the whole sweep
+            raise StudioError(f"--grid {spec!r}: {key} can't be swept: it changes the rows every run is trained and "
+                              f"tested on, and a sweep loads its data once; give {data[key].flag} once, or run one "
+                              "sweep per value")
         if not eq or key not in fields or not values.strip():
             raise StudioError(f"--grid {spec!r}: write SETTING=V1,V2 with a setting such as hidden_size, kind, lr "
                               "(see sweep --help)")
@@ -67,6 +77,20 @@ def parse_grid(specs: list[str]) -> list[tuple[int, str, list]]:
     if count > MAX_COMBINATIONS:
         raise StudioError(f"the grid has {count:,} combinations; at most {MAX_COMBINATIONS:,} are trained in one sweep")
     return out
+
+
+def sweep_specs(text: str) -> list[str]:
+    """One line of sweep text, as the Train screen's Sweep field takes it, as ``--grid`` specs for
+    ``parse_grid`` (spaces around ``,`` and ``=`` allowed); raises ``StudioError`` for a space inside a value
+    list (``hidden_size=8 16`` is not 816, nor 8 and 16)."""
+    specs = []
+    for spec in _SPEC_SPLIT.split(text.strip()):
+        spec = re.sub(r"\s*([,=])\s*", r"\1", spec.strip())
+        if re.search(r"\s", spec):
+            raise StudioError(f"{spec!r}: separate the values with commas (hidden_size=64,128)")
+        if spec:
+            specs.append(spec)
+    return specs
 
 
 def label(index: int, name: str) -> str:
@@ -96,8 +120,9 @@ def new_sweep_id() -> str:
 
 
 @dataclass
-class GridRun:
-    """One combination of a sweep: its swept values and the models it trains side by side on one vocabulary."""
+class Combination:
+    """One combination of a sweep's values and the models it trains side by side on one vocabulary (each
+    model one run in the run store)."""
 
     values: dict
     plan: list[tuple[str, ModelConfig]]
@@ -111,8 +136,8 @@ def check_app_grid(grid: list[tuple[int, str, list]]) -> None:
         raise StudioError("the model kinds are the ticked boxes; sweep other settings")
 
 
-def grid_runs(models: list[ModelConfig], tokenizer: TokenizerConfig, train: TrainConfig,
-              grid: list[tuple[int, str, list]], name: Callable[[str, dict], str]) -> list[GridRun]:
+def combinations(models: list[ModelConfig], tokenizer: TokenizerConfig, train: TrainConfig,
+                 grid: list[tuple[int, str, list]], name: Callable[[str, dict], str]) -> list[Combination]:
     """The app's sweep: each combination of ``grid`` trains every one of ``models`` (the ticked kinds).
     ``name(kind, values)`` names each model. No grid: one combination with no swept values.
     Raises ``StudioError`` for a combination the configs reject, before anything trains."""
@@ -123,16 +148,15 @@ def grid_runs(models: list[ModelConfig], tokenizer: TokenizerConfig, train: Trai
     for values, (_, tok, tr) in plan_grid((models[0], tokenizer, train), grid):
         model_values = {k: values[label(index, k)] for index, k, _ in grid if CONFIGS[index] is ModelConfig}
         plan = [(name(m.kind, values), dataclasses.replace(m, **model_values)) for m in models]
-        out.append(GridRun(values, plan, tok, tr))
+        out.append(Combination(values, plan, tok, tr))
     return out
 
 
-def train_grid(dataset, runs: list[GridRun], control: TaskControl, checkpoint_dir: Path | None = None,
+def train_grid(dataset, combinations: list[Combination], control: TaskControl, checkpoint_dir: Path | None = None,
                store_folder: Path | None = None, sweep_id: str | None = None) -> Iterator:
-    """Train ``runs`` one after another (``train_models``' events, one stream), each model recorded in the
-    run store at ``store_folder`` when given (with the sweep it belongs to when there are several runs).
-    Pause and cancel act through ``control`` as for one run; a cancel stops the whole sweep."""
-    from core.model.events import ModelEvent
+    """Train ``combinations`` one after another (``train_models``' events, one stream), each model recorded as
+    a run in the store at ``store_folder`` when given (with the sweep it belongs to when there are several
+    combinations). Pause and cancel act through ``control`` as for one; a cancel stops the whole sweep."""
     from core.store.runs import RunStore, StoreError, recorded_runs
     from core.train.pipeline import train_models
 
@@ -144,13 +168,13 @@ def train_grid(dataset, runs: list[GridRun], control: TaskControl, checkpoint_di
             yield ModelEvent("", "", PhaseEvent("warning", f"these runs are not kept in the run store: {e}"))
     vectors: dict = {}  # read once for the runs that share a vectors file and a vocabulary
     try:
-        for run in runs:
+        for one in combinations:
             if control.cancelled:
                 break
-            events = train_models(dataset, run.plan, run.train, run.tokenizer, control, checkpoint_dir, vectors)
+            events = train_models(dataset, one.plan, one.train, one.tokenizer, control, checkpoint_dir, vectors)
             if store is not None:
-                sweep = {"id": sweep_id or new_sweep_id(), "values": run.values} if run.values else None
-                events = recorded_runs(events, store, dataset, run.plan, run.tokenizer, run.train, sweep)
+                sweep = {"id": sweep_id or new_sweep_id(), "values": one.values} if one.values else None
+                events = recorded_runs(events, store, dataset, one.plan, one.tokenizer, one.train, sweep)
             yield from events
     finally:
         if store is not None:

@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -77,7 +77,7 @@ class Trainer:
 
     def _fit(self, train: EncodedSplit, validation: EncodedSplit, test: EncodedSplit | None,
              label_names: list[str] | None, tuner: ThreadTuner) -> Iterator[Event]:
-        cfg, model, control = self.config, self.model, self.control
+        cfg, model = self.config, self.model
         if len(train) == 0 or len(validation) == 0:
             raise StudioError("training needs a non-empty training and validation split")
         world = distributed.current()
@@ -88,7 +88,6 @@ class Trainer:
                                "batch_size")
         # dropout draws from torch's default generator: its own stream per rank (the weights are built before)
         torch.manual_seed(cfg.seed + world.rank)
-        rng = np.random.default_rng(cfg.seed)  # the batch order: the same on every rank, which takes its share
         import_optimizer_machinery()  # without the collector's long pauses (core/heap.py)
         optimizer = adamw(model, self.device, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         stepping = model  # what the training steps run: under torchrun, DDP averaging gradients over the ranks
@@ -100,102 +99,117 @@ class Trainer:
         total_steps = steps_per_epoch * cfg.epochs
         if cfg.max_steps:
             total_steps = min(total_steps, cfg.max_steps)
-        best = _Best()
-        bad_epochs, global_step, epoch, start_loss = 0, 0, 0, math.nan
-        train_time, tokens_seen, tps = 0.0, 0, 0.0
-        cancelled = stopped_early = False
-        start = time.perf_counter()
-
+        # the batch order (rng) is the same on every rank, which takes its share
+        run = _Run(world, optimizer, stepping, tuner, steps_per_epoch, total_steps, np.random.default_rng(cfg.seed))
         for epoch in range(1, cfg.epochs + 1):
-            model.train()
-            loss_sum = torch.zeros((), device=self.device)
-            correct = torch.zeros((), dtype=torch.int64, device=self.device)
-            seen = 0
-            batches = distributed.shard(bucketed_order(train.lengths, cfg.batch_size, rng), world)
-            for step, index in enumerate(batches, start=1):
-                if control.wait_if_paused():
-                    cancelled = True
-                    break
-                tuner.before_step()
-                t0 = time.perf_counter()
-                batch = collate(train, index, self.device)
-                with _out_of_memory_as_training_error(epoch, step), _peers_gone_as_error(world):
-                    logits = stepping(batch.ids, batch.lengths)
-                    loss = self.loss_fn(logits.float(), batch.labels)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    grad_norm = clip_gradients(model, cfg.grad_clip)
-                    optimizer.step()
-                loss_value = float(loss.detach())
-                if not math.isfinite(loss_value):
-                    raise TrainingError(
-                        f"the loss became {loss_value} at epoch {epoch}, step {step}; "
-                        "training stopped. Try a lower learning rate or gradient clipping."
-                    )
-                global_step += 1
-                if global_step == 1:
-                    start_loss = reference_loss(loss_value, logits.shape[-1])
-                seen += len(index)
-                loss_sum += loss.detach() * len(index)
-                correct += (logits.detach().argmax(-1) == batch.labels).sum()
-                dt = time.perf_counter() - t0
-                tuner.after_step(batch.num_tokens, dt)
-                train_time += dt
-                tokens_seen += batch.num_tokens
-                rate = batch.num_tokens / max(dt, 1e-9)
-                tps = rate if global_step == 1 else 0.9 * tps + 0.1 * rate
-                yield StepEvent(
-                    epoch=epoch, step=step, steps_per_epoch=steps_per_epoch, global_step=global_step,
-                    total_steps=total_steps, loss=loss_value, grad_norm=float(grad_norm),
-                    learning_rate=optimizer.param_groups[0]["lr"], tokens_per_s=tps,
-                    elapsed_s=time.perf_counter() - start,
-                )
-                if cfg.max_steps and global_step >= cfg.max_steps:
-                    break
-            if cancelled:
+            run.epoch = epoch
+            yield from self._train_epoch(train, run)
+            if run.cancelled:
                 break
-            if world.distributed:  # every rank judges and reports the whole epoch, not its share
-                totals = distributed.all_sum(np.array([float(loss_sum), float(correct), seen]), world)
-                loss_sum, correct, seen = torch.tensor(totals[0]), torch.tensor(totals[1]), int(totals[2])
-                start_loss = distributed.all_max(start_loss, world)
-            _check_not_diverging(float(loss_sum) / max(seen, 1), start_loss, f"epoch {epoch}'s training loss", cfg)
-            yield PhaseEvent("validating", f"epoch {epoch}: evaluating on the validation split")
-            val = self.evaluate(validation, label_names)
-            improved = best.offer(epoch, val, model)
-            if improved:
-                bad_epochs = 0
-            else:
-                bad_epochs += 1
-                for group in optimizer.param_groups:
-                    group["lr"] *= cfg.lr_decay
-            yield EpochEvent(
-                epoch=epoch, epochs=cfg.epochs, train_loss=float(loss_sum) / max(seen, 1),
-                train_accuracy=float(correct) / max(seen, 1), val_loss=val.loss, val_accuracy=val.accuracy,
-                val_macro_f1=val.macro_f1, best_epoch=best.epoch, improved=improved,
-                learning_rate=optimizer.param_groups[0]["lr"], elapsed_s=time.perf_counter() - start,
-            )
-            if bad_epochs >= cfg.patience or (cfg.max_steps and global_step >= cfg.max_steps):
-                stopped_early = epoch < cfg.epochs
+            yield from self._end_epoch(validation, label_names, run)
+            if run.bad_epochs >= cfg.patience or (cfg.max_steps and run.global_step >= cfg.max_steps):
+                run.stopped_early = epoch < cfg.epochs
                 break
+        yield from self._finish(test, label_names, run)
 
+    def _train_epoch(self, train: EncodedSplit, run: _Run) -> Iterator[StepEvent]:
+        """One pass over this rank's share of the batches: a ``StepEvent`` per optimizer step; pause and cancel
+        act between steps (``run.cancelled``). The epoch's loss and accuracy are summed into ``run``."""
+        cfg, model, epoch = self.config, self.model, run.epoch
+        model.train()
+        run.loss_sum = torch.zeros((), device=self.device)
+        run.correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        run.seen = 0
+        batches = distributed.shard(bucketed_order(train.lengths, cfg.batch_size, run.rng), run.world)
+        for step, index in enumerate(batches, start=1):
+            if self.control.wait_if_paused():
+                run.cancelled = True
+                return
+            run.tuner.before_step()
+            t0 = time.perf_counter()
+            batch = collate(train, index, self.device)
+            with _out_of_memory_as_training_error(epoch, step), _peers_gone_as_error(run.world):
+                logits = run.stepping(batch.ids, batch.lengths)
+                loss = self.loss_fn(logits.float(), batch.labels)
+                run.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = clip_gradients(model, cfg.grad_clip)
+                run.optimizer.step()
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise TrainingError(
+                    f"the loss became {loss_value} at epoch {epoch}, step {step}; "
+                    "training stopped. Try a lower learning rate or gradient clipping."
+                )
+            run.global_step += 1
+            if run.global_step == 1:
+                run.start_loss = reference_loss(loss_value, logits.shape[-1])
+            run.seen += len(index)
+            run.loss_sum += loss.detach() * len(index)
+            run.correct += (logits.detach().argmax(-1) == batch.labels).sum()
+            dt = time.perf_counter() - t0
+            run.tuner.after_step(batch.num_tokens, dt)
+            run.train_time += dt
+            run.tokens_seen += batch.num_tokens
+            rate = batch.num_tokens / max(dt, 1e-9)
+            run.tokens_per_s = rate if run.global_step == 1 else 0.9 * run.tokens_per_s + 0.1 * rate
+            yield StepEvent(
+                epoch=epoch, step=step, steps_per_epoch=run.steps_per_epoch, global_step=run.global_step,
+                total_steps=run.total_steps, loss=loss_value, grad_norm=float(grad_norm),
+                learning_rate=run.optimizer.param_groups[0]["lr"], tokens_per_s=run.tokens_per_s,
+                elapsed_s=time.perf_counter() - run.start,
+            )
+            if cfg.max_steps and run.global_step >= cfg.max_steps:
+                return
+
+    def _end_epoch(self, validation: EncodedSplit, label_names: list[str] | None, run: _Run) -> Iterator[Event]:
+        """Judge the epoch on the whole training set (all ranks) and the validation split; keep the best
+        weights, decay the learning rate on a plateau; the ``EpochEvent``."""
+        cfg, epoch = self.config, run.epoch
+        loss_sum, correct, seen = float(run.loss_sum), float(run.correct), run.seen
+        if run.world.distributed:  # every rank judges and reports the whole epoch, not its share
+            loss_sum, correct, seen = distributed.all_sum(np.array([loss_sum, correct, seen]), run.world)
+            run.start_loss = distributed.all_max(run.start_loss, run.world)
+        train_loss = loss_sum / max(seen, 1)
+        _check_not_diverging(train_loss, run.start_loss, f"epoch {epoch}'s training loss", cfg)
+        yield PhaseEvent("validating", f"epoch {epoch}: evaluating on the validation split")
+        val = self.evaluate(validation, label_names)
+        improved = run.best.offer(epoch, val, self.model)
+        if improved:
+            run.bad_epochs = 0
+        else:
+            run.bad_epochs += 1
+            for group in run.optimizer.param_groups:
+                group["lr"] *= cfg.lr_decay
+        yield EpochEvent(
+            epoch=epoch, epochs=cfg.epochs, train_loss=train_loss, train_accuracy=correct / max(seen, 1),
+            val_loss=val.loss, val_accuracy=val.accuracy, val_macro_f1=val.macro_f1, best_epoch=run.best.epoch,
+            improved=improved, learning_rate=run.optimizer.param_groups[0]["lr"],
+            elapsed_s=time.perf_counter() - run.start,
+        )
+
+    def _finish(self, test: EncodedSplit | None, label_names: list[str] | None, run: _Run) -> Iterator[Event]:
+        """Restore the best weights, check them, score them on the test split; the ``FinishedEvent``."""
+        model, best = self.model, run.best
         if best.state is not None:
             model.load_state_dict(best.state)
-        if world.distributed and not distributed.all_equal(_checksum(model), world):
+        if run.world.distributed and not distributed.all_equal(_checksum(model), run.world):
             raise TrainingError("the training processes ended with different weights; the model was not kept")
         if best.state is not None:
-            _check_not_diverging(best.validation.loss, start_loss, "the best epoch's validation loss", cfg, factor=3)
+            _check_not_diverging(best.validation.loss, run.start_loss, "the best epoch's validation loss",
+                                 self.config, factor=3)
         test_result = None
-        if test is not None and len(test) and best.state is not None and not cancelled:
+        if test is not None and len(test) and best.state is not None and not run.cancelled:
             yield PhaseEvent("testing", "evaluating the best weights on the test split")
             test_result = self.evaluate(test, label_names)
         yield FinishedEvent(
-            cancelled=cancelled,
-            stopped_early=stopped_early,
-            epochs_run=epoch if not cancelled else max(epoch - 1, 0),
+            cancelled=run.cancelled,
+            stopped_early=run.stopped_early,
+            epochs_run=run.epoch if not run.cancelled else max(run.epoch - 1, 0),
             best_epoch=best.epoch,
-            training_time_s=time.perf_counter() - start,
+            training_time_s=time.perf_counter() - run.start,
             num_parameters=sum(p.numel() for p in model.parameters()),
-            tokens_per_s=tokens_seen / max(train_time, 1e-9),
+            tokens_per_s=run.tokens_seen / max(run.train_time, 1e-9),
             validation=best.validation,
             test=test_result,
         )
@@ -286,6 +300,34 @@ def _check_not_diverging(loss: float, start: float, what: str, cfg: TrainConfig,
 
 
 @dataclass
+class _Run:
+    """What one ``fit`` keeps between its epochs and steps (the trainer's own state lives on it, not in locals
+    shared by one long loop)."""
+
+    world: distributed.World
+    optimizer: torch.optim.Optimizer
+    stepping: nn.Module  # the model, or DDP around it under torchrun
+    tuner: ThreadTuner
+    steps_per_epoch: int
+    total_steps: int
+    rng: np.random.Generator
+    start: float = field(default_factory=time.perf_counter)
+    epoch: int = 0
+    global_step: int = 0
+    start_loss: float = math.nan  # see reference_loss
+    best: _Best = field(default_factory=lambda: _Best())
+    bad_epochs: int = 0
+    cancelled: bool = False
+    stopped_early: bool = False
+    train_time: float = 0.0  # seconds inside steps
+    tokens_seen: int = 0
+    tokens_per_s: float = 0.0  # smoothed, for the step events
+    loss_sum: torch.Tensor | None = None  # the epoch so far, on this rank: summed loss, right predictions, texts
+    correct: torch.Tensor | None = None
+    seen: int = 0
+
+
+@dataclass
 class _Best:
     """The best epoch so far by validation accuracy (ties: lower loss), with a CPU copy of its weights."""
 
@@ -324,30 +366,3 @@ def _out_of_memory_as_training_error(epoch: int, step: int) -> Iterator[None]:
 def _is_oom(error: BaseException) -> bool:
     text = str(error).lower()
     return "out of memory" in text or "can't allocate memory" in text or "cannot allocate memory" in text
-
-
-def warm_up() -> None:
-    """One tiny training step per cell kind, so PyTorch's one-time set-up (lazy imports, kernel
-    selection: 100+ ms, holding the GIL) happens before a person presses Train, not during it.
-
-    It never draws from torch's global random generator (weights are built on the meta device and
-    set to constants, no dropout), so a training running meanwhile in another thread keeps its
-    seeded, reproducible stream.
-    """
-    from core.config import ModelConfig
-    from core.model.classifier import SentimentClassifier
-
-    import_optimizer_machinery()
-    for kind in ("lstm", "gru", "rnn"):
-        config = ModelConfig(kind=kind, vocab_size=8, embed_dim=4, hidden_size=4, dropout=0.0, word_dropout=0.0)
-        with torch.device("meta"):
-            model = SentimentClassifier(config)
-        model = model.to_empty(device="cpu")
-        with torch.no_grad():
-            for p in model.parameters():
-                p.fill_(0.1)
-        optimizer = adamw(model, torch.device("cpu"))
-        logits = model(torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2]))
-        nn.functional.cross_entropy(logits, torch.tensor([0, 1])).backward()
-        clip_gradients(model, 1e-3)  # small enough to scale, so that path is warm too
-        optimizer.step()

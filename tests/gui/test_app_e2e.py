@@ -151,12 +151,12 @@ def test_a_first_launch_gets_to_a_comparison_with_one_click(qtbot, window, monke
     monkeypatch.setattr(data_screen_module, "DEMO_SOURCE", "builtin:reviews?n=400")  # the same set, smaller
     monkeypatch.setattr(main_window_module, "DEMO_SOURCE", "builtin:reviews?n=400")
     win = window
-    assert win.tabs.currentWidget() is win.data_screen and win.session.dataset is None
+    assert win.tabs.current_key() == "data" and win.session.dataset is None
     assert win.data_screen.body.currentIndex() == 0 and win.data_screen.demo_button.isVisible()
     win.train_screen.inputs[("train", "epochs")].setValue(1)  # the demo uses the form as it is; keep it short
     with qtbot.waitSignal(win.compare_screen.evaluated, timeout=120_000):
         win.data_screen.demo_button.click()
-    assert win.tabs.currentWidget() is win.compare_screen
+    assert win.tabs.current_key() == "compare"
     assert list(win.session.models) == ["LSTM", "RNN"] and win.compare_screen.view.table.rowCount() == 2
     assert win.data_screen.body.currentIndex() == 1  # the welcome page gives way to the data
 
@@ -229,4 +229,4 @@ def test_a_cancelled_demo_leaves_later_loads_alone(qtbot, window):
     win.start_demo()
     win.data_screen.cancel()
     load(qtbot, win)  # the user's own data: no training starts, no tab switches
-    assert not win.train_screen.is_training and win.tabs.currentWidget() is win.data_screen
+    assert not win.train_screen.is_training and win.tabs.current_key() == "data"

@@ -45,7 +45,7 @@ def panel(qtbot, warnings):
     widget.resize(1280, 800)
     widget.show()
     yield widget
-    assert session.shutdown(timeout_s=2.0)
+    assert session.tasks.shutdown(timeout_s=2.0)
 
 
 def load_ok(qtbot, panel: DataScreen, source: str, *columns: str | None):
@@ -261,8 +261,29 @@ def test_shows_a_dataset_set_elsewhere(panel, tiny_dataset):
 
 @pytest.mark.shared_data
 def test_shared_sst2_folder(qtbot, panel):
-    from conftest import shared_dataset
+    from helpers import shared_dataset
 
     ds = load_ok(qtbot, panel, str(shared_dataset("sst2")))
     assert ds.carved == ()
     assert panel.preview.model.rowCount() == PREVIEW_ROWS
+
+
+def test_the_options_carve_missing_splits_as_asked_and_are_kept(qtbot, panel, tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_text("text,label\n" + "".join(f"review number {i},{['neg', 'pos'][i % 2]}\n" for i in range(200)))
+    picker = panel.picker
+    picker.columns_button.setChecked(True)
+    assert picker.split_row.isVisible() and set(picker.split_inputs) == {"split_seed", "validation_fraction",
+                                                                         "test_fraction"}
+    picker.split_inputs["split_seed"].setValue(7)
+    picker.split_inputs["validation_fraction"].setValue(0.25)
+    dataset = load_ok(qtbot, panel, str(path))
+    assert (dataset.split_seed, dataset.validation_fraction, len(dataset["validation"])) == (7, 0.25, 50)
+    assert "split seed 7" in panel.splits_label.text()
+    other = DataScreen(Session())
+    qtbot.addWidget(other)
+    other.apply_settings(panel.settings_dict())  # kept between runs of the app, with the rest of the screen
+    assert other.picker.data_config().split_seed == 7 and other.picker.columns_button.isChecked()
+    picker.split_inputs["test_fraction"].setValue(0.5)
+    picker.split_inputs["validation_fraction"].setValue(0.45)  # together they leave too little to train on
+    assert "at least 10% for training" in load_fail(qtbot, panel, str(path))

@@ -6,7 +6,7 @@ import ctypes.util
 import subprocess
 import sys
 
-from conftest import ROOT
+from helpers import ROOT
 
 import gui.app as app_module
 

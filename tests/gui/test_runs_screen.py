@@ -51,7 +51,9 @@ def test_runs_from_the_cli_are_listed_overlaid_diffed_opened_and_deleted(qtbot, 
     diff = screen.diff.toPlainText()
     assert "model.hidden_size" in diff and "model.kind" in diff and "train.epochs" not in diff
     screen.table.selectRow(0)
-    name = screen.open_selected()
+    with qtbot.waitSignal(screen.opened, timeout=20_000) as opened:
+        screen.open_selected()
+    name = opened.args[0]
     assert name in session.models and session.models[name].info.run_id == screen.selected_run().id
     monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
     kept = screen.selected_run().model_path
@@ -168,7 +170,7 @@ def test_the_live_run_appears_and_updates_without_losing_the_selection(qtbot, ho
 
 
 def test_sweep_text_mistakes_are_named_and_a_rename_reaches_the_legend(qtbot, home):
-    from gui.train_screen import sweep_specs
+    from core.train.sweep import sweep_specs
 
     assert sweep_specs(" hidden_size = 8, 16  lr=0.1 ; dropout=0.1,0.2") == [
         "hidden_size=8,16", "lr=0.1", "dropout=0.1,0.2"]

@@ -253,16 +253,16 @@ def test_a_model_whose_weights_overflow_is_named_not_drawn(qtbot):
 def test_word_attributions_arrive_from_the_worker_beside_the_gates(qtbot, tiny_model, monkeypatch):
     import threading
 
-    import gui.try_screen as try_screen_module
+    import core.inspect.attribution as attribution_module
 
     threads = []
-    real_explain = try_screen_module.explain
+    real_explain = attribution_module.explain
 
     def recording(*args, **kwargs):
         threads.append(threading.current_thread())
         return real_explain(*args, **kwargs)
 
-    monkeypatch.setattr(try_screen_module, "explain", recording)
+    monkeypatch.setattr(attribution_module, "explain", recording)  # the screen imports it in its worker
     panel, _ = make_panel(qtbot, tiny_model)
     with qtbot.waitSignal(panel.explained, timeout=20_000):
         panel.set_text("the film was great")
@@ -271,21 +271,21 @@ def test_word_attributions_arrive_from_the_worker_beside_the_gates(qtbot, tiny_m
     assert a.text == "the film was great" and a.method == "ig" and a.target_name == "positive"
     assert panel.heatmap.attribution is not None and len(panel.heatmap.attribution) == 4
     assert int(np.argmax(a.word_scores)) == 3  # "great" is what the tiny model learned
-    assert "Why positive" in panel.why_text.text() and ">great</span>" in panel.why_text.text()
+    assert "Why positive" in panel.why.text.text() and ">great</span>" in panel.why.text.text()
     assert "why positive" in panel.heatmap.hover_attribution(3) and "+" in panel.heatmap.hover_attribution(3)
 
     set_mode(panel, "gate")  # changing the view keeps the attribution: same text
     assert panel.heatmap.attribution is not None
 
     with qtbot.waitSignal(panel.explained, timeout=20_000):  # another method, toward another class
-        panel.why_method.setCurrentIndex(panel.why_method.findData("occlusion"))
+        panel.why.method_combo.setCurrentIndex(panel.why.method_combo.findData("occlusion"))
     assert panel.attribution.method == "occlusion"
     with qtbot.waitSignal(panel.explained, timeout=20_000):
-        panel.why_target.setCurrentIndex(panel.why_target.findText("negative"))
+        panel.why.target_combo.setCurrentIndex(panel.why.target_combo.findText("negative"))
     assert panel.attribution.target_name == "negative" and panel.attribution.word_scores[3] < 0
 
-    panel.why_method.setCurrentIndex(panel.why_method.findData(""))  # off: row and text go
-    assert panel.attribution is None and panel.heatmap.attribution is None and panel.why_text.text() == ""
+    panel.why.method_combo.setCurrentIndex(panel.why.method_combo.findData(""))  # off: row and text go
+    assert panel.attribution is None and panel.heatmap.attribution is None and panel.why.text.text() == ""
 
 
 def test_a_stale_attribution_never_replaces_a_newer_one(qtbot, tiny_model):

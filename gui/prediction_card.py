@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
-from core.model.sentiment_model import SentimentModel
+if TYPE_CHECKING:
+    from core.model.sentiment_model import SentimentModel
 
 
 class ProbabilityBar(QWidget):
@@ -54,7 +56,7 @@ class ProbabilityBar(QWidget):
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.text())
 
 
-class ModelCard(QFrame):
+class PredictionCard(QFrame):
     """One model's prediction: its name in its colour, the predicted label, a bar per class."""
 
     def __init__(self, name: str, model: SentimentModel, color: str, parent: QWidget | None = None) -> None:

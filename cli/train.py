@@ -1,0 +1,252 @@
+"""``train`` and ``sweep``: training from the command line, its progress on stderr, each run recorded in
+the run store, and ``train`` under torchrun (several processes, one model)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from cli.flags import add_setting_flags, configs_from, data_args, load_data, to_stderr
+from core.errors import StudioError
+
+
+def register(subparsers) -> None:
+    from core.config import DataConfig, ModelConfig, TokenizerConfig, TrainConfig
+
+    tr = subparsers.add_parser("train", help="train a model and save it to a file")
+    data_args(tr)
+    tr.add_argument("--out", required=True, metavar="FILE", help="model file to write (.safetensors)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.add_argument("--no-record", action="store_true",
+                    help="don't keep this run in the run store (see `runs list`)")
+    add_setting_flags(tr, DataConfig, "data")
+    add_setting_flags(tr, ModelConfig, "model")
+    add_setting_flags(tr, TokenizerConfig, "tokenizer")
+    add_setting_flags(tr, TrainConfig, "training")
+    tr.set_defaults(func=cmd_train)
+
+    sw = subparsers.add_parser("sweep", help="train one run per combination of setting values (kept in the run store)")
+    data_args(sw)
+    sw.add_argument("--grid", action="append", required=True, metavar="SETTING=V1,V2",
+                    help="values to try for one setting, e.g. hidden_size=64,128 or kind=lstm,rnn (repeatable: "
+                         "the runs are every combination)")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_setting_flags(sw, DataConfig, "data (loaded once: the same for every run, never in a --grid)")
+    add_setting_flags(sw, ModelConfig, "model (fixed for every run unless in a --grid)")
+    add_setting_flags(sw, TokenizerConfig, "tokenizer")
+    add_setting_flags(sw, TrainConfig, "training")
+    sw.set_defaults(func=cmd_sweep)
+
+
+def _check_out_path(out: str, data: str) -> Path:
+    """The model file to write, checked before any work (see ``core.files.check_destination``)."""
+    from core.store.modelfile import check_model_destination
+
+    return check_model_destination(out, data)
+
+
+class _Progress:
+    """The training events as a tqdm bar and one line per epoch on stderr."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet, self.bar = quiet, None
+        self.log = (lambda *a: None) if quiet else to_stderr
+
+    def __call__(self, event) -> None:
+        from core.events import EpochEvent, FinishedEvent, PhaseEvent, StepEvent
+
+        if isinstance(event, PhaseEvent) and event.phase == "warning":
+            (self.bar.write if self.bar is not None else to_stderr)(f"warning: {event.message}")  # even with --quiet
+        elif isinstance(event, PhaseEvent) and self.bar is None:
+            self.log(event.message)
+        elif isinstance(event, PhaseEvent) and event.phase == "vocabulary" and not self.quiet:
+            self.bar.write(event.message, file=sys.stderr)  # after the last epoch: what the vectors' words did
+        elif isinstance(event, StepEvent):
+            if self.bar is None and not self.quiet:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=event.total_steps, file=sys.stderr, unit="step", dynamic_ncols=True)
+            if self.bar is not None:
+                self.bar.update(1)
+                if event.step % 10 == 0:
+                    self.bar.set_postfix(epoch=event.epoch, loss=f"{event.loss:.3f}",
+                                         tok_s=f"{event.tokens_per_s:,.0f}")
+        elif isinstance(event, EpochEvent):
+            msg = (f"epoch {event.epoch}: train loss {event.train_loss:.4f} acc {event.train_accuracy:.4f} | "
+                   f"val loss {event.val_loss:.4f} acc {event.val_accuracy:.4f} f1 {event.val_macro_f1:.4f}"
+                   + (" *" if event.improved else ""))
+            if self.bar is not None:
+                self.bar.write(msg, file=sys.stderr)
+            else:
+                self.log(msg)
+        elif isinstance(event, FinishedEvent):
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def cmd_train(args) -> int:
+    from core import distributed
+    from core.config import DataConfig, ModelConfig, TokenizerConfig, TrainConfig
+
+    out = _check_out_path(args.out, args.data)
+    data_config, model_config, tok_config, train_config = configs_from(args, DataConfig, ModelConfig,
+                                                                       TokenizerConfig, TrainConfig)
+    world = distributed.start(train_config.device)  # under torchrun: one process of several (else a world of one)
+    try:
+        return _train_command(args, out, data_config, (model_config, tok_config, train_config), world)
+    finally:
+        distributed.finish(world)
+
+
+def _train_command(args, out: Path, data_config, configs: tuple, world) -> int:
+    """``train`` in this process; under torchrun only rank 0 prints, records the run and writes the file,
+    and the others wait for it at a barrier."""
+    from core import distributed
+    from core.data import arrow_file
+    from core.store.modelfile import save_model
+
+    model_config, tok_config, train_config = configs
+    if world.distributed:
+        train_config = dataclasses.replace(train_config, device=distributed.training_device(world, train_config.device))
+    progress = _Progress(args.quiet or not world.main)
+    progress.log(f"loading {args.data} ..." + (f" (process 1 of {world.size}, {world.backend})" if world.distributed
+                                                else ""))
+    # notes are shown even with --quiet; a file for the Arrow cache is converted once, by rank 0
+    dataset = distributed.first_on_rank0(
+        world, lambda: load_data(args, to_stderr if world.main else lambda _note: None, **data_config.to_dict()),
+        when=arrow_file(args.data))
+    progress.log("splits: " + ", ".join(f"{s} {len(dataset[s]):,}" for s in dataset.splits)
+                 + f"; classes: {', '.join(dataset.label_names)}")
+    recording = not args.no_record and world.main
+    recorder = _start_recording(dataset, model_config, tok_config, train_config) if recording else None
+    model = _train_one(dataset, (model_config, tok_config, train_config), progress, recorder)
+    if not world.main:
+        # Wait for rank 0's file (up to distributed.TIMEOUT_S). Leaving the group while rank 0 still uses it
+        # aborted a rank ("terminate called without an active exception") in 2 of 8 runs on a busy machine.
+        distributed.barrier(world)
+        return 0
+    if recorder is not None:
+        model.info.run_id = recorder.run_id  # the file names its run
+    try:
+        save_model(model, out)  # checks again: the file system may have changed during training
+    finally:
+        distributed.barrier(world)
+    if recorder is not None:
+        try:
+            recorder.keep(model)
+        except (StudioError, OSError) as e:  # the model is saved at --out; the store keeps its record anyway
+            to_stderr(f"note: the run store could not keep a copy of the model ({e}); it records {out} instead")
+            recorder.finished(model, str(out))
+            with contextlib.suppress(OSError):
+                recorder.store.model_file(recorder.run_id).unlink(missing_ok=True)  # the best epoch kept while training
+    fin, test = model.record.finished, model.record.test
+    summary = {
+        "out": str(out),
+        "run_id": recorder.run_id if recorder is not None else None,
+        "model": model_config.kind,
+        "test_accuracy": test.accuracy if test else None,
+        "test_macro_f1": test.macro_f1 if test else None,
+        "best_epoch": fin.best_epoch,
+        "epochs_run": fin.epochs_run,
+        "training_time_s": round(fin.training_time_s, 2),
+        "tokens_per_s": round(fin.tokens_per_s or 0),
+        "parameters": fin.num_parameters,
+        "vectors": model.info.vectors,
+        "world_size": model.info.world_size,
+    }
+    scores = (f"test accuracy {test.accuracy:.4f}, macro F1 {test.macro_f1:.4f}" if test
+              else "no test score (the run was cancelled or the test split is empty)")
+    progress.log(f"saved {out}: {scores}, {summary['training_time_s']:.1f} s")
+    print(json.dumps(summary))
+    return 0
+
+
+def _train_one(dataset, configs: tuple, progress: _Progress, recorder, vectors_cache: dict | None = None) -> object:
+    """Train one model (``configs``: model, tokenizer, train), showing progress and feeding ``recorder``
+    (or None); a run that stops is recorded as cancelled or failed. The trained ``SentimentModel``.
+    ``vectors_cache``: see ``core.train.pipeline.train_model``."""
+    from core.events import run_to_end
+    from core.train.pipeline import train_model
+
+    model_config, tok_config, train_config = configs
+
+    def on_event(event) -> None:
+        progress(event)
+        if recorder is not None:
+            recorder(event)
+
+    # A recorded run keeps its best epoch so far as its model file: a killed or stopped run loses at most the
+    # epoch in progress, and the finished model replaces it there (atomically) when the run is kept.
+    checkpoint = None
+    if recorder is not None:
+        try:
+            checkpoint = recorder.store.model_file(recorder.run_id)
+        except OSError as e:
+            to_stderr(f"note: the run store can't keep this run's best epoch as it trains ({e.strerror or e})")
+    try:
+        events = train_model(dataset, model_config, train_config, tok_config, checkpoint_path=checkpoint,
+                             remove_checkpoint=False, vectors_cache=vectors_cache)
+        return run_to_end(events, on_event).model
+    except BaseException as e:
+        if recorder is not None:
+            recorder.ended(e)
+        raise
+    finally:
+        progress.close()
+
+
+def _start_recording(dataset, model_config, tok_config, train_config):
+    """Open the run store and record the start of this run (None, with a note, when it can't be kept)."""
+    from core.store.runs import RunRecorder, RunStore, StoreError, begin_run
+
+    try:
+        store = RunStore()
+        for note in store.notes:
+            to_stderr(f"note: {note}")
+        name = model_config.kind.upper()
+        return RunRecorder(store, begin_run(store, dataset, name, model_config, tok_config, train_config))
+    except StoreError as e:
+        to_stderr(f"note: this run is not kept in the run store: {e}")
+        return None
+
+
+def cmd_sweep(args) -> int:
+    """Every combination of the --grid values, trained one after another and kept in the run store."""
+    from core.config import DataConfig, ModelConfig, TokenizerConfig, TrainConfig
+    from core.settings import shown
+    from core.store.runs import RunRecorder, RunStore, begin_run
+    from core.train.sweep import new_sweep_id, parse_grid, plan_grid
+
+    data_config, *base = configs_from(args, DataConfig, ModelConfig, TokenizerConfig, TrainConfig)
+    plans = plan_grid(base, parse_grid(args.grid))
+    sweep_id = new_sweep_id()
+    store = RunStore()
+    for note in store.notes:
+        to_stderr(f"note: {note}")
+    progress = _Progress(args.quiet)
+    progress.log(f"loading {args.data} ...")
+    dataset = load_data(args, to_stderr, **data_config.to_dict())
+    vectors: dict = {}  # read once per vocabulary, not once per run
+    for i, (values, configs) in enumerate(plans, 1):
+        model_config, tok_config, train_config = configs
+        label = ", ".join(f"{k}={shown(v)}" for k, v in values.items())
+        progress.log(f"run {i}/{len(plans)}: {label}")
+        recorder = RunRecorder(store, begin_run(store, dataset, f"{model_config.kind.upper()} {label}", model_config,
+                                                tok_config, train_config, {"id": sweep_id, "values": values}))
+        model = _train_one(dataset, configs, progress, recorder, vectors)
+        try:
+            kept = recorder.keep(model)
+        except BaseException as e:
+            recorder.ended(e)  # its best epoch stays the run's model file
+            raise
+        test = model.record.test
+        print(json.dumps({"run_id": recorder.run_id, **values, "test_accuracy": test.accuracy if test else None,
+                          "test_macro_f1": test.macro_f1 if test else None, "model_path": kept}), flush=True)
+    return 0
