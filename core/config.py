@@ -69,9 +69,18 @@ class DataConfig(Config):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.validation_fraction + self.test_fraction >= 0.9:
-            raise SettingError("the validation and test shares together must leave at least 10% for training",
-                               "test_fraction")
+        check_carve(self.validation_fraction, self.test_fraction)
+
+
+MIN_TRAIN_SHARE = 0.1  # what carving the validation and test rows must leave for training
+
+
+def check_carve(validation_fraction: float, test_fraction: float) -> None:
+    """Refuse shares that would leave too little to train on (``DataConfig``, and ``load_dataset`` for any
+    shares it is given, a model file's record among them)."""
+    if validation_fraction + test_fraction >= 1 - MIN_TRAIN_SHARE:
+        raise SettingError(f"the validation and test shares together must leave at least {MIN_TRAIN_SHARE:.0%} for "
+                           "training", "test_fraction")
 
 
 @dataclass

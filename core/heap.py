@@ -19,8 +19,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-_lock = threading.Lock()
-
+_locks: dict[str, threading.Lock] = {}  # one per module: a second caller of the same import waits for the first
+_locks_lock = threading.Lock()
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
@@ -39,12 +39,15 @@ def collector_paused() -> Iterator[None]:
 def import_quietly(module: str) -> None:
     """Import ``module`` once per process with the collector paused meanwhile, then freeze what it loaded.
 
-    Safe from any thread; a second caller waits for the first. A caller that had paused the collector
-    itself keeps it paused.
+    Safe from any thread; a second caller of the same module waits for the first (one of another module
+    does not: the window's thread must not wait out a worker's 2-second torch import for pyqtgraph). A
+    caller that had paused the collector itself keeps it paused.
     """
     if module in sys.modules:
         return
-    with _lock:
+    with _locks_lock:
+        lock = _locks.setdefault(module, threading.Lock())
+    with lock:
         if module in sys.modules:
             return
         with collector_paused():

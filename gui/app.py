@@ -45,7 +45,9 @@ def platform_problem() -> str | None:
 
 
 def open_window(argv: list[str] | None = None) -> tuple[QApplication, MainWindow]:
-    """Create the application and show the main window: everything the start-up time covers."""
+    """Create the application and show the main window: everything the start-up time covers. After its first
+    paint the window offers what a crash left (``offer_checkpoints``), builds its other screens and loads
+    PyTorch in the background (gui/main_window.py)."""
     with collector_paused():  # core/heap.py: 0.3 s less start-up, and later collections skip these objects
         from PySide6.QtWidgets import QApplication
 
@@ -66,8 +68,5 @@ def run(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 1
-    app, window = open_window(argv)
-    from PySide6.QtCore import QTimer
-
-    QTimer.singleShot(0, window.offer_checkpoints)  # after a crash: reopen the best epochs kept on disk
+    app, _window = open_window(argv)
     return app.exec()

@@ -164,7 +164,8 @@ class DataScreen(QWidget):
         self.error_label.hide()
         try:
             data_config = self.picker.data_config()
-        except StudioError as e:  # a share the setting refuses (both too large together)
+        except StudioError as e:  # a share the setting refuses (both too large together): show the options
+            self.picker.options_button.setChecked(True)
             self._on_failed(e)
             return
         self.slot.start(

@@ -19,11 +19,12 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
 import core
 from core.errors import StudioError
 from core.events import PhaseEvent
+from core.heap import import_quietly
 from gui.data_screen import DEMO_SOURCE
-from gui.screens import ScreenTabs
+from gui.screens import BEFORE_PAINT, ScreenTabs
 from gui.session import Session
 from gui.theme import app_icon
-from gui.worker import Task
+from gui.worker import Task, error_message
 
 if TYPE_CHECKING:
     from gui.compare_screen import CompareScreen
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 
 TITLE = "Sentiment Studio"
+FIRST_PAINT_WAIT_MS = 1000  # the deferred start-up runs this long after the window is made, painted or not
 FORMS = ("data", "train")  # the screens whose forms are kept between runs
 DATA_FILTER = "Datasets (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)"
 
@@ -74,7 +76,9 @@ class MainWindow(QMainWindow):
         self._forms: dict[str, dict] = {}  # the Data and Train screens' saved forms, until they are built
         self._demo = ""  # the first-run demo's stage: "", "loading" or "training" (see start_demo)
         self._closing_save: Task | None = None  # Save all chosen on close: the window closes when it ends
-        self._torch = ""  # PyTorch in the background: "" not started, "loading", "ready" (see load_torch)
+        # after the first paint (see _after_first_paint): "" before it, "started" (the other screens being built),
+        # "loading" (PyTorch, see load_torch), "ready", or "failed" (a training then imports it itself)
+        self._torch = ""
 
         self.tabs = ScreenTabs(self.session)
         self.tabs.built.connect(self._wire)
@@ -87,16 +91,24 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Ready: pick a dataset on the Data screen (Ctrl+O opens a file)")
         self.resize(1280, 800)
         self._restore_settings()
-        self.tabs.screen(self.tabs.current_key())  # the one screen drawn with the window; the rest follow it
+        if self.tabs.current_key() in BEFORE_PAINT:  # drawn with the window; the rest follow it (gui/screens.py)
+            self.tabs.screen(self.tabs.current_key())
+        QTimer.singleShot(FIRST_PAINT_WAIT_MS, self, self._after_first_paint)  # should no UpdateRequest come
 
     def event(self, event: QEvent) -> bool:
-        """After the first paint (a window's first ``UpdateRequest`` draws it): build the other screens, then
-        load PyTorch in the background."""
+        """A window's first ``UpdateRequest`` draws it: what the start-up deferred follows (see below)."""
         handled = super().event(event)
         if event.type() == QEvent.Type.UpdateRequest and not self._torch:
-            self._torch = "waiting"
-            QTimer.singleShot(0, self, lambda: self.tabs.build_rest(then=self._screens_built))
+            QTimer.singleShot(0, self, self._after_first_paint)
         return handled
+
+    def _after_first_paint(self) -> None:
+        """Offer what a crash left, then build the other screens, then load PyTorch in the background."""
+        if self._torch:
+            return
+        self._torch = "started"
+        self.offer_checkpoints()  # after a crash: reopen the best epochs kept on disk (asks first)
+        self.tabs.build_rest(then=self._screens_built)
 
     # the screens ---------------------------------------------------------------------------------
     @property
@@ -144,6 +156,7 @@ class MainWindow(QMainWindow):
                 signal.connect(lambda *_: self._runs_live(False))
         elif key == "runs":
             screen.store_folder = self.run_store_folder
+            screen.set_live(self.tabs.is_built("train") and self.train_screen.is_training)  # built mid-training
             screen.opened.connect(lambda _name: self.tabs.show_screen("try"))
             screen.rerun_requested.connect(self._rerun)
         if key in self._forms:
@@ -184,9 +197,14 @@ class MainWindow(QMainWindow):
         return self._store_folder
 
     def _screens_built(self) -> None:
-        """Every screen is built: the Data screen's charts are made now (a turn of their own, not when the first
-        dataset arrives), then PyTorch starts loading."""
+        """Every screen is built: the Data screen's charts are made now (not when the first dataset arrives),
+        then the tasks' thread machinery is imported (superqt: 0.1 s), each a turn of its own, then PyTorch
+        starts loading."""
         self.data_screen.charts()
+        QTimer.singleShot(0, self, self._import_task_machinery)
+
+    def _import_task_machinery(self) -> None:
+        import_quietly("superqt.utils")  # what gui/worker.py's Task.start imports for the first task
         QTimer.singleShot(0, self, self.load_torch)
 
     def load_torch(self) -> Task | None:
@@ -203,13 +221,19 @@ class MainWindow(QMainWindow):
             return warm_up_steps(control)
 
         task = Task(steps, name="load PyTorch")
-        task.event.connect(self._torch_loading)  # a method: no call once the window is gone
+        task.event.connect(self._torch_loading)  # methods: no call once the window is gone
+        task.failed.connect(self._torch_failed)
         return self.session.tasks.track(task).start()
 
     def _torch_loading(self, event: PhaseEvent) -> None:
         if event.phase == "loaded":
             self._torch = "ready"
         self.statusBar().showMessage(event.message, 4000)
+
+    def _torch_failed(self, exc: BaseException) -> None:
+        """Say it; each task that needs PyTorch then imports it itself, and reports what fails there."""
+        self._torch = "failed"
+        self.statusBar().showMessage(f"PyTorch could not be set up in the background: {error_message(exc)}", 15000)
 
     # menus ---------------------------------------------------------------------------------------
     def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
@@ -222,9 +246,18 @@ class MainWindow(QMainWindow):
         return action
 
     def _rerun(self, settings: dict) -> None:
-        """A run's settings from the Runs screen: into the Train screen's form, shown there."""
+        """A run's settings from the Runs screen: into the Train screen's form, shown there; its data settings
+        (how the splits were carved) into the Data screen's options, saying when the loaded data differs."""
         self.train_screen.apply_settings(settings)
         self.tabs.show_screen("train")
+        carve = settings.get("data")
+        if isinstance(carve, dict):  # older runs recorded none
+            self.data_screen.picker.set_data_config(carve)
+            dataset = self.session.dataset
+            if dataset is not None and dataset.carved and any(
+                    getattr(dataset, name, value) != value for name, value in carve.items()):
+                self.session.status.emit("The run's split options are on the Data screen: load the dataset again "
+                                         "to carve it as the run did")
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -324,13 +357,12 @@ class MainWindow(QMainWindow):
         the store first and stays there (its interrupted run keeps it), whatever the answer.
         Returns the session names of the models opened.
         """
-        from core.errors import StudioError
-        from core.store.modelfile import load_model
-        from core.store.runs import RunStore
-
         paths = self.leftover_checkpoints()
         if not paths:
             return []
+        from core.store.modelfile import load_model  # torch: only when a crash left models to offer
+        from core.store.runs import RunStore
+
         kept: set[Path] = set()  # adopted by their runs: never removed here
         if self.run_store_folder is not None:
             try:

@@ -305,10 +305,12 @@ class ModelsScreen(QWidget):
 
     def save(self, name: str, path: str) -> Task:
         """Save one model in the background (each save is its own task: two saves never cancel each other)."""
+        model = self.session.models[name]  # the session is the GUI thread's: read it here, not in the worker
+
         def saving(_control):
             from core.store.modelfile import save_steps  # on the worker thread (see gui/worker.py)
 
-            return save_steps(self.session.models[name], path, name)
+            return save_steps(model, path, name)
 
         return self._save_task(saving, "save model")
 

@@ -1,10 +1,11 @@
 """The window's six screens as tabs, each built the first time it is needed.
 
 Building all six takes about half a second on 2 cores, most of it their plots (and importing
-pyqtgraph for them), so the window is drawn with only the screen on show. The others are built one
-per event-loop turn after the first paint (``build_rest``), or at once when something asks for one
-sooner (``screen``). A screen built late shows the session as it is then: each screen reads the
-session's dataset and models when it is made.
+pyqtgraph for them), so the window is drawn with at most the Data screen, which has no plots until
+data arrives (``BEFORE_PAINT``); another screen on show then says it is opening. The others are built
+one per event-loop turn after the first paint (``build_rest``, the one on show first), or at once
+when something asks for one sooner (``screen``). A screen built late shows the session as it is then:
+each screen reads the session's dataset and models when it is made.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from core.heap import collector_paused, import_quietly
 
@@ -58,6 +59,7 @@ def _runs(session: Session) -> QWidget:
     return RunsScreen(session)
 
 
+BEFORE_PAINT = ("data",)  # screens light enough to be drawn with the window (no plots until data arrives)
 # key: (tab title with its mnemonic, tooltip, how to build it), in tab order
 SCREENS: dict[str, tuple[str, str, Callable[[Session], QWidget]]] = {
     "data": ("&Data", "Pick and inspect a dataset", _data),
@@ -80,13 +82,24 @@ class ScreenTabs(QTabWidget):
         self.setDocumentMode(True)
         self._screens: dict[str, QWidget] = {}
         self._pages: list[QWidget] = []
+        self._placeholders: dict[str, QLabel] = {}
+        self.deferred = True  # until the first paint: a screen shown is not built (see MainWindow)
         for key, (title, tip, _) in SCREENS.items():
             page = QWidget()
             page.setObjectName(f"{key}-page")
-            QVBoxLayout(page).setContentsMargins(0, 0, 0, 0)
+            layout = QVBoxLayout(page)
+            layout.setContentsMargins(0, 0, 0, 0)
+            placeholder = self._placeholders[key] = QLabel(f"Opening the {title.replace('&', '')} screen…")
+            placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            placeholder.setEnabled(False)
+            layout.addWidget(placeholder)
             self._pages.append(page)
             self.setTabToolTip(self.addTab(page, title.replace("&", "")), tip)
-        self.currentChanged.connect(lambda index: self.screen(self.key(index)))  # whoever sets the index
+        self.currentChanged.connect(self._shown)  # whoever sets the index
+
+    def _shown(self, index: int) -> None:
+        if not self.deferred or self.key(index) in BEFORE_PAINT:
+            self.screen(self.key(index))
 
     def key(self, index: int) -> str:
         return list(SCREENS)[index]
@@ -104,6 +117,7 @@ class ScreenTabs(QTabWidget):
             with collector_paused():
                 screen = self._screens[key] = SCREENS[key][2](self.session)
             page = self._pages[list(SCREENS).index(key)]
+            self._placeholders.pop(key).deleteLater()
             page.layout().addWidget(screen)
             self.built.emit(key, screen)
         return self._screens[key]
@@ -126,7 +140,8 @@ class ScreenTabs(QTabWidget):
     def build_rest(self, then: Callable[[], None] | None = None) -> None:
         """Build the screens not built yet, one per event-loop turn (the window stays responsive between
         them; pyqtgraph's import, which their plots need, is a turn of its own), then call ``then``."""
-        left = [key for key in SCREENS if key not in self._screens]
+        self.deferred = False
+        left = [key for key in sorted(SCREENS, key=lambda k: k != self.current_key()) if key not in self._screens]
         if not left:
             if then is not None:
                 then()

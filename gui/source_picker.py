@@ -79,8 +79,8 @@ class SourcePicker(QWidget):
         self.browse.setMenu(menu)
         self.browse.clicked.connect(self.browse_file)
 
-        self.columns_button = QToolButton(text="Options", checkable=True)
-        self.columns_button.setToolTip("Name the text and label columns when they are not detected, and choose how "
+        self.options_button = QToolButton(text="Options", checkable=True)
+        self.options_button.setToolTip("Name the text and label columns when they are not detected, and choose how "
                                        "missing validation and test splits are carved")
         self.load_button = QPushButton("Load")
         self.load_button.setDefault(True)
@@ -93,7 +93,7 @@ class SourcePicker(QWidget):
         source_row.addWidget(QLabel("Dataset:"))
         source_row.addWidget(self.source, 1)
         source_row.addWidget(self.browse)
-        source_row.addWidget(self.columns_button)
+        source_row.addWidget(self.options_button)
         source_row.addWidget(self.load_button)
         source_row.addWidget(self.cancel_button)
 
@@ -112,8 +112,8 @@ class SourcePicker(QWidget):
         self.column_row.setVisible(False)
         self.split_row, self.split_inputs = self._split_fields()
         self.split_row.setVisible(False)
-        self.columns_button.toggled.connect(self.column_row.setVisible)
-        self.columns_button.toggled.connect(self.split_row.setVisible)
+        self.options_button.toggled.connect(self.column_row.setVisible)
+        self.options_button.toggled.connect(self.split_row.setVisible)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -203,7 +203,7 @@ class SourcePicker(QWidget):
 
     def reveal_columns(self, columns: list[str], missing: tuple[str, ...]) -> QComboBox:
         """Show the column fields offering ``columns``; returns the field to fix first."""
-        self.columns_button.setChecked(True)
+        self.options_button.setChecked(True)
         for field in (self.text_column, self.label_column):
             typed = field.currentText()
             field.clear()
@@ -250,13 +250,21 @@ class SourcePicker(QWidget):
         label_column = str(settings.get("label_column") or "")
         self.text_column.setEditText(text_column)
         self.label_column.setEditText(label_column)
-        data = settings.get("data") if isinstance(settings.get("data"), dict) else {}
+        changed = self.set_data_config(settings.get("data") if isinstance(settings.get("data"), dict) else {})
+        if text_column or label_column or changed:
+            self.options_button.setChecked(True)
+
+    def set_data_config(self, values: dict[str, Any]) -> bool:
+        """Fill the split options from ``values`` (``DataConfig`` fields; unknown or unreadable ones are left
+        alone); True when they now differ from the defaults (the options are then shown)."""
         for name, w in self.split_inputs.items():
-            if name in data:
+            if name in values:
                 try:
-                    set_value(w, data[name])
+                    set_value(w, values[name])
                 except (TypeError, ValueError):
-                    pass  # written by another version, or damaged: keep the default
+                    pass  # written by another version, or damaged: keep what is there
         defaults = {f.name: f.default for f in settings_of(DataConfig)}
-        if text_column or label_column or {n: value_of(w) for n, w in self.split_inputs.items()} != defaults:
-            self.columns_button.setChecked(True)
+        changed = {n: value_of(w) for n, w in self.split_inputs.items()} != defaults
+        if changed:
+            self.options_button.setChecked(True)
+        return changed

@@ -83,7 +83,7 @@ class TrainScreen(QWidget):
         super().__init__(parent)
         self.session = session
         self.slot = TaskSlot(session.tasks, self)
-        self._run: TrainingProgress | None = None
+        self._progress: TrainingProgress | None = None
         self._added: list[str] = []  # names the session gave the models of the current run
         self._notes: list[str] = []  # the vectors' coverage and warnings of the current run
         self.checkpoint_dir: Path | None = None  # where runs keep their best epoch; None: no checkpoints
@@ -281,12 +281,12 @@ class TrainScreen(QWidget):
 
     @property
     def is_paused(self) -> bool:
-        return self._run is not None and self._run.paused
+        return self._progress is not None and self._progress.paused
 
     def _update_buttons(self, *_: object) -> None:
         training = self.is_training
         dataset = self.session.dataset
-        cancelling = self._run is not None and self._run.cancelling
+        cancelling = self._progress is not None and self._progress.cancelling
         can_train = not training and dataset is not None and bool(self.selected_kinds())
         self.train_button.setEnabled(can_train)
         self.pause_button.setEnabled(training and not cancelling)
@@ -324,7 +324,7 @@ class TrainScreen(QWidget):
             return False
         plan = [(n, c) for one in chosen for n, c in one.plan]
         names = [n for n, _ in plan]
-        self._run = TrainingProgress([(n, c.kind) for n, c in plan])
+        self._progress = TrainingProgress([(n, c.kind) for n, c in plan])
         self._added = []
         self._notes: list[str] = []  # what the vectors cover, and warnings, for this run
         self.vectors_label.hide()
@@ -339,7 +339,7 @@ class TrainScreen(QWidget):
 
         self.slot.start(
             training, "training", on_event=self._on_event, on_done=self._on_succeeded, on_cancelled=self._on_cancelled,
-            on_failed=self._on_failed, on_ended=lambda: self._finish("Stopped.") if self._run else None,
+            on_failed=self._on_failed, on_ended=lambda: self._finish("Stopped.") if self._progress else None,
         )
         self.progress_bar.setValue(0)
         self.progress_label.setText("Starting…")
@@ -351,33 +351,33 @@ class TrainScreen(QWidget):
         return True
 
     def pause(self) -> None:
-        if not self.is_training or self._run is None or self.is_paused or self._run.cancelling:
+        if not self.is_training or self._progress is None or self.is_paused or self._progress.cancelling:
             return
         self.slot.task.pause()
-        self._run.pause()
+        self._progress.pause()
         self._update_buttons()
         self._update_progress()
 
     def resume(self) -> None:
-        if not self.is_training or self._run is None or not self.is_paused:
+        if not self.is_training or self._progress is None or not self.is_paused:
             return
         self.slot.task.resume()
-        self._run.resume()
+        self._progress.resume()
         self._update_buttons()
         self._update_progress()
 
     def cancel(self) -> None:
         """Ask the trainer to stop at its next batch; ``training_cancelled`` follows."""
-        if not self.is_training or self._run is None:
+        if not self.is_training or self._progress is None:
             return
-        self._run.cancel()
+        self._progress.cancel()
         self.slot.cancel()  # also wakes a paused run
         self._update_buttons()
         self._update_progress()
 
     # --- task signals (GUI thread) -----------------------------------------------------------------
     def _on_event(self, item: Any) -> None:
-        run = self._run
+        run = self._progress
         if run is None:
             return
         if isinstance(item, ModelDone):
@@ -412,7 +412,7 @@ class TrainScreen(QWidget):
         self.vectors_label.show()
 
     def _update_progress(self) -> None:
-        text, value = self._run.describe() if self._run is not None else ("Ready.", 0)
+        text, value = self._progress.describe() if self._progress is not None else ("Ready.", 0)
         self.progress_label.setText(text)
         self.progress_bar.setValue(value)
 
@@ -420,7 +420,7 @@ class TrainScreen(QWidget):
         """Back to idle (before any signal, so a handler may start the next training at once)."""
         self.slot.detach()  # the task has ended its work; only its ``ended`` signal is still to come
         self._label_timer.stop()
-        self._run = None
+        self._progress = None
         self.plots.refresh()
         self.progress_label.setText(message)
         if bar is not None:
@@ -430,7 +430,7 @@ class TrainScreen(QWidget):
 
     def _on_succeeded(self) -> None:
         self.vectors_input.remember(self.vectors_input.text())  # a file that trained: worth offering again
-        summary = self._run.summary() if self._run else ""
+        summary = self._progress.summary() if self._progress else ""
         added = self._finish(f"Finished · {summary}" if summary else "Finished.", bar=1000)
         self.training_finished.emit(added)
 

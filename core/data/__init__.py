@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import DataConfig
+from core.config import DataConfig, check_carve
 from core.data.arrow import ARROW_FILE_BYTES, ArrowTexts, assemble_arrow, read_arrow_file, use_arrow
 from core.data.builtin import _load_builtin
 from core.data.dataset import SPLIT_SEED, SPLITS, TEST_FRACTION, VALIDATION_FRACTION, Split, TextDataset, take_texts
@@ -28,7 +28,7 @@ from core.data.labels import _assemble
 from core.data.readers import MAX_FILE_BYTES, _read_folder, _read_table, _split_files
 from core.data.sources import BUILTIN_SETS, FILE_EXTENSIONS, HUB_SUGGESTIONS, _check_cancel, parse_source
 from core.data.stats import SplitStats, describe
-from core.errors import ColumnError, DataError
+from core.errors import ColumnError, DataError, SettingError
 from core.events import PhaseEvent, TaskControl
 
 __all__ = [
@@ -69,8 +69,10 @@ def load_dataset(
     for name, frac in (("validation", validation_fraction), ("test", test_fraction)):
         if not (isinstance(frac, (int, float)) and 0.0 <= frac < 1.0):
             raise DataError(f"The {name} fraction must be at least 0 and below 1 (got {frac}).")
-    if validation_fraction + test_fraction >= 0.9:
-        raise DataError("The validation and test fractions together must leave at least 10% for training.")
+    try:
+        check_carve(validation_fraction, test_fraction)
+    except SettingError as e:  # the loader's errors are DataErrors, whoever called it
+        raise DataError(str(e)) from None
 
     kind, target, options = parse_source(source)
     _check_cancel(control)

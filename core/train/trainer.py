@@ -99,8 +99,8 @@ class Trainer:
         total_steps = steps_per_epoch * cfg.epochs
         if cfg.max_steps:
             total_steps = min(total_steps, cfg.max_steps)
-        # the batch order (rng) is the same on every rank, which takes its share
-        run = _Run(world, optimizer, stepping, tuner, steps_per_epoch, total_steps, np.random.default_rng(cfg.seed))
+        order = np.random.default_rng(cfg.seed)  # the batch order: the same on every rank, which takes its share
+        run = _FitState(world, optimizer, stepping, tuner, steps_per_epoch, total_steps, order)
         for epoch in range(1, cfg.epochs + 1):
             run.epoch = epoch
             yield from self._train_epoch(train, run)
@@ -112,7 +112,7 @@ class Trainer:
                 break
         yield from self._finish(test, label_names, run)
 
-    def _train_epoch(self, train: EncodedSplit, run: _Run) -> Iterator[StepEvent]:
+    def _train_epoch(self, train: EncodedSplit, run: _FitState) -> Iterator[StepEvent]:
         """One pass over this rank's share of the batches: a ``StepEvent`` per optimizer step; pause and cancel
         act between steps (``run.cancelled``). The epoch's loss and accuracy are summed into ``run``."""
         cfg, model, epoch = self.config, self.model, run.epoch
@@ -162,13 +162,13 @@ class Trainer:
             if cfg.max_steps and run.global_step >= cfg.max_steps:
                 return
 
-    def _end_epoch(self, validation: EncodedSplit, label_names: list[str] | None, run: _Run) -> Iterator[Event]:
+    def _end_epoch(self, validation: EncodedSplit, label_names: list[str] | None, run: _FitState) -> Iterator[Event]:
         """Judge the epoch on the whole training set (all ranks) and the validation split; keep the best
         weights, decay the learning rate on a plateau; the ``EpochEvent``."""
         cfg, epoch = self.config, run.epoch
         loss_sum, correct, seen = float(run.loss_sum), float(run.correct), run.seen
         if run.world.distributed:  # every rank judges and reports the whole epoch, not its share
-            loss_sum, correct, seen = distributed.all_sum(np.array([loss_sum, correct, seen]), run.world)
+            loss_sum, correct, seen = map(float, distributed.all_sum(np.array([loss_sum, correct, seen]), run.world))
             run.start_loss = distributed.all_max(run.start_loss, run.world)
         train_loss = loss_sum / max(seen, 1)
         _check_not_diverging(train_loss, run.start_loss, f"epoch {epoch}'s training loss", cfg)
@@ -188,7 +188,7 @@ class Trainer:
             elapsed_s=time.perf_counter() - run.start,
         )
 
-    def _finish(self, test: EncodedSplit | None, label_names: list[str] | None, run: _Run) -> Iterator[Event]:
+    def _finish(self, test: EncodedSplit | None, label_names: list[str] | None, run: _FitState) -> Iterator[Event]:
         """Restore the best weights, check them, score them on the test split; the ``FinishedEvent``."""
         model, best = self.model, run.best
         if best.state is not None:
@@ -300,9 +300,9 @@ def _check_not_diverging(loss: float, start: float, what: str, cfg: TrainConfig,
 
 
 @dataclass
-class _Run:
-    """What one ``fit`` keeps between its epochs and steps (the trainer's own state lives on it, not in locals
-    shared by one long loop)."""
+class _FitState:
+    """What one ``fit`` keeps between its epochs and steps (its state lives here, not in the locals of one long
+    loop)."""
 
     world: distributed.World
     optimizer: torch.optim.Optimizer

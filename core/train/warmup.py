@@ -19,6 +19,7 @@ import ctypes
 import importlib.util
 import os
 import sys
+import threading
 from collections.abc import Iterator
 
 from core.config import ModelConfig
@@ -27,8 +28,8 @@ from core.heap import import_optimizer_machinery, import_quietly
 
 # what the screens' worker tasks import, so the first Train, Compare or Try is quick. This module imports
 # torch only inside its functions, after import_torch, so that even its own import is gentle.
-TORCH_SIDE = ("core.train.pipeline", "core.store.modelfile", "core.inspect.compare", "core.model.stepwise",
-              "core.store.export")
+TORCH_SIDE = ("core.train.pipeline", "core.store.modelfile", "core.inspect.compare", "core.inspect.attribution",
+              "core.model.stepwise", "core.store.export")
 
 
 def warm_up_steps(control: TaskControl | None = None) -> Iterator[PhaseEvent]:
@@ -48,7 +49,9 @@ def warm_up_steps(control: TaskControl | None = None) -> Iterator[PhaseEvent]:
     warm_up()
     if control.cancelled:
         return
-    import_quietly("captum.attr")  # the Try screen's word attributions (core.inspect.attribution.load_captum)
+    from core.inspect.attribution import load_captum
+
+    load_captum()  # the Try screen's word attributions
     yield PhaseEvent("warm", "PyTorch is set up")
 
 
@@ -60,22 +63,32 @@ def import_torch() -> None:
     import_quietly("torch")
 
 
+_dlopen_lock = threading.Lock()  # one such load at a time (see _load_quietly)
+_loaded: set[str] = set()
+
+
 def _load_quietly(name: str) -> None:
     """``dlopen`` torch's library ``name`` without holding the GIL (Linux and macOS); where that is not
-    possible, nothing happens and the import loads it as usual."""
+    possible, nothing happens and the import loads it as usual.
+
+    One thread at a time, behind a Python lock (waited for without the GIL): a second thread's ``dlopen``
+    would wait for the loader's own lock while holding the GIL (ctypes holds it to open libc), freezing
+    the window for the whole load (measured: 250-500 ms when Train was pressed while torch was loading)."""
     suffix = {"linux": ".so", "darwin": ".dylib"}.get(sys.platform)
-    spec = importlib.util.find_spec("torch")
-    if suffix is None or spec is None or not spec.submodule_search_locations:
-        return
-    path = os.path.join(spec.submodule_search_locations[0], "lib", name + suffix)
-    if not os.path.isfile(path):
-        return
-    try:
-        libc = ctypes.CDLL(None)
-        libc.dlopen.restype, libc.dlopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_int]
-        libc.dlopen(os.fsencode(path), os.RTLD_NOW | os.RTLD_LOCAL)  # a foreign call: the GIL is released
-    except (OSError, AttributeError):
-        pass  # no dlopen to call: the import loads it
+    with _dlopen_lock:
+        spec = importlib.util.find_spec("torch") if suffix is not None and name not in _loaded else None
+        if spec is None or not spec.submodule_search_locations:
+            return
+        path = os.path.join(spec.submodule_search_locations[0], "lib", name + suffix)
+        if not os.path.isfile(path):
+            return
+        try:
+            libc = ctypes.CDLL(None)
+            libc.dlopen.restype, libc.dlopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_int]
+            libc.dlopen(os.fsencode(path), os.RTLD_NOW | os.RTLD_LOCAL)  # a foreign call: the GIL is released
+        except (OSError, AttributeError):
+            pass  # no dlopen to call: the import loads it
+        _loaded.add(name)
 
 
 def warm_up() -> None:

@@ -247,7 +247,7 @@ def test_settings_round_trip(qtbot, panel, tmp_path):
     qtbot.addWidget(other)
     other.apply_settings({**saved, "recent": "builtin:reviews?n=200"})  # QSettings gives a 1-item list as str
     assert other.picker.current_source() == "builtin:reviews?n=200"
-    assert other.picker.columns_button.isChecked()
+    assert other.picker.options_button.isChecked()
     assert other.settings_dict() == saved
 
 
@@ -272,7 +272,7 @@ def test_the_options_carve_missing_splits_as_asked_and_are_kept(qtbot, panel, tm
     path = tmp_path / "reviews.csv"
     path.write_text("text,label\n" + "".join(f"review number {i},{['neg', 'pos'][i % 2]}\n" for i in range(200)))
     picker = panel.picker
-    picker.columns_button.setChecked(True)
+    picker.options_button.setChecked(True)
     assert picker.split_row.isVisible() and set(picker.split_inputs) == {"split_seed", "validation_fraction",
                                                                          "test_fraction"}
     picker.split_inputs["split_seed"].setValue(7)
@@ -283,7 +283,7 @@ def test_the_options_carve_missing_splits_as_asked_and_are_kept(qtbot, panel, tm
     other = DataScreen(Session())
     qtbot.addWidget(other)
     other.apply_settings(panel.settings_dict())  # kept between runs of the app, with the rest of the screen
-    assert other.picker.data_config().split_seed == 7 and other.picker.columns_button.isChecked()
+    assert other.picker.data_config().split_seed == 7 and other.picker.options_button.isChecked()
     picker.split_inputs["test_fraction"].setValue(0.5)
     picker.split_inputs["validation_fraction"].setValue(0.45)  # together they leave too little to train on
     assert "at least 10% for training" in load_fail(qtbot, panel, str(path))
