@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from gui.main_window import MainWindow
 
+EXIT_WAIT_MS = 15_000  # at most this long for work still running when the window closed (a cold torch import: 3 s)
 # Libraries Qt 6's X11 (xcb) platform plugin loads that minimal Debian/Ubuntu machines lack.
 XCB_LIBRARIES = {
     "xcb-cursor": "libxcb-cursor0",
@@ -69,4 +70,11 @@ def run(argv: list[str] | None = None) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 1
     app, _window = open_window(argv)
-    return app.exec()
+    code = app.exec()
+    from PySide6.QtCore import QThreadPool
+
+    # The window cancelled its tasks on closing, but one inside an import (PyTorch's, loading in the background,
+    # cannot stop half-way) must end before Python tears its modules down under it: it then failed in odd ways
+    # and printed them (tens of launches under Xvfb, closed at random moments of the start-up).
+    QThreadPool.globalInstance().waitForDone(EXIT_WAIT_MS)
+    return code
