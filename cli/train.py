@@ -132,24 +132,19 @@ def _train_command(args, out: Path, data_config, configs: tuple, world) -> int:
         # aborted a rank ("terminate called without an active exception") in 2 of 8 runs on a busy machine.
         distributed.barrier(world)
         return 0
-    if recorder is not None:
+    if recorder is not None and recorder.lost is None:
         model.info.run_id = recorder.run_id  # the file names its run
     try:
         save_model(model, out)  # checks again: the file system may have changed during training
     finally:
         distributed.barrier(world)
     if recorder is not None:
-        try:
-            recorder.keep(model)
-        except (StudioError, OSError) as e:  # the model is saved at --out; the store keeps its record anyway
-            to_stderr(f"note: the run store could not keep a copy of the model ({e}); it records {out} instead")
-            recorder.finished(model, str(out))
-            with contextlib.suppress(OSError):
-                recorder.store.model_file(recorder.run_id).unlink(missing_ok=True)  # the best epoch kept while training
+        _keep(recorder, model, out)
+        recorder.store.close()
     fin, test = model.record.finished, model.record.test
     summary = {
         "out": str(out),
-        "run_id": recorder.run_id if recorder is not None else None,
+        "run_id": recorder.run_id if recorder is not None and recorder.lost is None else None,
         "model": model_config.kind,
         "test_accuracy": test.accuracy if test else None,
         "test_macro_f1": test.macro_f1 if test else None,
@@ -173,6 +168,7 @@ def _train_one(dataset, configs: tuple, progress: _Progress, recorder, vectors_c
     (or None); a run that stops is recorded as cancelled or failed. The trained ``SentimentModel``.
     ``vectors_cache``: see ``core.train.pipeline.train_model``."""
     from core.events import run_to_end
+    from core.store.runs import StoreError
     from core.train.pipeline import train_model
 
     model_config, tok_config, train_config = configs
@@ -187,9 +183,9 @@ def _train_one(dataset, configs: tuple, progress: _Progress, recorder, vectors_c
     checkpoint = None
     if recorder is not None:
         try:
-            checkpoint = recorder.store.model_file(recorder.run_id)
-        except OSError as e:
-            to_stderr(f"note: the run store can't keep this run's best epoch as it trains ({e.strerror or e})")
+            checkpoint = recorder.model_file()
+        except StoreError as e:
+            to_stderr(f"note: the run store can't keep this run's best epoch as it trains ({e})")
     try:
         events = train_model(dataset, model_config, train_config, tok_config, checkpoint_path=checkpoint,
                              remove_checkpoint=False, vectors_cache=vectors_cache)
@@ -202,33 +198,70 @@ def _train_one(dataset, configs: tuple, progress: _Progress, recorder, vectors_c
         progress.close()
 
 
-def _start_recording(dataset, model_config, tok_config, train_config):
-    """Open the run store and record the start of this run (None, with a note, when it can't be kept)."""
+def _start_recording(dataset, model_config, tok_config, train_config, store=None, name: str = "",
+                     sweep: dict | None = None):
+    """Open the run store (unless given) and record the start of this run: its ``RunRecorder``, or None with
+    a note when the run can't be kept. The store failing later stops the recording, never the training."""
     from core.store.runs import RunRecorder, RunStore, StoreError, begin_run
 
     try:
-        store = RunStore()
-        for note in store.notes:
-            to_stderr(f"note: {note}")
-        name = model_config.kind.upper()
-        return RunRecorder(store, begin_run(store, dataset, name, model_config, tok_config, train_config))
+        if store is None:
+            store = RunStore()
+            for note in store.notes:
+                to_stderr(f"note: {note}")
+        run_id = begin_run(store, dataset, name or model_config.kind.upper(), model_config, tok_config, train_config,
+                           sweep)
     except StoreError as e:
         to_stderr(f"note: this run is not kept in the run store: {e}")
+        return None
+    return RunRecorder(store, run_id, on_lost=lambda message: to_stderr(f"note: {message}"))
+
+
+def _keep(recorder, model, out: Path | None) -> str | None:
+    """Keep ``model`` as the recorded run's model file in the store; the kept path, or None (said) when the
+    store lost the run or can't take the file, then recording ``out`` (the model saved there) instead."""
+    if recorder.lost is not None:
+        return None  # said when it was lost
+    from core.errors import ModelFileError
+    from core.store.runs import StoreError
+
+    try:
+        return recorder.keep(model)
+    except (StoreError, ModelFileError) as e:  # no file for it in the store, or the copy can't be written
+        if out is None:
+            to_stderr(f"note: run {recorder.run_id}'s model is not kept in the run store ({e})")
+            recorder.ended(e)
+            return None
+        to_stderr(f"note: the run store could not keep a copy of the model ({e}); it records {out} instead")
+        recorder.finished(model, str(out))
+        if recorder.kept_file is not None:  # the best epoch kept while training: the run's own file
+            with contextlib.suppress(OSError):
+                recorder.kept_file.unlink(missing_ok=True)
         return None
 
 
 def cmd_sweep(args) -> int:
-    """Every combination of the --grid values, trained one after another and kept in the run store."""
+    """Every combination of the --grid values, trained one after another and kept in the run store (a store
+    that can't be used is said, and the sweep trains anyway)."""
+    from core import distributed
     from core.config import DataConfig, ModelConfig, TokenizerConfig, TrainConfig
     from core.settings import shown
-    from core.store.runs import RunRecorder, RunStore, begin_run
-    from core.train.sweep import new_sweep_id, parse_grid, plan_grid
+    from core.store.runs import RunStore, StoreError
+    from core.train.sweep import check_runs, new_sweep_id, parse_grid, plan_grid
 
+    if distributed.launched_size() > 1:  # every process would train the whole grid and record it again
+        raise StudioError("sweep runs in one process, not under torchrun: run `main.py sweep` without torchrun, or "
+                          "torchrun `main.py train` once per combination")
     data_config, *base = configs_from(args, DataConfig, ModelConfig, TokenizerConfig, TrainConfig)
     plans = plan_grid(base, parse_grid(args.grid))
+    check_runs([(values, [model], train) for values, (model, _, train) in plans])  # devices, vectors: before training
     sweep_id = new_sweep_id()
-    store = RunStore()
-    for note in store.notes:
+    try:
+        store = RunStore()
+    except StoreError as e:
+        to_stderr(f"note: these runs are not kept in the run store: {e}")
+        store = None
+    for note in store.notes if store is not None else ():
         to_stderr(f"note: {note}")
     progress = _Progress(args.quiet)
     progress.log(f"loading {args.data} ...")
@@ -238,15 +271,21 @@ def cmd_sweep(args) -> int:
         model_config, tok_config, train_config = configs
         label = ", ".join(f"{k}={shown(v)}" for k, v in values.items())
         progress.log(f"run {i}/{len(plans)}: {label}")
-        recorder = RunRecorder(store, begin_run(store, dataset, f"{model_config.kind.upper()} {label}", model_config,
-                                                tok_config, train_config, {"id": sweep_id, "values": values}))
+        recorder = None if store is None else _start_recording(
+            dataset, model_config, tok_config, train_config, store, f"{model_config.kind.upper()} {label}",
+            {"id": sweep_id, "values": values})
         model = _train_one(dataset, configs, progress, recorder, vectors)
-        try:
-            kept = recorder.keep(model)
-        except BaseException as e:
-            recorder.ended(e)  # its best epoch stays the run's model file
-            raise
+        kept = None
+        if recorder is not None:
+            try:
+                kept = _keep(recorder, model, None)
+            except BaseException as e:
+                recorder.ended(e)  # its best epoch stays the run's model file
+                raise
         test = model.record.test
-        print(json.dumps({"run_id": recorder.run_id, **values, "test_accuracy": test.accuracy if test else None,
+        print(json.dumps({"run_id": recorder.run_id if kept is not None else None, **values,
+                          "test_accuracy": test.accuracy if test else None,
                           "test_macro_f1": test.macro_f1 if test else None, "model_path": kept}), flush=True)
+    if store is not None:
+        store.close()
     return 0

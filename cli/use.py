@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cli.flags import (
+    _in_range,
     add_setting_flags,
     configs_from,
     data_args,
@@ -45,9 +46,14 @@ def register(subparsers) -> None:
     ev.add_argument("--seed", dest="legacy_seed", type=int, default=None, help=argparse.SUPPRESS)
     ev.set_defaults(func=cmd_evaluate)
 
-    pr = subparsers.add_parser("predict", help="predict texts (arguments, or stdin one per line); JSON lines on stdout")
+    # intermixed: texts before, between and after the options; after "--", every argument is a text (one that
+    # starts with "-" too: `predict FILE --gates -- "-lrb- ..."`)
+    pr = subparsers.add_parser("predict", intermixed=True,
+                               help="predict texts (arguments, or stdin one per line); JSON lines on stdout")
     pr.add_argument("model_file", metavar="FILE")
-    pr.add_argument("texts", nargs="*", metavar="TEXT")
+    pr.add_argument("texts", nargs="*", default=[], metavar="TEXT",
+                    help='texts to predict (one that starts with "-" goes after "--"); none: one per line on standard '
+                         "input")
     pr.add_argument("--gates", action="store_true", help="add tokens and the per-token gate trace")
     pr.add_argument("--explain", action="store_true",
                     help="add word attributions toward the predicted class: tokens, offsets, attributions, words "
@@ -66,20 +72,24 @@ def register(subparsers) -> None:
     runs_sub = runs.add_subparsers(dest="runs_command", required=True)  # its parsers are runs' kind: one-line errors
     rl = runs_sub.add_parser("list", help="every run, newest first")
     rl.add_argument("--json", action="store_true", help="one JSON array of objects")
+    run_id = _in_range(int, 1, 2**63 - 1)  # a store's ids: SQLite's 64-bit integers
     rs = runs_sub.add_parser("show", help="one run: settings, metrics, curves")
-    rs.add_argument("run_id", type=int, metavar="ID")
+    rs.add_argument("run_id", type=run_id, metavar="ID")
     rs.add_argument("--json", action="store_true", help="as JSON")
     rd = runs_sub.add_parser("delete", help="delete a run and the model file kept for it")
-    rd.add_argument("run_id", type=int, metavar="ID")
+    rd.add_argument("run_id", type=run_id, metavar="ID")
     re_ = runs_sub.add_parser("export", help="a run's curves as CSV, its record as JSON and its model file")
-    re_.add_argument("run_id", type=int, metavar="ID")
+    re_.add_argument("run_id", type=run_id, metavar="ID")
     re_.add_argument("--out", required=True, metavar="FOLDER", help="folder to write (created; must not exist)")
+    re_.add_argument("--without-model", action="store_true",
+                     help="leave the model file out: for a run whose model file is gone (refused without this)")
 
     ex = subparsers.add_parser("export", help="write a bundle that runs without PyTorch: ONNX model, tokenizer, "
                                               "model card")
     ex.add_argument("model_file", metavar="FILE")
     ex.add_argument("--out", required=True, metavar="FOLDER", help="the bundle's folder (created)")
-    ex.add_argument("--force", action="store_true", help="replace the folder if it exists and is not empty")
+    ex.add_argument("--force", action="store_true",
+                    help="replace an earlier bundle in the folder: its own files only; any others stay, named")
     ex.set_defaults(func=cmd_export)
 
 
@@ -108,7 +118,7 @@ def cmd_runs(args) -> int:
     if args.runs_command == "export":
         from core.store.runs import export_run
 
-        written = export_run(store, args.run_id, args.out)
+        written = export_run(store, args.run_id, args.out, without_model=args.without_model)
         print(json.dumps({"out": args.out, "files": written}))
         return 0
     store.delete(args.run_id)
@@ -266,5 +276,8 @@ def cmd_export(args) -> int:
 
     model = load_model(args.model_file)
     done = run_to_end(export_steps(model, args.out, force=args.force, model_file=args.model_file))
-    print(json.dumps({"out": done.path, "files": sorted(p.name for p in Path(done.path).iterdir())}))
+    if done.kept:
+        to_stderr(f"note: kept what the earlier bundle did not write, in {done.path}: {', '.join(done.kept)}")
+    print(json.dumps({"out": done.path, "files": sorted(p.name for p in Path(done.path).iterdir()),
+                      "kept": done.kept}))
     return 0

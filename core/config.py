@@ -23,6 +23,10 @@ Pooling = Literal["last", "mean", "max"]
 CELL_KINDS: tuple[CellKind, ...] = ("lstm", "gru", "rnn")
 POOLINGS: tuple[Pooling, ...] = ("mean", "max", "last")
 MAX_PARAMETERS = 500_000_000  # 2 GB of float32 weights, about 8 GB while training with Adam
+# Embedding size 0 (the default) means "the word vectors' size", and this without vectors: a model's config
+# always holds the size it was built with (core.text.embedding.sized_for_vectors settles it before training)
+EMBED_DIM_WITHOUT_VECTORS = 128
+MAX_EMBED_DIM = 2048
 CELL_DESCRIPTIONS: dict[str, str] = {  # what each kind is, for a person choosing one
     "lstm": "Long short-term memory: input, forget and output gates decide what the cell keeps, so it can "
     "carry one word across a long gap.",
@@ -91,8 +95,11 @@ class ModelConfig(Config):
     vocab_size: int = 30_000  # set from the trained tokenizer
     num_classes: int = 2  # set from the dataset
     embed_dim: int = setting(
-        128, "Embedding size", "Length of each word's vector. Large enough for sentence sentiment; bigger mostly adds "
-        "parameters. With word vectors, left at 128 it follows the vectors' size.", range=(1, 2048, 16))
+        0, "Embedding size", "Length of each word's vector; 0, the default, follows the word vectors' size, and is "
+        f"{EMBED_DIM_WITHOUT_VECTORS} without vectors. {EMBED_DIM_WITHOUT_VECTORS} is large enough for sentence "
+        "sentiment; bigger mostly adds parameters. A size given with word vectors keeps them in its first dimensions "
+        "and random values in the rest (a smaller one is refused).", range=(0, MAX_EMBED_DIM, 16),
+        special="auto (the vectors' size, else 128)")
     hidden_size: int = setting(
         128, "Hidden size", "Units in the recurrent state, per direction: how much the model can hold in memory. A "
         "middle size that trains in minutes on CPU.", range=(1, 2048, 16))
@@ -129,11 +136,11 @@ class ModelConfig(Config):
             raise StudioError(f"a vocabulary of {self.vocab_size} tokens cannot hold [PAD] and [UNK]")
         if self.num_classes < 2:
             raise StudioError(f"a classifier needs at least 2 classes, not {self.num_classes}")
-        n = self.num_parameters()
+        n, embed = self.num_parameters(), self.embed_dim or EMBED_DIM_WITHOUT_VECTORS
         if n > MAX_PARAMETERS:
             raise StudioError(
                 f"this model would have {n / 1e6:,.0f} million parameters; the most is {MAX_PARAMETERS / 1e6:,.0f} "
-                f"million (vocabulary {self.vocab_size:,} x embedding {self.embed_dim}, {self.num_layers} layer(s) "
+                f"million (vocabulary {self.vocab_size:,} x embedding {embed}, {self.num_layers} layer(s) "
                 f"of {self.hidden_size}): lower the embedding size, hidden size, layers or vocabulary size"
             )
 
@@ -141,9 +148,10 @@ class ModelConfig(Config):
         """The number of weights, computed without building anything (to refuse a model too big first)."""
         gates = {"rnn": 1, "gru": 3, "lstm": 4}[self.kind]
         h, dirs = self.hidden_size, self.num_directions
-        n = self.vocab_size * self.embed_dim
+        embed = self.embed_dim or EMBED_DIM_WITHOUT_VECTORS  # 0: not settled yet (see embed_dim)
+        n = self.vocab_size * embed
         for layer in range(self.num_layers):
-            inputs = self.embed_dim if layer == 0 else h * dirs
+            inputs = embed if layer == 0 else h * dirs
             n += dirs * gates * h * (inputs + h + 2)
         return n + h * dirs * self.num_classes + self.num_classes
 
@@ -212,8 +220,8 @@ class TrainConfig(Config):
     vectors: str = setting(
         "", "Word vectors", "A pretrained word vectors file whose rows start the embedding of the vocabulary's words "
         "(GloVe or fastText text, also .gz or .zip; word2vec .bin; a .npy matrix with its words beside it). Empty: "
-        "learned from scratch. The embedding size follows the vectors while Embedding size is left at its default "
-        "(128); a larger size keeps the vectors in the first dimensions and random values in the rest.",
+        "learned from scratch. The embedding size follows the vectors while Embedding size is left at 0, its default; "
+        "a larger size keeps the vectors in the first dimensions and random values in the rest.",
         path="Word vectors (*.txt *.vec *.gz *.zip *.bin *.npy);;All files (*)")
     freeze_vectors: bool = setting(
         False, "Freeze vectors", "Keep the pretrained rows fixed while training (Kim's CNN-static). Off, the "
@@ -238,6 +246,9 @@ class TrainConfig(Config):
         if type(self.eval_batch_size) is not int or not 1 <= self.eval_batch_size <= 65536:
             raise SettingError(f"eval batch size must be a whole number from 1 to 65536, not {self.eval_batch_size!r}",
                                "eval_batch_size")
+        if self.freeze_vectors and not self.vectors.strip():
+            raise SettingError("Freeze vectors (--freeze-vectors) keeps pretrained word vectors fixed, but no vectors "
+                               "file (--vectors) is given: give one, or leave freezing off", "freeze_vectors")
 
 
 @dataclass

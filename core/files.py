@@ -47,13 +47,10 @@ def size_text(n: int) -> str:
     return f"{n} bytes"
 
 
-def read_bounded(path: Path, limit: int, what: str, error: type[StudioError] = StudioError) -> bytes:
-    """The bytes of the regular file ``path``, refusing anything else and anything over ``limit``.
-
-    ``what`` names the file in messages ("data file", "model file"); ``error`` is the error type raised.
-    The size is checked twice: ``st_size`` first (a 10 GB sparse file is refused without reading), then
-    while reading (files under /proc say 0 bytes and may hold more).
-    """
+def open_regular(path: Path, what: str, error: type[StudioError] = StudioError) -> int:
+    """A file descriptor of ``path`` opened for reading when it is a regular file: a FIFO (opening one would
+    wait for a writer), a folder, a device or a socket is refused at once, with ``error``; ``what`` names the
+    file in messages ("data file", "vectors file"). The caller closes it."""
     try:
         # O_NONBLOCK: opening a FIFO never waits for a writer; fstat then checks the very file opened
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
@@ -61,10 +58,23 @@ def read_bounded(path: Path, limit: int, what: str, error: type[StudioError] = S
         raise error(f"{_cap(what)} {path} does not exist") from None
     except (OSError, ValueError) as e:  # ValueError: a NUL in the path
         raise error(f"Can't read {what} {path}: {getattr(e, 'strerror', None) or e}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise error(f"{_cap(what)} {path} is {_kind(mode)}, not a file that can be read")
+    return fd
+
+
+def read_bounded(path: Path, limit: int, what: str, error: type[StudioError] = StudioError) -> bytes:
+    """The bytes of the regular file ``path`` (``open_regular``), refusing anything over ``limit``.
+
+    ``what`` names the file in messages ("data file", "model file"); ``error`` is the error type raised.
+    The size is checked twice: ``st_size`` first (a 10 GB sparse file is refused without reading), then
+    while reading (files under /proc say 0 bytes and may hold more).
+    """
+    fd = open_regular(path, what, error)
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise error(f"{_cap(what)} {path} is {_kind(st.st_mode)}, not a file that can be read")
         if st.st_size > limit:  # a 10 GB sparse file is refused without reading it
             raise error(f"{_cap(what)} {path} is {size_text(st.st_size)}; the most this app reads is "
                         f"{size_text(limit)}")

@@ -71,7 +71,8 @@ class AttributionRow(QWidget):
 
     def show_attribution(self, a: Attribution, note: str, end: int | None) -> None:
         """``a``'s words coloured in its text, cut after character ``end`` (the traced part of a long text)."""
-        self.text.setText(highlighted(a, end))
+        bound = f" <span style='color:gray'>({escape(a.note)}.)</span>" if a.note else ""  # part of a long text
+        self.text.setText(highlighted(a, end) + bound)
         self.text.setToolTip(f"Green words push toward {a.target_name}, red words away ({note}).")
 
 

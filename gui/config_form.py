@@ -156,8 +156,11 @@ def make_input(f: SettingField) -> QWidget:
         w.setRange(int(lo), int(hi))
         w.setSingleStep(max(1, int(step)))
         w.setGroupSeparatorShown(hi >= 10_000 and step > 1)  # sizes (30,000), not identifiers (a seed)
+    if s.special and isinstance(w, QSpinBox | QDoubleSpinBox):
+        w.setSpecialValueText(s.special)  # shown at the minimum, which means "automatic"
     set_value(w, default)
-    w.setToolTip(f"<p>{s.help}</p><p>Default: <b>{shown(default)}</b></p>")
+    shown_default = s.special if s.special and default == (s.range or (0,))[0] else shown(default)
+    w.setToolTip(f"<p>{s.help}</p><p>Default: <b>{shown_default}</b></p>")
     return w
 
 

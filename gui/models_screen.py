@@ -278,8 +278,8 @@ class ModelsScreen(QWidget):
                 QMessageBox.warning(self, "Choose another folder",
                                     f"{out} is not empty and not an earlier bundle; choose a new or empty folder.")
                 return
-            answer = QMessageBox.question(self, "Replace the bundle?",
-                                          f"{out} holds an earlier bundle. Replace it with this model's?")
+            answer = QMessageBox.question(self, "Replace the bundle?", f"{out} holds an earlier bundle. Replace it "
+                                          "with this model's? Other files in the folder are kept.")
             if answer != QMessageBox.StandardButton.Yes:
                 return
             force = True
@@ -296,7 +296,8 @@ class ModelsScreen(QWidget):
             if isinstance(event, PhaseEvent):
                 self.session.status.emit(event.message)
             elif isinstance(event, Exported):
-                self.session.status.emit(f"Exported {name} to {event.path}")
+                kept = f" (your other files there are kept: {', '.join(event.kept)})" if event.kept else ""
+                self.session.status.emit(f"Exported {name} to {event.path}{kept}")
                 self.exported.emit(event.path)
 
         task.event.connect(on_event)

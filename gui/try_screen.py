@@ -372,8 +372,11 @@ class TryScreen(QWidget):
         note = f"{METHOD_NAMES[a.method]}, toward {a.target_name}"
         if a.completeness_error is not None:
             note += f"; the scores add up to the output's change within {a.completeness_error:.1%}"
+        if a.note:  # leaving each word out looked at part of a long text
+            note += f"; {a.note}"
         shown = a.token_scores[: len(trace.tokens)]  # the heatmap traces the first tokens of a long text
-        self.heatmap.set_attribution(shown, f"why {a.target_name}", note + ".")
+        # no row for a part at the text's end (first_token): its tokens are not the ones traced here
+        self.heatmap.set_attribution(None if a.first_token else shown, f"why {a.target_name}", note + ".")
         self.why.show_attribution(a, note, int(trace.offsets[-1][1]) if len(trace.tokens) else None)
 
     def _refresh_models(self) -> None:

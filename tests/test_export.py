@@ -223,12 +223,16 @@ def test_the_readme_shows_the_cards_tested_example():
     assert EXAMPLE in (ROOT / "README.md").read_text()
 
 
-def test_force_replaces_a_bundle_whole(trained, tmp_path):
+def test_force_replaces_the_bundles_own_files_and_keeps_the_others(trained, tmp_path):
+    """The earlier bundle's files (its model file too) are replaced; a file of the user's stays (issue 27:
+    tests/test_hostile_export_cli.py tries many)."""
     out = tmp_path / "bundle"
     assert run_cli("export", str(trained["lstm"]), "--out", str(out))[0] == 0
-    (out / "stray.txt").write_text("old")
-    assert run_cli("export", str(trained["rnn"]), "--out", str(out), "--force")[0] == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, "rnn.safetensors"])
+    (out / "stray.txt").write_text("mine")
+    code, stdout, err = run_cli("export", str(trained["rnn"]), "--out", str(out), "--force")
+    assert code == 0 and "stray.txt" in err and json.loads(stdout)["kept"] == ["stray.txt"], err
+    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, "rnn.safetensors", "stray.txt"])
+    assert (out / "stray.txt").read_text() == "mine" and load_model(out / "rnn.safetensors").kind == "rnn"
     assert [p.name for p in tmp_path.iterdir()] == ["bundle"]  # no temporary or old folder left
 
 

@@ -334,18 +334,16 @@ def test_model_file_tokenizer_of_another_kind_is_refused(model_path, tmp_path):
         load_model(bad)
 
 
-def test_a_crafted_tokenizer_pipeline_is_replaced_by_the_apps_own(model_path, tmp_path, tiny_model):
-    """A file's normalizer, pre-tokenizer and post-processor are never run: they are rebuilt from its
-    settings, so a crafted pattern can't change how text is split (or crash the Rust side)."""
+def test_a_crafted_tokenizer_pipeline_is_refused(model_path, tmp_path):
+    """A file's normalizer, pre-tokenizer, post-processor and decoder must be the ones the app writes for
+    its settings: a crafted pattern is refused, never run (the class: tests/test_hostile_text.py)."""
     def craft(spec):
         spec["pre_tokenizer"] = {"type": "Split", "pattern": {"Regex": "(?=o)"}, "behavior": "Isolated",
                                  "invert": False}
         spec["normalizer"] = {"type": "Replace", "pattern": {"String": "good"}, "content": "bad"}
 
-    crafted = load_model(rewrite(model_path, tmp_path / "crafted.safetensors", _tokenizer_edit(model_path, craft)))
-    text = "the film was good, not bad"
-    assert crafted.tokenizer.encode(text).tokens == tiny_model.tokenizer.encode(text).tokens
-    assert crafted.predict_proba([text]).tolist() == tiny_model.predict_proba([text]).tolist()
+    with pytest.raises(ModelFileError, match="has a damaged tokenizer: its normalizer is 'Replace'"):
+        load_model(rewrite(model_path, tmp_path / "crafted.safetensors", _tokenizer_edit(model_path, craft)))
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,7 @@ def test_a_cli_training_is_kept_with_its_curves_and_model(home, tmp_path):
                    "1", "--embed-dim", "8", "--hidden-size", "8", "--device", "cpu", "--quiet", "--no-record")[0] == 0
     assert len(RunStore().runs()) == 1
     code, out, err = run_cli("runs", "export", str(run_id), "--out", str(tmp_path / "run"))
-    assert code == 0 and json.loads(out)["files"] == sorted(["epochs.csv", "run.json", f"run-{run_id}.safetensors",
+    assert code == 0 and json.loads(out)["files"] == sorted(["epochs.csv", "run.json", Path(row["model_path"]).name,
                                                              "steps.csv"])
     epochs_csv = (tmp_path / "run" / "epochs.csv").read_text().splitlines()
     assert epochs_csv[0].startswith("epoch,train_loss") and len(epochs_csv) == 3
@@ -145,9 +145,9 @@ def test_grid_mistakes_are_refused_before_anything_trains():
 
 
 def test_a_store_of_the_first_schema_is_migrated_with_its_runs(home):
-    from core.store import runs as runs_module
+    from core.store import run_db
 
-    v1 = runs_module._SCHEMA.replace(",\n    sweep TEXT NOT NULL DEFAULT ''", "")
+    v1 = run_db._SCHEMA.replace(",\n    sweep TEXT NOT NULL DEFAULT ''", "")
     assert "sweep" not in v1
     home.mkdir(parents=True)
     with sqlite3.connect(home / "runs.sqlite3") as db:

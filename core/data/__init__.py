@@ -129,7 +129,8 @@ def _fits_in_memory(path: Path) -> bool:
 
 
 def arrow_file(source: str) -> bool:
-    """Whether ``source`` is a local file that loads through the Arrow cache (``arrow``); never raises."""
+    """Whether ``source`` is a local file that loads through the Arrow cache (``arrow``). A source that is not
+    one is False; a bad ``SENTIMENT_STUDIO_ARROW_MB`` raises its one-line ``DataError``."""
     try:
         kind, target, _ = parse_source(source)
     except DataError:

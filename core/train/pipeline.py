@@ -94,8 +94,7 @@ def train_model(
     model_config = ModelConfig.from_dict(
         {**model_config.to_dict(), "vocab_size": tokenizer.vocab_size, "num_classes": dataset.num_classes}
     )
-    if vectors is not None:
-        model_config = sized_for_vectors(model_config, vectors.dim)
+    model_config = sized_for_vectors(model_config, vectors.dim if vectors is not None else None)  # its size settled
     classifier = build_classifier(model_config, train_config.seed)
     coverage = None
     if vectors is not None:

@@ -1,8 +1,9 @@
 """Sweeps: value lists for settings, and the grid of runs they make (for the command line and the app).
 
 A sweep is every combination of the values given per setting (``hidden_size=64,128`` x ``kind=lstm,rnn``
-is 4 runs). Every combination is built into configs, and so checked by the configs' own settings, before
-any training starts: a bad value fails at once, not after hours of the runs before it.
+is 4 runs). Every combination is built into configs, and so checked by the configs' own settings, and its
+device and vectors file are checked (``check_runs``), before any training starts: a bad value fails at
+once, not after hours of the runs before it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from core.config import DataConfig, ModelConfig, TokenizerConfig, TrainConfig
 from core.errors import StudioError
 from core.events import PhaseEvent, TaskControl
 from core.model.events import ModelEvent
-from core.settings import settings_of
+from core.settings import settings_of, shown
 
 CONFIGS = (ModelConfig, TokenizerConfig, TrainConfig)
 
@@ -37,7 +38,8 @@ def parse_grid(specs: list[str]) -> list[tuple[int, str, list]]:
     """``["hidden_size=64,128", "kind=lstm,rnn"]`` -> ``[(config index in CONFIGS, field, values)]``, each
     value of its setting's type. A setting is named by its field or its flag (``lr``, ``model``; ``kind`` is
     the model's, the tokenizer's is ``tokenizer``). Raises ``StudioError`` for an unknown setting or value,
-    a data setting (``DataConfig``'s), a setting given twice, or more than ``MAX_COMBINATIONS`` combinations."""
+    a data setting (``DataConfig``'s), a setting or a value given twice, or more than ``MAX_COMBINATIONS``
+    combinations."""
     data = {key: f for f in settings_of(DataConfig) for key in (f.name, f.flag.lstrip("-").replace("-", "_"))}
     fields: dict[str, tuple[int, object]] = {}
     for i, cls in enumerate(CONFIGS):
@@ -71,6 +73,9 @@ def parse_grid(specs: list[str]) -> list[tuple[int, str, list]]:
                     value = typ(text)
             except ValueError:
                 raise StudioError(f"--grid {spec!r}: {text!r} is not a {typ.__name__}") from None
+            if value in parsed:  # a typo more likely than a wish to train the same run twice
+                raise StudioError(f"--grid {spec!r}: {text!r} is given twice; each value is trained once, so give it "
+                                  "once")
             parsed.append(value)
         out.append((index, f.name, parsed))
     count = math.prod(len(values) for _, _, values in out)
@@ -152,14 +157,44 @@ def combinations(models: list[ModelConfig], tokenizer: TokenizerConfig, train: T
     return out
 
 
+def check_runs(runs: list[tuple[dict, list[ModelConfig], TrainConfig]]) -> None:
+    """What would stop a sweep after its first runs have trained, checked before any: each run's device is
+    here (``core.device.choose_device``), and each vectors file opens as one of the formats, its header
+    fits its first vector, and its dimension fits every model that uses it (only its start is read: the
+    rows are read when a run needs them). ``runs``: ``(swept values, models, train config)`` per
+    combination. Raises ``StudioError`` naming the combination."""
+    from core.device import choose_device
+    from core.text.embedding import sized_for_vectors
+    from core.text.vectors import vectors_dimension
+
+    devices, dims = set(), {}
+    for i, (values, models, train) in enumerate(runs, 1):
+        try:
+            if train.device not in devices:
+                choose_device(train.device)
+                devices.add(train.device)
+            if train.vectors:
+                if train.vectors not in dims:
+                    dims[train.vectors] = vectors_dimension(train.vectors)
+                for model in models:
+                    sized_for_vectors(model, dims[train.vectors])
+        except StudioError as e:
+            if not values:
+                raise
+            swept = ", ".join(f"{k}={shown(v)}" for k, v in values.items())
+            raise StudioError(f"run {i} of {len(runs)} ({swept}): {e}") from None
+
+
 def train_grid(dataset, combinations: list[Combination], control: TaskControl, checkpoint_dir: Path | None = None,
                store_folder: Path | None = None, sweep_id: str | None = None) -> Iterator:
     """Train ``combinations`` one after another (``train_models``' events, one stream), each model recorded as
     a run in the store at ``store_folder`` when given (with the sweep it belongs to when there are several
-    combinations). Pause and cancel act through ``control`` as for one; a cancel stops the whole sweep."""
+    combinations). Pause and cancel act through ``control`` as for one; a cancel stops the whole sweep. Every
+    combination's device and vectors file are checked first (``check_runs``): none trains if one would fail."""
     from core.store.runs import RunStore, StoreError, recorded_runs
     from core.train.pipeline import train_models
 
+    check_runs([(one.values, [config for _, config in one.plan], one.train) for one in combinations])
     store = None
     if store_folder is not None:
         try:
