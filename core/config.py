@@ -99,7 +99,7 @@ class ModelConfig(Config):
         f"{EMBED_DIM_WITHOUT_VECTORS} without vectors. {EMBED_DIM_WITHOUT_VECTORS} is large enough for sentence "
         "sentiment; bigger mostly adds parameters. A size given with word vectors keeps them in its first dimensions "
         "and random values in the rest (a smaller one is refused).", range=(0, MAX_EMBED_DIM, 16),
-        special="auto (the vectors' size, else 128)")
+        special="auto")
     hidden_size: int = setting(
         128, "Hidden size", "Units in the recurrent state, per direction: how much the model can hold in memory. A "
         "middle size that trains in minutes on CPU.", range=(1, 2048, 16))

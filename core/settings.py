@@ -30,7 +30,7 @@ class Setting:
     log_scale: bool = False  # a rate spanning decades: entered as 0.002 or 1e-05, stepped 1-2-5
     flag: str | None = None  # the CLI flag when it is not --field-name (kept for compatibility)
     path: str = ""  # for a file path (empty: none), the file dialog's filter: "Word vectors (*.txt *.bin)"
-    special: str = ""  # what the form shows for the range's minimum when it means "automatic" (0: "auto")
+    special: str = ""  # what the form shows at the range's minimum when it means "automatic" ("auto")
 
     @property
     def summary(self) -> str:
