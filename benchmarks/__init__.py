@@ -11,10 +11,11 @@ The timing suite, ``run``: a registry of parts, each a function ``(quick, result
                    data larger than memory, time to a good model
     targets        the figure each measure must meet; texts: the reviews they measure on
 and the programs those parts start, each also run on its own:
-    startup_probe  opens the main window, prints when it was shown
-    gui_responsiveness   the window's event-loop stalls while two models train
+    startup_probe  opens the main window, prints when it was drawn and whether torch was imported by then
+    gui_responsiveness   the window's event-loop stalls after its first paint and while two models train
     large_data     peak memory and time to the first step against the row count
-Beside them: ``wait_policy`` (OpenMP wait policy x threads x busy programs), ``distributed`` (one process
+Beside them: ``startup_stress`` (the app launched and closed at random moments under X, crashes counted),
+``wait_policy`` (OpenMP wait policy x threads x busy programs), ``distributed`` (one process
 against two under torchrun), ``gpu_check`` (CPU against GPU; ``bash benchmarks/gpu_check.sh``).
 
 The results suite, ``results``: one module per study, each with ``run(state, quick)`` adding its finished runs
