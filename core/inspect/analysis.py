@@ -1,6 +1,6 @@
 """Measurements behind the LSTM-vs-RNN story: memory across a gap, vanishing gradients, gate saturation.
 
-Plain numpy results, for the Compare screen and for ``benchmarks/results.py`` alike.
+Plain numpy results, for the Compare screen and for the results studies (``python -m benchmarks.results``) alike.
 """
 
 from __future__ import annotations

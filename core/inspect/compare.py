@@ -1,7 +1,7 @@
 """Scoring models side by side on one split: metrics, speed, and what happens inside them.
 
-``score_models`` is the Compare screen's task and what ``benchmarks/results.py`` measures with: a
-generator yielding a ``ModelScore`` per model (or a ``ScoreSkipped`` saying why a model could not
+``score_models`` is the Compare screen's task and what the results studies (``python -m benchmarks.results``)
+measure with: a generator yielding a ``ModelScore`` per model (or a ``ScoreSkipped`` saying why a model could not
 be scored on this data), with ``PhaseEvent``s between. Besides the metrics it measures the
 LSTM-vs-RNN story for any model: accuracy by gap (datasets with a ``gap`` column, such as
 builtin:longrange), how fast gradients fade back through time, and how saturated the memory gate
