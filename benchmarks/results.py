@@ -23,7 +23,7 @@ import json
 import sys
 import time
 
-from benchmarks import accuracy, faithfulness, story, time_to_seed, word_vectors
+from benchmarks import accuracy, faithfulness, seeds_folds, story, time_to_seed, word_vectors
 from benchmarks.figures import Figures
 from benchmarks.report import State, docs_folder, write_markdown
 
@@ -52,8 +52,8 @@ def run_studies(state: State, quick: bool, vectors: str | None) -> None:
 def sections(state: dict) -> list[str]:
     """The studies' sections of results.md, in the page's order (the time to beat the Keras recipe closes the
     word-vectors section)."""
-    return [*accuracy.markdown(state), *story.markdown(state), *word_vectors.markdown(state),
-            *faithfulness.markdown(state)]
+    return [*accuracy.markdown(state), *seeds_folds.section(), *story.markdown(state),
+            *word_vectors.markdown(state), *faithfulness.markdown(state)]
 
 
 def main() -> int:

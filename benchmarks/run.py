@@ -8,7 +8,8 @@
 2. tokenization vs a naive Python tokenizer; 3. the interactive trace of a 40-word sentence and
    evaluation throughput; 4. GUI event-loop stalls while two models train; 5. start-up time;
    6. peak memory while training on 25,000 long reviews; 7. training beside busy programs; 8. data larger
-   than memory; 9. time to a model that beats the seed article's Keras recipe on SST-2 (``--only seed``).
+   than memory; 9. time to a model that beats the seed article's Keras recipe on SST-2 (``--only seed``);
+   10. intervals and paired tests of 3 models on SST-2's test rows (``--only intervals``).
 Ratios alternate the two sides with warm-up and take the median of repeats (the machine is shared).
 Texts: ../shared/datasets/imdb when present, else generated texts with IMDB's length distribution.
 The parts live in throughput.py (1, 2), interactive.py (3: trace, explain, export, runs) and processes.py
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.interactive import bench_explain, bench_export, bench_runs, bench_trace
+from benchmarks.interactive import bench_explain, bench_export, bench_intervals, bench_runs, bench_trace
 from benchmarks.processes import (
     bench_gui,
     bench_large,
@@ -42,7 +43,8 @@ from benchmarks.throughput import bench_tokenize, bench_training
 # adding its figures to ``results`` and its rows (measure, value, ratio / p95, target) to ``table``
 PARTS = {"train": bench_training, "tokenize": bench_tokenize, "trace": bench_trace, "explain": bench_explain,
          "export": bench_export, "runs": bench_runs, "gui": bench_gui, "startup": bench_startup,
-         "memory": bench_memory, "load": bench_load, "large": bench_large, "seed": bench_time_to_accuracy}
+         "memory": bench_memory, "load": bench_load, "large": bench_large, "seed": bench_time_to_accuracy,
+         "intervals": bench_intervals}
 
 
 def machine() -> str:

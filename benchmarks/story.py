@@ -25,6 +25,7 @@ from core.text.embedding import read_vectors_for, start_from_vectors
 from core.text.tokenizer import TextTokenizer
 from core.train.pipeline import train_model
 from core.train.trainer import Trainer
+from core.uncertainty import compare_rows, p_text
 
 STORY = ModelConfig(embed_dim=32, hidden_size=32, bidirectional=False, pooling="last", dropout=0.0, word_dropout=0.0)
 GAP_EDGES = [5, 10, 20, 50, 100, 201]  # the last bucket holds gaps 100-200
@@ -57,40 +58,64 @@ def _story_model(source: str, kind: str, quick: bool, vectors: str | None = None
     train = TrainConfig(**{**settings, "seed": 0, "epochs": 2 if quick else settings["epochs"]})
     model = run_to_end(train_model(ds, cfg, train)).model
     score = score_model(kind, model, ds["test"])
-    return ds["test"], score.predicted == score.truth
+    return ds["test"], score
 
 
 def _by_gap(source: str, edges: list[int], quick: bool, vectors: str | None = None,
-            **train_overrides) -> dict[str, list[dict]]:
-    """One model per kind on ``source``; its test accuracy per gap bucket."""
-    out = {}
+            **train_overrides) -> tuple[dict[str, list[dict]], dict]:
+    """One model per kind on ``source``; its test accuracy per gap bucket, and the kinds compared on the same
+    test rows (``paired``)."""
+    out, scores = {}, {}
     for kind in CELL_KINDS:
-        test, correct = _story_model(source, kind, quick, vectors, **train_overrides)
-        out[kind] = [b.__dict__ for b in accuracy_by_gap(correct, test, edges)]
+        test, scores[kind] = _story_model(source, kind, quick, vectors, **train_overrides)
+        correct = scores[kind].predicted == scores[kind].truth
+        out[kind] = [{"low": b.low, "high": b.high, "count": b.count, "accuracy": b.accuracy}  # no intervals here
+                     for b in accuracy_by_gap(correct, test, edges)]
         print(f"{source} {kind}: {[round(b['accuracy'], 2) for b in out[kind]]}", flush=True)
+    return out, paired(scores)
+
+
+def paired(scores: dict) -> dict:
+    """LSTM - RNN and LSTM - GRU on the same test rows: the difference in accuracy with its paired-bootstrap 95%
+    interval and the exact McNemar test (``core.uncertainty.compare_rows``)."""
+    out = {}
+    for a, b in (("lstm", "rnn"), ("lstm", "gru")):
+        sa, sb = scores[a], scores[b]
+        pair = compare_rows([sa.truth, sb.truth], [sa.predicted, sb.predicted], 2).pairs[0]
+        out[f"{a}-{b}"] = {"diff": pair.accuracy_diff, "ci": list(pair.accuracy_diff_ci), "p": pair.p,
+                           "a_only": pair.a_only, "b_only": pair.b_only, "rows": pair.count}
     return out
+
+
+def paired_text(pair: dict | None, a: str = "LSTM", b: str = "RNN") -> str:
+    """"LSTM - RNN +48.0 points [+46.1, +49.9], p < 0.0001 (McNemar, 1,600 rows)", or "" without the pair."""
+    if not pair:
+        return ""
+    lo, hi = pair["ci"]
+    return (f"{a} - {b} {100 * pair['diff']:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}], {p_text(pair['p'])} "
+            f"(exact McNemar, {pair['rows']:,} test rows)")
 
 
 def _longrange(state: State, quick: bool) -> None:
     """Accuracy by gap, three ways: one model per kind trained on gaps 5-200 mixed; one per kind and fixed
     gap; one per kind on gaps 0-200 drawn log-uniformly (short gaps common), trained longer and gentler."""
     n = 1500 if quick else 8000
-    if "longrange" not in state:
-        state["longrange"] = _by_gap(f"builtin:longrange?n={n}&gap=5-200", GAP_EDGES, quick)
+    if "longrange_pairs" not in state:  # the paired tests came later: the models again, seed 0 as before
+        state["longrange"], state["longrange_pairs"] = _by_gap(f"builtin:longrange?n={n}&gap=5-200", GAP_EDGES, quick)
         state.save()
     if "longrange_fixed" not in state:
         out = {}
         for kind in CELL_KINDS:
             out[kind] = []
             for gap in FIXED_GAPS[:2] if quick else FIXED_GAPS:
-                _, correct = _story_model(f"builtin:longrange?n={800 if quick else 4000}&gap={gap}", kind, quick)
-                out[kind].append(float(correct.mean()))
+                _, score = _story_model(f"builtin:longrange?n={800 if quick else 4000}&gap={gap}", kind, quick)
+                out[kind].append(float((score.predicted == score.truth).mean()))
             print(f"longrange fixed gaps {kind}: {[round(a, 2) for a in out[kind]]}", flush=True)
         state["longrange_fixed"] = out
         state.save()
-    if "longrange_log" not in state:  # short gaps as common as long ones, and a longer, gentler training
-        state["longrange_log"] = _by_gap(f"builtin:longrange?n={n}&gap=0-200&spread=log", [0, *GAP_EDGES], quick,
-                                         **LOG_TRAIN)
+    if "longrange_log_pairs" not in state:  # short gaps as common as long ones, and a longer, gentler training
+        state["longrange_log"], state["longrange_log_pairs"] = _by_gap(
+            f"builtin:longrange?n={n}&gap=0-200&spread=log", [0, *GAP_EDGES], quick, **LOG_TRAIN)
         state.save()
 
 
@@ -98,7 +123,7 @@ def _longrange_with_vectors(state: State, quick: bool, vectors: str) -> None:
     """The mixed-gap longrange experiment again, every model started from the word vectors."""
     if f"longrange_{GLOVE}" not in state:
         n = 1500 if quick else 8000
-        state[f"longrange_{GLOVE}"] = _by_gap(f"builtin:longrange?n={n}&gap=5-200", GAP_EDGES, quick, vectors)
+        state[f"longrange_{GLOVE}"], _ = _by_gap(f"builtin:longrange?n={n}&gap=5-200", GAP_EDGES, quick, vectors)
         state.save()
 
 
@@ -225,20 +250,26 @@ def _reading(state: dict) -> list[str]:
     def span(v: list[float]) -> str:
         return f"{min(v):.2f}" if min(v) == max(v) else f"{min(v):.2f}-{max(v):.2f}"
 
+    def tested(key: str) -> str:
+        pair = state.get(key, {}).get("lstm-rnn")
+        return (f" Over all the test rows: {paired_text(pair)}." if pair else
+                " (One seed, before the paired tests: no interval.)")
+
     out = ["**Reading the three together (this run's numbers):**", "",
            f"- Mixed gaps 5-200: LSTM {span(mixed['lstm'])}, GRU {span(mixed['gru'])}, RNN {span(mixed['rnn'])} "
-           "across the gap buckets."]
+           "across the gap buckets." + tested("longrange_pairs")]
     if max(mixed["rnn"]) < 0.6 and min(mixed["lstm"]) >= 0.9:
         out.append("  The RNN is at chance even at the shortest gaps: it never picked up the deciding word, "
                    "while the LSTM did at every gap. It does not degrade gradually with the gap; it fails to learn.")
     out.append(f"- One fixed gap: the longest gap learnt is {learnt('lstm')} for the LSTM, {learnt('gru')} for the "
-               f"GRU and {learnt('rnn')} for the RNN (of {', '.join(map(str, FIXED_GAPS))}).")
+               f"GRU and {learnt('rnn')} for the RNN (of {', '.join(map(str, FIXED_GAPS))}; one seed, 400 test texts "
+               "a gap, no paired test: a threshold read from the table above, not a tested difference).")
     if learnt("lstm") == learnt("rnn") != "none" and int(learnt("lstm")) < FIXED_GAPS[-1]:
         beyond = FIXED_GAPS[FIXED_GAPS.index(int(learnt("lstm"))) + 1]
         out.append(f"  With every example equally long, the LSTM has no edge here: no cell learns a gap of {beyond} "
                    f"or more from scratch in {STORY_TRAIN['epochs']} epochs.")
     out.append(f"- Short gaps common (log-uniform 0-200): LSTM {span(log['lstm'])}, GRU {span(log['gru'])}, "
-               f"RNN {span(log['rnn'])}.")
+               f"RNN {span(log['rnn'])}." + tested("longrange_log_pairs"))
     if min(log["rnn"]) >= 0.9:
         out.append("  Once short examples teach the RNN the task, it carries the word across 200 filler words too: "
                    "a tanh RNN can hold one bit that long. What it lacks is the gradient to learn it from long "

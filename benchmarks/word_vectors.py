@@ -169,4 +169,8 @@ def _compared(state: dict) -> list[str]:
             changed.append(f"- {name}: LSTM − RNN {edge[0]:+.1f} points at random init, {edge[1]:+.1f} with vectors.")
     if not changed:
         return []
-    return ["### The LSTM-vs-RNN measurements again, with vectors (random init → GloVe)", "", *changed, ""]
+    return ["### The LSTM-vs-RNN measurements again, with vectors (random init → GloVe)", "", *changed, "",
+            "Each of these is seed 0 alone, one model a side, without an interval or a test: they say how the "
+            "vectors moved the numbers, not that a difference is real. The random-init comparisons with their "
+            "intervals and p, over seeds and folds, are in \"Over seeds and folds\"; the vectors' runs were not "
+            "repeated.", ""]

@@ -1,4 +1,5 @@
-"""The headless command line: ``train``, ``sweep``, ``evaluate``, ``predict``, ``info``, ``export`` and ``runs``.
+"""The headless command line: ``train``, ``sweep``, ``evaluate``, ``predict``, ``info``, ``export``, ``runs`` and
+``compare``.
 
 A face of the app like ``gui/``: it parses arguments, drives the core's tasks and prints. Every
 setting flag is generated from the config dataclasses' field metadata (``core.settings``), the same
@@ -12,7 +13,8 @@ adds its subcommands and the handler each one runs):
   how every way a command can end becomes a line and an exit status, SIGTERM;
 - ``flags``: the parser, the setting flags and the arguments several commands share;
 - ``train``: ``train`` and ``sweep``, their progress, the run store's record, torchrun;
-- ``use``: ``evaluate``, ``predict``, ``info``, ``export`` and ``runs``.
+- ``use``: ``evaluate``, ``predict``, ``info``, ``export`` and ``runs``;
+- ``compare``: models on the same rows, with intervals and paired tests.
 
 Building the parser imports no torch: the handlers import the core's heavy modules when they run.
 """
@@ -25,7 +27,7 @@ import signal
 import sys
 import threading
 
-from cli import train, use
+from cli import compare, train, use
 from cli.flags import EXIT_USAGE, _Parser, add_setting_flags, configs_from
 from cli.use import PREDICT_CHUNK
 from core.errors import ColumnError, StudioError, one_line
@@ -81,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
     train.register(sub)
     use.register(sub)
+    compare.register(sub)
     return p
 
 

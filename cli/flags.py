@@ -103,5 +103,25 @@ def load_data(args: argparse.Namespace, log, *, min_classes: int = 2, **carve):
     return dataset
 
 
+def load_as_trained(args: argparse.Namespace, log, record, split_seed: int, *, min_classes: int = 1):
+    """The dataset ``data_args`` name, its missing splits carved as a model trained on it was (``record``: its
+    ``SplitRecord``, or None): the same seed, shares and columns, or the same fold of the same folds, so a
+    carved test split holds none of its training rows. ``split_seed``: the seed to carve with (the record's
+    unless overridden). Another source than the model's, or no record: carved with ``split_seed`` and the
+    default shares."""
+    carve: dict = {"split_seed": split_seed}
+    if record is None:
+        return load_data(args, log, min_classes=min_classes, **carve)
+    args.text_column = args.text_column or record.text_column or None
+    args.label_column = args.label_column or record.label_column or None
+    if record.folds:
+        from core.data.folds import fold_dataset
+
+        pool = load_data(args, log, min_classes=min_classes, validation_fraction=0.0, test_fraction=0.0, **carve)
+        return fold_dataset(pool, record.folds, record.fold, record.validation_fraction)
+    carve.update(validation_fraction=record.validation_fraction, test_fraction=record.test_fraction)
+    return load_data(args, log, min_classes=min_classes, **carve)
+
+
 def to_stderr(msg: str) -> None:
     print(msg, file=sys.stderr)

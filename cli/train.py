@@ -1,5 +1,8 @@
 """``train`` and ``sweep``: training from the command line, its progress on stderr, each run recorded in
-the run store, and ``train`` under torchrun (several processes, one model)."""
+the run store, ``train`` under torchrun (several processes, one model), and ``train --repeat N`` and
+``--folds K``: one setting trained several times, kept as one group (each run a model file of its own,
+``--out``'s name with ``-seed<S>`` or ``-fold<K>``, and a run in the store carrying ``Run.group``; the one
+JSON object printed at the end is the summary with the runs and the group's mean ± sd)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from core.errors import StudioError
 
 
 def register(subparsers) -> None:
-    from core.config import DataConfig, ModelConfig, TokenizerConfig, TrainConfig
+    from core.config import DataConfig, ModelConfig, RepeatConfig, TokenizerConfig, TrainConfig
 
     tr = subparsers.add_parser("train", help="train a model and save it to a file")
     data_args(tr)
@@ -26,6 +29,7 @@ def register(subparsers) -> None:
     add_setting_flags(tr, ModelConfig, "model")
     add_setting_flags(tr, TokenizerConfig, "tokenizer")
     add_setting_flags(tr, TrainConfig, "training")
+    add_setting_flags(tr, RepeatConfig, "repeats (each run its own model file: --out's name with -seed<S> or -fold<K>)")
     tr.set_defaults(func=cmd_train)
 
     sw = subparsers.add_parser("sweep", help="train one run per combination of setting values (kept in the run store)")
@@ -93,11 +97,16 @@ class _Progress:
 
 def cmd_train(args) -> int:
     from core import distributed
-    from core.config import DataConfig, ModelConfig, TokenizerConfig, TrainConfig
+    from core.config import DataConfig, ModelConfig, RepeatConfig, TokenizerConfig, TrainConfig
 
     out = _check_out_path(args.out, args.data)
-    data_config, model_config, tok_config, train_config = configs_from(args, DataConfig, ModelConfig,
-                                                                       TokenizerConfig, TrainConfig)
+    data_config, model_config, tok_config, train_config, repeats = configs_from(
+        args, DataConfig, ModelConfig, TokenizerConfig, TrainConfig, RepeatConfig)
+    if repeats.repeat > 1 or repeats.folds:
+        if distributed.launched_size() > 1:
+            raise StudioError("--repeat and --folds run in one process, not under torchrun: run `main.py train` "
+                              "without torchrun, or torchrun it once per seed or fold")
+        return train_group(args, out, data_config, (model_config, tok_config, train_config), repeats)
     world = distributed.start(train_config.device)  # under torchrun: one process of several (else a world of one)
     try:
         return _train_command(args, out, data_config, (model_config, tok_config, train_config), world)
@@ -141,11 +150,19 @@ def _train_command(args, out: Path, data_config, configs: tuple, world) -> int:
     if recorder is not None:
         _keep(recorder, model, out)
         recorder.store.close()
+    summary = run_summary(out, recorder, model)
+    progress.log(f"saved {out}: {scores_text(model)}, {summary['training_time_s']:.1f} s")
+    print(json.dumps(summary))
+    return 0
+
+
+def run_summary(out: Path, recorder, model) -> dict:
+    """What ``train`` prints of one trained model (a JSON object on stdout)."""
     fin, test = model.record.finished, model.record.test
-    summary = {
+    return {
         "out": str(out),
         "run_id": recorder.run_id if recorder is not None and recorder.lost is None else None,
-        "model": model_config.kind,
+        "model": model.kind,
         "test_accuracy": test.accuracy if test else None,
         "test_macro_f1": test.macro_f1 if test else None,
         "best_epoch": fin.best_epoch,
@@ -156,11 +173,12 @@ def _train_command(args, out: Path, data_config, configs: tuple, world) -> int:
         "vectors": model.info.vectors,
         "world_size": model.info.world_size,
     }
-    scores = (f"test accuracy {test.accuracy:.4f}, macro F1 {test.macro_f1:.4f}" if test
-              else "no test score (the run was cancelled or the test split is empty)")
-    progress.log(f"saved {out}: {scores}, {summary['training_time_s']:.1f} s")
-    print(json.dumps(summary))
-    return 0
+
+
+def scores_text(model) -> str:
+    test = model.record.test
+    return (f"test accuracy {test.accuracy:.4f}, macro F1 {test.macro_f1:.4f}" if test
+            else "no test score (the run was cancelled or the test split is empty)")
 
 
 def _train_one(dataset, configs: tuple, progress: _Progress, recorder, vectors_cache: dict | None = None) -> object:
@@ -199,7 +217,7 @@ def _train_one(dataset, configs: tuple, progress: _Progress, recorder, vectors_c
 
 
 def _start_recording(dataset, model_config, tok_config, train_config, store=None, name: str = "",
-                     sweep: dict | None = None):
+                     sweep: dict | None = None, group: dict | None = None):
     """Open the run store (unless given) and record the start of this run: its ``RunRecorder``, or None with
     a note when the run can't be kept. The store failing later stops the recording, never the training."""
     from core.store.runs import RunRecorder, RunStore, StoreError, begin_run
@@ -210,7 +228,7 @@ def _start_recording(dataset, model_config, tok_config, train_config, store=None
             for note in store.notes:
                 to_stderr(f"note: {note}")
         run_id = begin_run(store, dataset, name or model_config.kind.upper(), model_config, tok_config, train_config,
-                           sweep)
+                           sweep, group)
     except StoreError as e:
         to_stderr(f"note: this run is not kept in the run store: {e}")
         return None
@@ -247,7 +265,7 @@ def cmd_sweep(args) -> int:
     from core.config import DataConfig, ModelConfig, TokenizerConfig, TrainConfig
     from core.settings import shown
     from core.store.runs import RunStore, StoreError
-    from core.train.sweep import check_runs, new_sweep_id, parse_grid, plan_grid
+    from core.train.sweep import check_runs, new_sweep_id, parse_grid, plan_grid, seed_groups
 
     if distributed.launched_size() > 1:  # every process would train the whole grid and record it again
         raise StudioError("sweep runs in one process, not under torchrun: run `main.py sweep` without torchrun, or "
@@ -256,6 +274,7 @@ def cmd_sweep(args) -> int:
     plans = plan_grid(base, parse_grid(args.grid))
     check_runs([(values, [model], train) for values, (model, _, train) in plans])  # devices, vectors: before training
     sweep_id = new_sweep_id()
+    groups = seed_groups([values for values, _ in plans], sweep_id)
     try:
         store = RunStore()
     except StoreError as e:
@@ -267,14 +286,16 @@ def cmd_sweep(args) -> int:
     progress.log(f"loading {args.data} ...")
     dataset = load_data(args, to_stderr, **data_config.to_dict())
     vectors: dict = {}  # read once per vocabulary, not once per run
-    for i, (values, configs) in enumerate(plans, 1):
+    for i, ((values, configs), group) in enumerate(zip(plans, groups, strict=True), 1):
         model_config, tok_config, train_config = configs
         label = ", ".join(f"{k}={shown(v)}" for k, v in values.items())
         progress.log(f"run {i}/{len(plans)}: {label}")
+        member = group and {**group, "id": f"{group['id']}:{model_config.kind}"}
         recorder = None if store is None else _start_recording(
             dataset, model_config, tok_config, train_config, store, f"{model_config.kind.upper()} {label}",
-            {"id": sweep_id, "values": values})
+            {"id": sweep_id, "values": values}, member)
         model = _train_one(dataset, configs, progress, recorder, vectors)
+        model.info.group = member  # its model file says which group it is one of
         kept = None
         if recorder is not None:
             try:
@@ -289,3 +310,105 @@ def cmd_sweep(args) -> int:
     if store is not None:
         store.close()
     return 0
+
+
+def member_path(out: Path, kind: str, value: int) -> Path:
+    """The model file of one run of a group: ``model.safetensors`` -> ``model-seed2.safetensors``, ``-fold3``."""
+    return out.with_name(f"{out.stem}-{'seed' if kind == 'seeds' else 'fold'}{value}{out.suffix}")
+
+
+def train_group(args, out: Path, data_config, configs: tuple, repeats) -> int:
+    from core.data.folds import check_folds, fold_dataset
+    from core.store.modelfile import check_model_destination, save_model
+    from core.train.sweep import check_runs, new_sweep_id
+
+    model_config, tok_config, train_config = configs
+    kind = "folds" if repeats.folds else "seeds"
+    n = repeats.folds or repeats.repeat
+    # seeds: the training seed and the ones after it; folds: 1..K in the names, 0..K-1 in the records
+    values = list(range(1, n + 1)) if kind == "folds" else list(range(train_config.seed, train_config.seed + n))
+    if kind == "seeds" and values[-1] > 2**31 - 1:
+        raise StudioError(f"--seed {train_config.seed} with --repeat {n} goes past the largest seed, 2147483647")
+    outs = [check_model_destination(member_path(out, kind, v), args.data) for v in values]
+    check_runs([({}, [model_config], train_config)])  # the device and the vectors file, before any training
+    progress = _Progress(args.quiet)
+    progress.log(f"loading {args.data} ...")
+    if kind == "folds":  # nothing carved: the folds are the test splits, validation is carved from each fold's rest
+        pool = load_data(args, to_stderr, split_seed=data_config.split_seed, validation_fraction=0.0,
+                         test_fraction=0.0)
+        check_folds(pool, n)
+    else:
+        dataset = load_data(args, to_stderr, **data_config.to_dict())
+    group_id = f"{new_sweep_id()}:{model_config.kind}"
+    store, runs, vectors = None, [], {}
+    try:
+        for index, (value, path) in enumerate(zip(values, outs, strict=True)):
+            if kind == "folds":
+                dataset = fold_dataset(pool, n, index, data_config.validation_fraction)
+                config = train_config
+                progress.log(f"fold {value} of {n}: training on {len(dataset['train']):,} rows, testing on "
+                             f"{len(dataset['test']):,}")
+            else:
+                config = dataclasses.replace(train_config, seed=value)
+                progress.log(f"seed {value} ({index + 1} of {n})")
+            group = {"id": group_id, "kind": kind, "n": n, "index": index,
+                     **({"fold": index} if kind == "folds" else {"seed": value})}
+            recorder = None
+            if not args.no_record:
+                recorder = _start_recording(dataset, model_config, tok_config, config, store,
+                                            f"{model_config.kind.upper()} {kind[:-1]} {value}", group=group)
+                store = recorder.store if recorder is not None else store
+            model = _train_one(dataset, (model_config, tok_config, config), progress, recorder, vectors)
+            if recorder is not None and recorder.lost is None:
+                model.info.run_id = recorder.run_id
+            model.info.group = group
+            save_model(model, path)
+            if recorder is not None:
+                _keep(recorder, model, path)
+            progress.log(f"saved {path}: {scores_text(model)}")
+            runs.append(run_summary(path, recorder, model) | {kind[:-1]: value})
+    finally:
+        if store is not None:
+            store.close()
+    print(json.dumps(group_summary(runs, kind, group_id)))
+    return 0
+
+
+def group_summary(runs: list[dict], kind: str, group_id: str) -> dict:
+    """``train``'s summary of a group: the first run's keys where they are one for all (model, parameters),
+    the means where they are per run, every run under "runs", and "group" (the contract of issue 28:
+    kind, n, accuracy_mean, accuracy_sd, accuracies, with the macro-F1 alike; "seeds" lists the seeds, "folds"
+    the fold numbers as the files name them, 1..K, where the records count from 0)."""
+    from core.uncertainty import summarize
+
+    accuracies = [r["test_accuracy"] for r in runs]
+    f1s = [r["test_macro_f1"] for r in runs]
+    scored = all(a is not None for a in accuracies)
+    acc = summarize(accuracies, kind) if scored else None
+    f1 = summarize(f1s, kind) if scored else None
+    first = runs[0]
+
+    def finite(x: float | None) -> float | None:
+        return None if x is None or x != x else x
+
+    return {
+        "out": [r["out"] for r in runs],
+        "run_id": [r["run_id"] for r in runs],
+        "model": first["model"],
+        "test_accuracy": acc.mean if acc else None,
+        "test_macro_f1": f1.mean if f1 else None,
+        "training_time_s": round(sum(r["training_time_s"] for r in runs), 2),
+        "parameters": first["parameters"],
+        "vectors": first["vectors"],
+        "world_size": first["world_size"],
+        "runs": runs,
+        "group": {
+            "id": group_id, "kind": kind, "n": len(runs),
+            "accuracy_mean": acc.mean if acc else None, "accuracy_sd": finite(acc.sd) if acc else None,
+            "accuracy_min": acc.low if acc else None, "accuracy_max": acc.high if acc else None,
+            "accuracies": accuracies,
+            "macro_f1_mean": f1.mean if f1 else None, "macro_f1_sd": finite(f1.sd) if f1 else None,
+            "macro_f1s": f1s,
+            (kind[:-1] + "s"): [r[kind[:-1]] for r in runs],
+        },
+    }

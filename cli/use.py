@@ -17,7 +17,7 @@ from cli.flags import (
     configs_from,
     data_args,
     flag_type,
-    load_data,
+    load_as_trained,
     range_help,
     setting_field,
     to_stderr,
@@ -29,7 +29,7 @@ PREDICT_CHUNK = 1000  # texts predicted at a time from standard input
 
 
 def register(subparsers) -> None:
-    from core.config import DataConfig, ExplainConfig
+    from core.config import DataConfig, ExplainConfig, IntervalConfig
 
     ev = subparsers.add_parser("evaluate", help="score a model file on a dataset split (JSON on stdout)")
     ev.add_argument("model_file", metavar="FILE")
@@ -44,6 +44,9 @@ def register(subparsers) -> None:
     # script's --seed is accepted and, with a note, left to the record (following it would re-create
     # the very mismatch the record prevents).
     ev.add_argument("--seed", dest="legacy_seed", type=int, default=None, help=argparse.SUPPRESS)
+    resamples = setting_field(IntervalConfig, "resamples")  # the bootstrap's seed is compare's --seed, here 0
+    ev.add_argument("--resamples", type=flag_type(resamples), default=resamples.default,
+                    help=resamples.setting.summary + range_help(resamples) + " (default: %(default)s)")
     ev.set_defaults(func=cmd_evaluate)
 
     # intermixed: texts before, between and after the options; after "--", every argument is a text (one that
@@ -143,20 +146,16 @@ def evaluation_split_seed(model, asked: int | None, log) -> int:
 def cmd_evaluate(args) -> int:
     from core.data import Split
     from core.store.modelfile import load_model
+    from core.uncertainty import confusion_interval
 
     model = load_model(args.model_file)
     if args.legacy_seed is not None:
         to_stderr("note: evaluate --seed no longer sets how missing splits are carved: the model file records it "
                   "(use --split-seed to override)")
     split_seed = evaluation_split_seed(model, args.split_seed, to_stderr)
-    rec = model.info.splits
-    carve = {"split_seed": split_seed}  # another source: carved with the default shares
-    if rec is not None and model.info.dataset == args.data:
-        # the same source: redo its carve exactly, with the shares and columns it was trained on
-        args.text_column = args.text_column or rec.text_column or None
-        args.label_column = args.label_column or rec.label_column or None
-        carve.update(validation_fraction=rec.validation_fraction, test_fraction=rec.test_fraction)
-    dataset = load_data(args, to_stderr, min_classes=1, **carve)  # one class is a fair test
+    # the same source: redo its carve exactly (shares, columns, fold); one class is a fair test
+    same = model.info.splits if model.info.dataset == args.data else None
+    dataset = load_as_trained(args, to_stderr, same, split_seed)
     split = dataset[args.split]
     if len(split) == 0:
         raise StudioError(f"the {args.split} split of {args.data} has no rows (the data holds "
@@ -165,7 +164,10 @@ def cmd_evaluate(args) -> int:
                   split.extra)
     result = model.evaluate(split)
     summary = result.summary()
-    summary.update(split=args.split, data=args.data, model_file=str(args.model_file), split_seed=split_seed)
+    interval = confusion_interval(result.confusion, args.resamples)
+    summary.update(accuracy_ci=list(interval.accuracy_ci), macro_f1_ci=list(interval.macro_f1_ci),
+                   resamples=args.resamples, split=args.split, data=args.data, model_file=str(args.model_file),
+                   split_seed=split_seed)
     print(json.dumps(_finite(summary), allow_nan=False))
     return 0
 
@@ -265,8 +267,43 @@ def _class_index(label_names: list[str], wanted: str) -> int:
 def cmd_info(args) -> int:
     from core.store.modelfile import read_info
 
-    print(json.dumps(_finite(read_info(args.model_file)), indent=2, allow_nan=False))
+    info = read_info(args.model_file)
+    test = info.get("metrics", {}).get("test") if isinstance(info.get("metrics"), dict) else None
+    interval = test_interval(test.get("confusion") if isinstance(test, dict) else None)
+    if interval is not None:
+        info["test_interval"] = interval
+    group = info.get("info", {}).get("group") if isinstance(info.get("info"), dict) else None
+    if isinstance(group, dict) and isinstance(group.get("id"), str):
+        info["group"] = group_of(group)
+    print(json.dumps(_finite(info), indent=2, allow_nan=False))
     return 0
+
+
+def test_interval(confusion) -> dict | None:
+    """A model file's test score with its 95% interval (from its confusion matrix), or None when it has none
+    (or what it has is not a matrix of counts)."""
+    from core.uncertainty import checked_confusion, confusion_interval
+
+    cm = checked_confusion(confusion)
+    if cm is None:
+        return None
+    s = confusion_interval(cm)
+    return {"count": s.count, "accuracy": s.accuracy, "accuracy_ci": list(s.accuracy_ci), "macro_f1": s.macro_f1,
+            "macro_f1_ci": list(s.macro_f1_ci), "text": s.accuracy_text()}
+
+
+def group_of(group: dict) -> dict:
+    """The group a model file says it is one of, with the group's scores from the run store when it has them."""
+    from core.store.groups import group_scores
+
+    out = {k: group.get(k) for k in ("id", "kind", "n", "index", "seed", "fold") if k in group}
+    scores = group_scores(group["id"])
+    if scores is not None:
+        acc, f1 = scores
+        out.update(runs_found=acc.n, accuracy_mean=acc.mean, accuracy_sd=acc.sd, accuracy_min=acc.low,
+                   accuracy_max=acc.high, accuracies=list(acc.values), macro_f1_mean=f1.mean, macro_f1_sd=f1.sd,
+                   text=f"accuracy {acc.text()}")
+    return out
 
 
 def cmd_export(args) -> int:

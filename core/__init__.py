@@ -8,7 +8,8 @@ Each name is imported from its module the first time it is asked for (PEP 562), 
 and the configs load no torch, and the command line and the window start quickly. Where each lives:
 
 - ``core.config`` every setting, with its default and why; ``core.errors``, ``core.events`` (the one
-  event channel), ``core.settings``, ``core.metrics``, ``core.files``: the foundation
+  event channel), ``core.settings``, ``core.metrics``, ``core.uncertainty`` (intervals and paired tests),
+  ``core.files``: the foundation
 - ``core.data`` where texts come from; ``core.text`` how text becomes ids and vectors
 - ``core.model`` what a model is; ``core.inspect`` what is inside it
 - ``core.store`` what goes to disk; ``core.train`` how it learns
@@ -24,7 +25,8 @@ from typing import Any
 __version__ = "0.2.0"  # 0.2: model files record their splits (SplitRecord)
 
 _PUBLIC: dict[str, tuple[str, ...]] = {  # module: the names it gives the package
-    "core.config": ("DataConfig", "ExplainConfig", "ModelConfig", "TokenizerConfig", "TrainConfig"),
+    "core.config": ("DataConfig", "ExplainConfig", "IntervalConfig", "ModelConfig", "TokenizerConfig",
+                    "TrainConfig"),
     "core.errors": ("DataError", "ModelFileError", "SettingError", "StudioError", "TrainingError"),
     "core.events": ("EpochEvent", "FinishedEvent", "PhaseEvent", "StepEvent", "TaskCancelled", "TaskControl",
                     "run_to_end"),
@@ -35,6 +37,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {  # module: the names it gives the packag
     "core.model.trace": ("Trace",),
     "core.inspect.attribution": ("Attribution", "explain"),
     "core.inspect.compare": ("score_models",),
+    "core.uncertainty": ("compare_rows", "confusion_interval", "mcnemar_exact", "summarize"),
     "core.store.modelfile": ("load_model", "save_model"),
     "core.store.export": ("export_bundle",),
     "core.store.runs": ("RunStore",),

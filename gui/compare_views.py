@@ -1,9 +1,11 @@
 """The Compare screen's views, each named after what it shows and fed ``core.inspect.compare`` results.
 
-``MetricsTable`` (one row per model, or the reason it could not be scored), ``ConfusionGrid``,
-``BucketPlot`` (accuracy by length or by gap), ``GradientPlot`` (gradient through time),
-``GateHistogram`` (memory-gate values), ``GradNormPlot`` (training gradient norms) and
-``MisclassifiedTable``. Colours come from the session, so a model looks the same on every screen.
+``MetricsTable`` (one row per model with its 95% intervals, or the reason it could not be scored),
+``ConfusionGrid``, ``BucketPlot`` (accuracy by length or by gap, each bucket's interval as a bar),
+``GradientPlot`` (gradient through time), ``GateHistogram`` (memory-gate values), ``GradNormPlot``
+(training gradient norms) and ``MisclassifiedTable`` (a model's mistakes, or any rows asked for). The pairs
+of models are in ``gui.compare_pairs``. Colours come from the session, so a model looks the same on every
+screen.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -27,13 +30,31 @@ from PySide6.QtWidgets import (
 )
 
 from core.data import take_texts
-from core.inspect.scores import GATE_TEXTS, MISTAKES_EXPLAINED, SATURATION, ModelScore, ScoreSkipped
+from core.inspect.scores import (
+    GATE_TEXTS,
+    MISTAKES_EXPLAINED,
+    SATURATION,
+    ModelScore,
+    ScoreSkipped,
+    member_of,
+    member_word,
+)
 from gui.theme import style_plot
 
 COLUMNS = [
-    "Model", "Accuracy", "Macro F1", "Precision", "Recall", "Parameters", "Train time", "Tokens/s", "ms/sentence",
+    "Model", "Accuracy % [95% CI]", "Macro F1 % [95% CI]", "Precision %", "Recall %", "Parameters", "Train time",
+    "Tokens/s", "ms/sentence",
 ]  # fmt: skip
+INTERVAL_TIP = ("{what} on the scored rows, in percent, with its 95% interval: the percentile bootstrap over the rows "
+                "(the Bootstrap resamples and seed above)")
 Colors = dict[str, str]
+
+
+def with_interval(value: float, interval: tuple[float, float] | None) -> str:
+    """"81.1 [79.3, 82.9]": a share and its interval, in percent."""
+    if interval is None or np.isnan(interval[0]):
+        return f"{100 * value:.1f}"
+    return f"{100 * value:.1f} [{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]"
 
 
 def _bold(item: QTableWidgetItem) -> None:
@@ -51,6 +72,8 @@ class MetricsTable(QTableWidget):
         self.verticalHeader().hide()
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.horizontalHeaderItem(1).setToolTip(INTERVAL_TIP.format(what="Accuracy"))
+        self.horizontalHeaderItem(2).setToolTip(INTERVAL_TIP.format(what="Macro-averaged F1"))
         self.setMaximumHeight(150)
 
     def show_rows(self, rows: list[ModelScore | ScoreSkipped], colors: Colors) -> None:
@@ -63,6 +86,11 @@ class MetricsTable(QTableWidget):
             name.setForeground(QColor(colors[entry.name]))
             _bold(name)
             name.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+            group = getattr(entry, "group", None)
+            if group:  # one of runs repeated over seeds or folds: the Groups tab has them together
+                kind = "folds" if group.get("kind") == "folds" else "seeds"
+                name.setToolTip(f"{member_word(kind, member_of(group))}, one of {group.get('n')} runs repeated "
+                                f"over {kind}: see the Groups tab")
             self.setItem(row, 0, name)
             if isinstance(entry, ScoreSkipped):
                 reason = QTableWidgetItem(f"not scored: {entry.reason}")
@@ -73,9 +101,10 @@ class MetricsTable(QTableWidget):
                 self.setItem(row, 1, reason)
                 self.setSpan(row, 1, 1, len(COLUMNS) - 1)
                 continue
-            r = entry.result
+            r, ci = entry.result, entry.interval
             cells = [
-                f"{r.accuracy:.2%}", f"{r.macro_f1:.3f}", f"{np.mean(r.precision):.3f}", f"{np.mean(r.recall):.3f}",
+                with_interval(r.accuracy, ci and ci.accuracy_ci), with_interval(r.macro_f1, ci and ci.macro_f1_ci),
+                f"{100 * np.mean(r.precision):.1f}", f"{100 * np.mean(r.recall):.1f}",
                 f"{entry.num_parameters:,}",
                 "–" if entry.training_time_s is None else f"{entry.training_time_s:.1f} s",
                 "–" if not entry.tokens_per_s else f"{entry.tokens_per_s:,.0f}",
@@ -89,6 +118,9 @@ class MetricsTable(QTableWidget):
                 if entry.notes:
                     item.setToolTip("\n".join(entry.notes))
                 self.setItem(row, col, item)
+        rows_height = sum(self.rowHeight(r) for r in range(self.rowCount()))
+        self.setMaximumHeight(min(150, self.horizontalHeader().sizeHint().height() + rows_height
+                                  + 2 * self.frameWidth() + 2))  # no blank below the rows
 
 
 class ConfusionGrid(pg.GraphicsLayoutWidget):
@@ -128,7 +160,12 @@ class ConfusionGrid(pg.GraphicsLayoutWidget):
 
 
 class BucketPlot(pg.PlotWidget):
-    """Accuracy per bucket (of text length, or of gap), one curve per model."""
+    """Accuracy per bucket (of text length, or of gap), one curve per model, each bucket's 95% interval a bar.
+
+    Each model's curve and bars are made once and updated with ``setData``; a model that is gone loses them.
+    """
+
+    DODGE = 0.08  # buckets' x shift between models, so that their bars stand side by side
 
     def __init__(self, title: str, xlabel: str | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent, title=title)
@@ -136,27 +173,49 @@ class BucketPlot(pg.PlotWidget):
         if xlabel:
             self.setLabel("bottom", xlabel)
         self.setYRange(0, 1.02)
-        self.addLegend(offset=(10, -10), colCount=4)  # one row along the bottom, below most curves
+        self.legend = self.addLegend(offset=(10, -10), colCount=4)  # one row along the bottom, below most curves
         self.showGrid(y=True, alpha=0.3)
         style_plot(self, self.getPlotItem())
+        self.setToolTip("Accuracy per bucket; each bar is the bucket's 95% bootstrap interval: few texts, long bars")
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.bars: dict[str, pg.ErrorBarItem] = {}
+        self.chance = pg.InfiniteLine(0, angle=0, pen=pg.mkPen("#888888", style=Qt.PenStyle.DashLine),
+                                      label="chance", labelOpts={"position": 0.97})
+        self.chance.hide()
+        self.addItem(self.chance)
+
+    def _drop(self, name: str) -> None:
+        self.removeItem(self.curves.pop(name))
+        self.removeItem(self.bars.pop(name))
+        self.legend.removeItem(name)
 
     def show_buckets(self, buckets: dict[str, list], colors: Colors, chance: float | None = None) -> int:
-        """Draw ``{model: [bucket with low, high, accuracy]}``; returns the number of buckets."""
-        self.clear()
-        edges = sorted({(b.low, b.high) for bs in buckets.values() for b in bs})
+        """Draw ``{model: [bucket with low, high, accuracy (and ci_low, ci_high)]}``; returns the number of
+        buckets."""
+        drawn = {n: bs for n, bs in buckets.items() if bs}
+        for name in [n for n in self.curves if n not in drawn]:
+            self._drop(name)
+        edges = sorted({(b.low, b.high) for bs in drawn.values() for b in bs})
         index = {e: k for k, e in enumerate(edges)}
-        for name, bs in buckets.items():
-            if bs:
-                xs = np.array([index[(b.low, b.high)] for b in bs], dtype=float)
-                ys = np.array([b.accuracy for b in bs], dtype=float)
-                self.plot(xs, ys, pen=pg.mkPen(colors[name], width=2), symbol="o", symbolSize=7,
-                          symbolBrush=colors[name], name=name)
+        for k, (name, bs) in enumerate(drawn.items()):
+            xs = np.array([index[(b.low, b.high)] for b in bs], dtype=float) + self.DODGE * (k - (len(drawn) - 1) / 2)
+            ys = np.array([b.accuracy for b in bs], dtype=float)
+            lo = np.array([getattr(b, "ci_low", np.nan) for b in bs], dtype=float)
+            hi = np.array([getattr(b, "ci_high", np.nan) for b in bs], dtype=float)
+            if name not in self.curves:
+                self.curves[name] = self.plot(name=name, symbol="o", symbolSize=7)
+                self.bars[name] = pg.ErrorBarItem(beam=0.06)
+                self.addItem(self.bars[name])
+            color = colors[name]
+            self.curves[name].setData(xs, ys, pen=pg.mkPen(color, width=2), symbolBrush=color)
+            self.bars[name].setData(x=xs, y=ys, top=np.nan_to_num(hi - ys), bottom=np.nan_to_num(ys - lo),
+                                    pen=pg.mkPen(color, width=1.5))
         labels = [(k, f"{lo:.0f}–{hi - 1:.0f}" if hi < 10**8 else f"{lo:.0f}+") for k, (lo, hi) in enumerate(edges)]
         self.getAxis("bottom").setTicks([labels])
         self.setXRange(-0.5, len(edges) - 0.5, padding=0)  # room for the end ticks' labels
-        if edges and chance is not None:
-            self.addItem(pg.InfiniteLine(chance, angle=0, pen=pg.mkPen("#888888", style=Qt.PenStyle.DashLine),
-                                         label="chance", labelOpts={"position": 0.97}))
+        self.chance.setVisible(bool(edges) and chance is not None)
+        if chance is not None:
+            self.chance.setValue(chance)
         return len(edges)
 
 
@@ -246,7 +305,9 @@ class GradNormPlot(pg.PlotWidget):
 
 
 class MisclassifiedTable(QWidget):
-    """One model's wrong predictions on the scored split, most confident first; double-click to try one."""
+    """One model's wrong predictions on the scored split, most confident first; or any rows asked for
+    (``show_row_set``, e.g. the rows only one model of a pair gets right), with a caption. Double-click to try
+    one."""
 
     example_chosen = Signal(str)
     MAX_ROWS = 500
@@ -255,9 +316,17 @@ class MisclassifiedTable(QWidget):
         super().__init__(parent)
         self.scores: dict[str, ModelScore] = {}
         self.texts: Sequence[str] = []
+        self.split = "test"
+        self.row_set: tuple[np.ndarray, str] | None = None  # (row indices, caption) shown instead of the mistakes
+        self.shown = np.zeros(0, dtype=np.int64)  # the split's rows listed, top to bottom
         self.title = QLabel()
         self.model = QComboBox()
+        self.model.setToolTip("Whose answers to list")
         self.model.currentTextChanged.connect(self._fill)
+        self.back = QPushButton("Back to mistakes")
+        self.back.setToolTip("List the chosen model's mistakes again")
+        self.back.clicked.connect(self.show_mistakes)
+        self.back.hide()
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["Text", "True", "Predicted", "Confidence", "Words behind it"])
         self.table.horizontalHeaderItem(4).setToolTip(
@@ -273,6 +342,7 @@ class MisclassifiedTable(QWidget):
         head = QHBoxLayout()
         head.addWidget(self.title)
         head.addWidget(self.model, 1)
+        head.addWidget(self.back)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(head)
@@ -280,10 +350,20 @@ class MisclassifiedTable(QWidget):
         self.set_split_name("test")
 
     def set_split_name(self, split: str) -> None:
-        self.title.setText(f"<b>Misclassified {split} examples</b> of")
+        self.split = split
+        self._set_title()
+
+    def _set_title(self) -> None:
+        if self.row_set is None:
+            self.title.setText(f"<b>Misclassified {self.split} examples</b> of")
+        else:
+            rows, caption = self.row_set
+            self.title.setText(f"<b>{caption}</b> ({len(rows):,} {self.split} rows); answers of")
 
     def show_scores(self, scores: dict[str, ModelScore], texts: Sequence[str], split: str) -> None:
         self.scores, self.texts = scores, texts
+        self.row_set = None
+        self.back.hide()
         self.set_split_name(split)
         current = self.model.currentText()
         self.model.blockSignals(True)
@@ -294,13 +374,35 @@ class MisclassifiedTable(QWidget):
             self.model.setCurrentText(current)
         self._fill(self.model.currentText())
 
+    def show_row_set(self, rows: np.ndarray, caption: str, model: str | None = None) -> None:
+        """List exactly ``rows`` (indices into the scored split) under ``caption``, with ``model``'s answers."""
+        self.row_set = (np.asarray(rows, dtype=np.int64), caption)
+        self.back.show()
+        self._set_title()
+        if model in self.scores and model != self.model.currentText():
+            self.model.setCurrentText(model)  # fills
+        else:
+            self._fill(self.model.currentText())
+
+    def show_mistakes(self) -> None:
+        self.row_set = None
+        self.back.hide()
+        self._set_title()
+        self._fill(self.model.currentText())
+
     def _fill(self, name: str) -> None:
         s = self.scores.get(name)
         self.table.setRowCount(0)
+        self.shown = np.zeros(0, dtype=np.int64)
         if s is None:
             return
-        idx = np.flatnonzero(s.predicted != s.truth)
-        idx = idx[np.argsort(-s.confidence[idx])][: self.MAX_ROWS]  # the most confident mistakes first
+        if self.row_set is None:
+            idx = np.flatnonzero(s.predicted != s.truth)
+            idx = idx[np.argsort(-s.confidence[idx], kind="stable")]  # the most confident mistakes first
+        else:
+            idx = self.row_set[0]
+        idx = idx[: self.MAX_ROWS]
+        self.shown = idx
         names = s.result.label_names
         self.table.setRowCount(len(idx))
         # one read for all rows: a split's texts may be on disk (ArrowTexts), where each single row is a read

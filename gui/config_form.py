@@ -10,6 +10,7 @@ import math
 import re
 from typing import Any
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -194,6 +195,58 @@ def set_value(w: QWidget, value: Any) -> None:
         w.setValue(int(float(value)))
     elif isinstance(w, QDoubleSpinBox):
         w.setValue(float(value))
+
+
+class ConfigRow(QWidget):
+    """``ConfigRow(IntervalConfig)``: the same labelled inputs as ``ConfigForm``, in one line (a screen's tool bar).
+    ``changed`` is emitted when a value is changed by hand (after an edit is finished, not per keystroke)."""
+
+    changed = Signal()
+
+    def __init__(self, config_cls: type, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.config_cls = config_cls
+        self.fields = settings_of(config_cls)
+        self.inputs: dict[str, QWidget] = {}
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for f in self.fields:
+            w = make_input(f)
+            w.setObjectName(f"{config_cls.__name__}.{f.name}")
+            label = QLabel(f"{f.setting.label}:")
+            label.setToolTip(w.toolTip())
+            label.setBuddy(w)
+            layout.addWidget(label)
+            layout.addWidget(w)
+            if isinstance(w, QSpinBox | QDoubleSpinBox):
+                w.setKeyboardTracking(False)  # valueChanged once the number is typed, not per digit
+                w.valueChanged.connect(lambda *_: self.changed.emit())
+            elif isinstance(w, QCheckBox):
+                w.toggled.connect(lambda *_: self.changed.emit())
+            elif isinstance(w, QComboBox):
+                w.currentTextChanged.connect(lambda *_: self.changed.emit())
+            self.inputs[f.name] = w
+
+    def values(self) -> dict[str, Any]:
+        return {name: value_of(w) for name, w in self.inputs.items()}
+
+    def config(self) -> Any:
+        return self.config_cls(**self.values())
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        """Fill the inputs from ``values`` (without ``changed``); unknown names and unreadable values are left
+        alone."""
+        for name, value in values.items():
+            w = self.inputs.get(name)
+            if w is None:
+                continue
+            w.blockSignals(True)
+            try:
+                set_value(w, value)
+            except (TypeError, ValueError):
+                pass
+            finally:
+                w.blockSignals(False)
 
 
 class ConfigForm(QGroupBox):

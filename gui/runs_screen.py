@@ -4,23 +4,20 @@ A sortable, filterable table (the model sorts and filters its own list of runs, 
 as you type); tick runs to overlay their curves (the Train screen's four plots, in the same colours),
 plot their accuracy against a setting that differs among them (a sweep's settings; "Tick sweep" ticks a
 sweep's runs) and see the settings that differ; open a run's model into the session (Try, Compare), or
-delete a run with its kept model file.
+delete a run with its kept model file. Each test accuracy has its 95% interval; runs repeated over seeds or
+folds are also listed as groups (mean ± sd, min-max), a ticked group drawn as its mean curve in a min-max
+band, and two ticked groups on the same seeds tested pairwise (``gui.runs_groups``).
 While the Train screen trains, the running rows are read again every two seconds (``live``).
 """
 
 from __future__ import annotations
 
+import itertools
 from html import escape
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import (
-    QItemSelection,
-    QItemSelectionModel,
-    Qt,
-    QTimer,
-    Signal,
-)
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -41,7 +38,8 @@ from core.errors import StudioError
 from core.model.events import ModelOpened
 from core.store.runs import Run, RunStore
 from core.train.warmup import import_torch
-from gui.runs_table import COLUMNS, RunsTable
+from gui.runs_groups import GroupsTable, paired_html
+from gui.runs_table import RunsTable, keep_selection
 from gui.session import Session
 from gui.theme import EXTRA_COLORS, KIND_COLORS, style_plot
 from gui.training_plots import TrainingPlots
@@ -92,6 +90,14 @@ class RunsScreen(QWidget):
         self.sweep_button.setToolTip("Tick every run of the selected run's sweep (and only those)")
         self.sweep_button.clicked.connect(self.tick_sweep)
         self.summary = QLabel()
+        self.groups_model = GroupsTable()
+        self.groups = QTableView()
+        self.groups.setModel(self.groups_model)
+        self.groups.verticalHeader().hide()
+        self.groups.setToolTip("Runs repeated over seeds or folds. Tick a group to draw its mean curves in a band "
+                               "from its lowest to its highest run; tick two on the same seeds for a paired test.")
+        self.groups_model.ticked_changed.connect(self._show_ticked)
+        self.group_report = QTextBrowser()
         self.curves = TrainingPlots()  # the Train screen's four plots, for the ticked runs
         self.axis_choice = QComboBox()
         self.axis_choice.setToolTip("The setting on the x axis: those that differ among the ticked runs")
@@ -101,12 +107,14 @@ class RunsScreen(QWidget):
         self.against.addLegend(offset=(-10, -10))
         style_plot(self.against, self.against.getPlotItem())
         self._points: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}  # per kind: runs, mean line
-        self._ticked: list[Run] = []  # the ticked runs, as last read
+        self._ticked: list[Run] | None = None  # the ticked runs, as last read (None: not yet shown)
+        # what the overlay shows, by ("run", id) or ("group", id): (legend name, colour, its runs as last drawn)
+        self._drawn: dict[tuple[str, object], tuple[str, str, tuple[Run, ...]]] = {}
+        self._reported: list | None = None  # the ticked groups' runs the group report was written from
         self.diff = QTextBrowser()
         self.table_model.ticked_changed.connect(self._show_ticked)
-        self._kept_view: tuple[set[int], int] = (set(), 0)  # selected run ids and scroll, across resets
-        self.table_model.modelAboutToBeReset.connect(self._remember_selection)
-        self.table_model.modelReset.connect(self._restore_selection)
+        keep_selection(self.table, lambda: [r.id for r in self.table_model.runs])
+        keep_selection(self.groups, lambda: [g.id for g in self.groups_model.groups])
         self._live = QTimer(self)
         self._live.setInterval(2000)
         self._live.timeout.connect(self.refresh_live)
@@ -129,8 +137,12 @@ class RunsScreen(QWidget):
         right.addWidget(against)
         right.addWidget(self.diff)
         right.setSizes([420, 220, 120])
+        self.left = QSplitter(Qt.Orientation.Vertical)
+        for w in (self.table, self.groups, self.group_report):
+            self.left.addWidget(w)
+        self.left.setSizes([330, 130, 260])  # a group's report: its spread, the paired test, the per-seed table
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.table)
+        split.addWidget(self.left)
         split.addWidget(right)
         split.setSizes([560, 720])
         layout = QVBoxLayout(self)
@@ -165,10 +177,11 @@ class RunsScreen(QWidget):
         runs, notes = store.runs(), store.notes
         self.table_model.set_runs(runs)
         self.table.resizeColumnsToContents()
+        self._show_groups()
         finished = sum(r.status == "finished" for r in runs)
         self.summary.setText(" ".join([f"{len(runs):,} runs ({finished:,} finished) in {self.store_folder}.",
                                        "Tick runs to overlay their curves and compare their settings.", *notes]))
-        self._show_ticked()
+        self._show_ticked({r.id for r in runs if r.status == "running"})  # their curves may have grown
 
     def set_live(self, live: bool) -> None:
         """While the Train screen trains: re-read the running and new runs every two seconds."""
@@ -187,23 +200,20 @@ class RunsScreen(QWidget):
         changed = store.runs_changed(running, max((r.id for r in runs), default=0))
         if changed:
             self.table_model.update_runs(changed)
-            if self.table_model.ticked & {r.id for r in changed}:
-                self._show_ticked()
+            if any(r.group for r in changed):
+                self._show_groups()
+            # redrawn only when what is ticked changed (a run, or a run of a ticked group), and only that
+            fresh = {r.id for r in changed}
+            shown = {r.id for g in self.groups_model.ticked_groups() for r in g.runs} | self.table_model.ticked
+            if shown & fresh:
+                self._show_ticked(fresh)
 
-    def _remember_selection(self) -> None:
-        runs = self.table_model.runs
-        ids = {runs[i.row()].id for i in self.table.selectionModel().selectedRows() if i.row() < len(runs)}
-        self._kept_view = ids, self.table.verticalScrollBar().value()
-
-    def _restore_selection(self) -> None:
-        ids, scroll = self._kept_view
-        selection = QItemSelection()
-        model = self.table_model
-        for row, run in enumerate(model.runs):
-            if run.id in ids:
-                selection.select(model.index(row, 0), model.index(row, len(COLUMNS) - 1))
-        self.table.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
-        self.table.verticalScrollBar().setValue(scroll)
+    def _show_groups(self) -> None:
+        """The groups among the runs; their panes shown only when there is one."""
+        self.groups_model.set_runs(self.table_model.all_runs)
+        self.groups.resizeColumnsToContents()
+        for w in (self.groups, self.group_report):
+            w.setVisible(bool(self.groups_model.groups))
 
     def tick_sweep(self) -> int:
         """Tick the runs of the selected run's sweep (untick the others); how many."""
@@ -291,20 +301,43 @@ class RunsScreen(QWidget):
         self._change(lambda store: store.delete(run.id), "Could not delete the run")
 
     # the overlay and the settings diff ------------------------------------------------------------
-    def _show_ticked(self) -> None:
+    def _show_ticked(self, fresh: set[int] | frozenset[int] = frozenset()) -> None:
+        """Overlay the ticked runs and groups: the curves of those new, changed, recoloured or holding a run of
+        ``fresh`` (re-read while training) are read again into their plot items; the others are left as drawn."""
         ticked = [r for r in self.table_model.all_runs if r.id in self.table_model.ticked]
-        store = self._store() if ticked else None
-        self.curves.clear()
-        kinds_seen: set[str] = set()
-        extra = 0
-        for run in ticked if store is not None else ():
-            # a kind's first run in its Train-screen colour, the others in extra colours
-            if run.kind in KIND_COLORS and run.kind not in kinds_seen:
-                color = KIND_COLORS[run.kind]
-            else:
-                color, extra = EXTRA_COLORS[extra % len(EXTRA_COLORS)], extra + 1
-            kinds_seen.add(run.kind)
-            self.curves.load(curve_name(run), color, store.steps(run.id), store.epochs(run.id))
+        groups = self.groups_model.ticked_groups()
+        store = self._store() if ticked or groups else None
+        seen: set[str] = set()  # a kind's first run (or group) in its Train-screen colour, the others in extra ones
+        extra = itertools.cycle(EXTRA_COLORS)
+
+        def color(kind: str) -> str:
+            first = kind in KIND_COLORS and kind not in seen
+            seen.add(kind)
+            return KIND_COLORS[kind] if first else next(extra)
+
+        wanted = {("run", r.id): (curve_name(r), color(r.kind), (r,)) for r in ticked if store is not None}
+        wanted |= {("group", g.id): (group_curve_name(g), color(g.runs[0].kind), tuple(g.runs)) for g in groups
+                   if store is not None}
+        for key in self._drawn.keys() - wanted.keys():
+            self.curves.remove(self._drawn.pop(key)[0])
+        for key, (name, colour, runs) in wanted.items():
+            old = self._drawn.get(key)
+            if old is not None and old[0] != name:  # a renamed run: the same curves under its new name
+                self.curves.rename(old[0], name)
+            if old is None or old[1:] != (colour, runs) or fresh & {r.id for r in runs}:
+                curves = [(store.steps(r.id), store.epochs(r.id)) for r in runs]
+                if key[0] == "run":
+                    self.curves.load(name, colour, *curves[0])
+                else:
+                    self.curves.load_group(name, colour, curves, group=key[1])
+            self._drawn[key] = (name, colour, runs)
+        reported = [(g.id, g.runs) for g in groups]
+        if reported != self._reported:
+            self._reported = reported
+            self.group_report.setHtml(paired_html(groups) or "<p>Tick a group to see its runs' spread; tick two "
+                                      "on the same seeds (or folds) to test their difference.</p>")
+        if ticked == self._ticked:  # the diff and the accuracy against a setting are as they were
+            return
         self.diff.setHtml(settings_diff_html(ticked))
         self._ticked = ticked
         settings = differing_settings(ticked)
@@ -320,7 +353,7 @@ class RunsScreen(QWidget):
     def _show_against(self) -> None:
         """Each ticked run's best validation accuracy against the chosen setting, a colour per kind, with a
         line through each kind's mean at each value (a sweep's effect of one setting, the others averaged)."""
-        ticked = [r for r in self._ticked if r.val_accuracy is not None]
+        ticked = [r for r in self._ticked or () if r.val_accuracy is not None]
         chosen = self.axis_choice.currentText()
         section, _, name = chosen.partition(".")
         # runs without the setting (older ones) are left out; none chosen: fewer than two runs, or no difference
@@ -356,6 +389,12 @@ class RunsScreen(QWidget):
 def curve_name(run: Run) -> str:
     """A run's name in the overlay's legend."""
     return f"{run.id}: {run.name}"
+
+
+def group_curve_name(group) -> str:
+    """A group's name in the overlay's legend: its mean, in a band from its lowest to its highest run. Its first
+    run tells two groups of one label apart, and stays as runs join it (the band is kept under this name)."""
+    return f"{group.label} (from run {min(r.id for r in group.runs)}): mean over its {group.kind}, min-max band"
 
 
 def _show(plot: pg.PlotWidget, item: pg.PlotDataItem, visible: bool, name: str = "") -> None:

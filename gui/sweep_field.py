@@ -1,4 +1,5 @@
-"""The Train screen's optional sweep: value lists for settings, and what they make (combinations x models).
+"""The Train screen's optional sweep: value lists for settings, and what they make (combinations x models x
+seeds or folds).
 
 The text is ``core.train.sweep``'s grammar (``hidden_size=64,128 learning_rate=0.001,0.003``); what it
 asks for is counted from the value lists on each keystroke, so typing stays instant.
@@ -37,6 +38,7 @@ class SweepField(QGroupBox):
         self.edit.textChanged.connect(self.changed)
         self.label = QLabel()
         self.label.setWordWrap(True)
+        self.summary = ""  # what describe counted, in words
         layout = QVBoxLayout(self)
         layout.addWidget(self.edit)
         layout.addWidget(self.label)
@@ -45,18 +47,34 @@ class SweepField(QGroupBox):
         """The value lists as ``core.train.sweep.parse_grid`` gives them; raises ``StudioError``."""
         return parse_grid(sweep_specs(self.edit.text()))
 
-    def describe(self, kinds: int) -> int:
-        """Say what the text asks for with ``kinds`` models ticked; the number of combinations (0: a mistake)."""
-        if not self.edit.text().strip():
-            self.label.setText("No sweep: one run of each ticked model.")
-            return 1
-        try:
-            grid = self.grid()
-            check_app_grid(grid)
-        except (StudioError, TypeError, ValueError) as exc:
-            self.label.setText(f"<span style='color:#c0392b'>{escape(error_message(exc))}</span>")
+    def describe(self, kinds: int, seeds: int = 1, folds: int = 0, problem: str = "") -> int:
+        """Say what the text asks for with ``kinds`` models ticked, each trained on ``seeds`` seeds or ``folds``
+        folds (``problem``: why it can't train, said by the screen); the number of runs (0: a mistake). ``summary``
+        is then the product in words ("2 models × 3 seeds"), for the Train button."""
+        self.summary = ""
+        count = 1
+        if problem:
+            self.label.setText("")  # said once, above the Train button
             return 0
-        count = math.prod(len(values) for _, _, values in grid)
-        self.label.setText(f"{count} combination{'s' * (count > 1)} × {kinds} "
-                           f"model{'s' * (kinds != 1)} = {count * kinds} runs, one after another.")
-        return count
+        if self.edit.text().strip():
+            try:
+                grid = self.grid()
+                check_app_grid(grid)
+            except (StudioError, TypeError, ValueError) as exc:
+                self.label.setText(f"<span style='color:#c0392b'>{escape(error_message(exc))}</span>")
+                return 0
+            count = math.prod(len(values) for _, _, values in grid)
+        factors = [(n, what) for n, what in ((count, "combination"), (kinds, "model"), (seeds, "seed"), (folds, "fold"))
+                   if n > 1 or what == "model"]
+        runs = math.prod(n for n, _ in factors)
+        self.summary = " × ".join(f"{n} {what}{'s' * (n != 1)}" for n, what in factors)
+        if len(factors) == 1:
+            self.label.setText("No sweep: one run of each ticked model.")
+            return runs
+        text = f"{self.summary} = {runs} runs, one after another."
+        if seeds > 1:
+            text += f" Each model's {seeds} seeds are kept as one group: mean ± sd on the Runs screen."
+        if folds:
+            text += f" Each model is tested on each of the {folds} folds in turn (trained on the others): one group."
+        self.label.setText(text)
+        return runs

@@ -5,7 +5,8 @@ train_models``, whose events are tagged with the model they are about. The GUI t
 to plot buffers and updates a label from a timer, so the window stays responsive however fast the
 trainer reports. Finished models go into the ``Session`` as they complete, so a cancel keeps them.
 The form is built from the config dataclasses (``gui.config_form``); the run's bookkeeping and time
-left come from ``core.train.progress``.
+left come from ``core.train.progress``. Repeating with N seeds adds the seeds to the sweep's grid; folds
+train through ``core.train.repeats.train_folds``, every fold's models kept as runs, the last fold's in the session.
 """
 
 from __future__ import annotations
@@ -16,11 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QIcon, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QCheckBox,
     QFrame,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -32,43 +31,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.config import CELL_DESCRIPTIONS, ModelConfig, TokenizerConfig, TrainConfig
+from core.config import ModelConfig, RepeatConfig, TokenizerConfig, TrainConfig
 from core.errors import SettingError, StudioError
 from core.events import EpochEvent, PhaseEvent, StepEvent
 from core.model.events import ModelDone, ModelEvent
 from core.settings import shown
 from core.train.progress import TrainingProgress
-from core.train.sweep import (
-    Combination,
-    combinations,
-    new_sweep_id,
-    train_grid,
-)
+from core.train.repeats import fold_name, folds_refusal, train_folds
+from core.train.sweep import Combination, combinations, new_sweep_id, train_grid, with_seeds
 from core.train.warmup import import_torch
 from gui.config_form import ConfigForm, PathInput
+from gui.kind_boxes import DEFAULT_KINDS, KindBoxes
 from gui.session import Session
 from gui.sweep_field import SweepField
-from gui.theme import model_color
 from gui.training_plots import TrainingPlots
 from gui.worker import TaskSlot, error_message
 
-KIND_ORDER = ("lstm", "rnn", "gru")  # the order of the check boxes and of training
-DEFAULT_KINDS = ("lstm", "rnn")  # the comparison the app is about; GRU is one tick away
-WHY_TICKED = {  # why each box starts ticked or not; what the kind is comes from core.model.classifier
-    "lstm": "Ticked by default.",
-    "rnn": "Ticked by default, to compare against the LSTM.",
-    "gru": "Optional: tick it for a three-way comparison (training takes longer).",
-}
 SECTIONS = (("model", "Model", ModelConfig), ("tokenizer", "Tokenizer", TokenizerConfig),
-            ("train", "Training", TrainConfig))
-def _swatch(color: str) -> QIcon:
-    """A square of a model's colour, kept in colour while the form is disabled during training."""
-    pixmap = QPixmap(12, 12)
-    pixmap.fill(QColor(color))
-    icon = QIcon()
-    for mode in (QIcon.Mode.Normal, QIcon.Mode.Disabled):
-        icon.addPixmap(pixmap, mode)
-    return icon
+            ("train", "Training", TrainConfig), ("repeat", "Seeds and folds", RepeatConfig))
 
 
 class TrainScreen(QWidget):
@@ -85,10 +65,10 @@ class TrainScreen(QWidget):
         self.slot = TaskSlot(session.tasks, self)
         self._progress: TrainingProgress | None = None
         self._added: list[str] = []  # names the session gave the models of the current run
+        self._kept: set[str] | None = None  # with folds, the last fold's models: the session keeps only those
         self._notes: list[str] = []  # the vectors' coverage and warnings of the current run
         self.checkpoint_dir: Path | None = None  # where runs keep their best epoch; None: no checkpoints
         self.run_store_folder: Path | None = None  # where every run is recorded (core/store/runs.py); None: not kept
-        self.kind_boxes: dict[str, QCheckBox] = {}
         self.forms: dict[str, ConfigForm] = {}
         self.plots = TrainingPlots(self)
         self._build()
@@ -113,22 +93,15 @@ class TrainScreen(QWidget):
         column = QVBoxLayout(form)
         column.setContentsMargins(0, 0, 6, 0)
 
-        models = QGroupBox("Models to train")
-        row = QHBoxLayout(models)
-        for kind in KIND_ORDER:
-            box = QCheckBox(kind.upper())
-            box.setIcon(_swatch(model_color(kind)))  # the colour of the first model of the kind
-            box.setChecked(kind in DEFAULT_KINDS)
-            box.setToolTip(f"{CELL_DESCRIPTIONS[kind]} {WHY_TICKED[kind]}")
-            box.setObjectName(f"kind.{kind}")
-            box.toggled.connect(self._update_buttons)
-            self.kind_boxes[kind] = box
-            row.addWidget(box)
-        row.addStretch(1)
-        column.addWidget(models)
+        self.kinds = KindBoxes()
+        self.kind_boxes = self.kinds.boxes
+        self.kinds.changed.connect(self._update_buttons)
+        column.addWidget(self.kinds)
         for section, title, cls in SECTIONS:
             self.forms[section] = ConfigForm(title, cls, exclude=("kind",) if cls is ModelConfig else ())
             column.addWidget(self.forms[section])
+        for w in self.forms["repeat"].inputs.values():
+            w.valueChanged.connect(self._update_buttons)
         labels = [label for f in self.forms.values() for label in f.labels]
         width = max(label.sizeHint().width() for label in labels)
         for label in labels:
@@ -163,8 +136,8 @@ class TrainScreen(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop after the current batch (Esc). Models already finished are kept.")
         self.cancel_button.clicked.connect(self.cancel)
-        buttons = QHBoxLayout()
-        for b in (self.train_button, self.pause_button, self.cancel_button):
+        buttons = QHBoxLayout()  # under Train, whose text says what it trains ("Train 6 runs: 2 models × 3 seeds")
+        for b in (self.pause_button, self.cancel_button):
             buttons.addWidget(b)
 
         left = QWidget()
@@ -172,6 +145,7 @@ class TrainScreen(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(scroll, 1)
         left_layout.addWidget(self.hint)
+        left_layout.addWidget(self.train_button)
         left_layout.addLayout(buttons)
 
         self.progress_label = QLabel("Ready.")
@@ -212,7 +186,7 @@ class TrainScreen(QWidget):
 
     # --- settings ----------------------------------------------------------------------------------
     def selected_kinds(self) -> list[str]:
-        return [kind for kind in KIND_ORDER if self.kind_boxes[kind].isChecked()]
+        return self.kinds.selected()
 
     def settings_dict(self) -> dict:
         """The form as plain data: ``{"models": [kinds], section: {field: value}, "sweep": text}``."""
@@ -226,9 +200,7 @@ class TrainScreen(QWidget):
         if isinstance(kinds, str):  # an older settings file gave a one-item list back as a string
             kinds = [kinds]
         if isinstance(kinds, list | tuple):
-            wanted = {str(k).lower() for k in kinds}
-            for kind, box in self.kind_boxes.items():
-                box.setChecked(kind in wanted)
+            self.kinds.select(kinds)
         for section, form in self.forms.items():
             values = settings.get(section)
             if isinstance(values, dict):
@@ -253,9 +225,13 @@ class TrainScreen(QWidget):
         models = [ModelConfig(kind=kind, **s["model"]) for kind in s["models"]]
         return models, TokenizerConfig(**s["tokenizer"]), TrainConfig(**s["train"])
 
+    def repeats(self) -> RepeatConfig:
+        """Seeds and folds as the form gives them; raises ``SettingError`` for a combination refused."""
+        return RepeatConfig(**self.forms["repeat"].values())
+
     def grid(self) -> list[Combination]:
-        """The runs to train: one per combination of the sweep's values (one when there is no sweep), each
-        training the ticked models; raises ``StudioError`` for a setting or value the core rejects."""
+        """The runs to train: one per combination of the sweep's values (one when there is no sweep) and seed,
+        each training the ticked models; raises ``StudioError`` for a setting or value the core rejects."""
         models, tokenizer, train = self.configs()
         taken: set[str] = set()
 
@@ -267,12 +243,20 @@ class TrainScreen(QWidget):
             taken.add(unique)
             return unique
 
-        return combinations(models, tokenizer, train, self.sweep.grid(), name)
+        return combinations(models, tokenizer, train, with_seeds(self.sweep.grid(), self.repeats().repeat, train.seed),
+                            name)
 
-    def _describe_sweep(self) -> None:
-        """Say what the sweep field asks for, on the field and on the Train button."""
-        count, kinds = self.sweep.describe(len(self.selected_kinds())), len(self.selected_kinds())
-        self.train_button.setText(f"Train {count * kinds} runs" if count > 1 else "Train")
+    def _describe_sweep(self) -> str:
+        """Say what the sweep, seeds and folds make (sweep field, Train button); why they can't train, or ""."""
+        kinds = len(self.selected_kinds())
+        try:
+            repeat = self.repeats()
+            problem = folds_refusal(self.session.dataset, repeat.folds)
+        except StudioError as exc:
+            repeat, problem = RepeatConfig(), error_message(exc)
+        runs = self.sweep.describe(kinds, repeat.repeat, repeat.folds, problem)
+        self.train_button.setText(f"Train {runs} runs: {self.sweep.summary}" if runs > kinds else "Train")
+        return problem
 
     # --- state -------------------------------------------------------------------------------------
     @property
@@ -294,16 +278,19 @@ class TrainScreen(QWidget):
         self.pause_button.setText("Resume" if self.is_paused else "Pause")
         self._escape.setEnabled(training)
         self._form.setEnabled(not training)
-        self._describe_sweep()
+        problem = self._describe_sweep()
         if dataset is None:
             self.hint.setText("Load a dataset on the Data screen first; then Train is enabled.")
         elif not self.selected_kinds():
             self.hint.setText("Tick at least one model to train.")
+        elif problem:  # above Train, where it is seen however the form is scrolled
+            self.hint.setText(f"<span style='color:#c0392b'>{escape(problem)}</span>")
         else:
-            n = {s: len(dataset[s]) for s in ("train", "validation")}
-            self.hint.setText(
-                f"Dataset: {dataset.source}\n{n['train']:,} training · {n['validation']:,} validation texts"
-            )
+            n = {s: len(dataset[s]) for s in ("train", "validation", "test")}
+            folds, own = self.repeats().folds, "validation" not in dataset.carved  # own: kept out of the folds
+            pool = sum(n.values()) - n["validation"] * own
+            self.hint.setText(f"Dataset: {dataset.source}\n" + (f"{pool:,} texts in {folds} folds, each tested once"
+                              if folds else f"{n['train']:,} training · {n['validation']:,} validation texts"))
         self.train_button.setToolTip(
             self.hint.text() if not can_train and not training else
             "Train the ticked models one after another on the loaded dataset (Ctrl+Enter)."
@@ -316,7 +303,9 @@ class TrainScreen(QWidget):
         if self.is_training or dataset is None or not self.selected_kinds():
             return False
         try:
-            chosen = self.grid()
+            chosen, folds = self.grid(), self.repeats().folds
+            if folds_refusal(dataset, folds):
+                raise StudioError(folds_refusal(dataset, folds))
         except (StudioError, TypeError, ValueError) as exc:
             QMessageBox.warning(self, "Cannot train", error_message(exc))
             if isinstance(exc, SettingError):  # show the user which input to change
@@ -324,6 +313,9 @@ class TrainScreen(QWidget):
             return False
         plan = [(n, c) for one in chosen for n, c in one.plan]
         names = [n for n, _ in plan]
+        if folds:  # fold by fold, as train_folds trains them; the session keeps the last fold's models
+            plan = [(fold_name(n, k, folds), c) for k in range(folds) for n, c in plan]
+        self._kept = {n for n, _ in plan[-len(names):]} if folds else None
         self._progress = TrainingProgress([(n, c.kind) for n, c in plan])
         self._added = []
         self._notes: list[str] = []  # what the vectors cover, and warnings, for this run
@@ -335,7 +327,10 @@ class TrainScreen(QWidget):
             if "torch" not in sys.modules:  # not loaded yet (gui/main_window.py loads it after start-up): say so
                 yield ModelEvent("", "", PhaseEvent("loading", "loading PyTorch (the first training after start-up)"))
                 import_torch()
-            yield from train_grid(dataset, chosen, control, checkpoints, store_folder, sweep_id)
+            if folds:
+                yield from train_folds(dataset, chosen, folds, control, checkpoints, store_folder, sweep_id)
+            else:
+                yield from train_grid(dataset, chosen, control, checkpoints, store_folder, sweep_id)
 
         self.slot.start(
             training, "training", on_event=self._on_event, on_done=self._on_succeeded, on_cancelled=self._on_cancelled,
@@ -346,6 +341,7 @@ class TrainScreen(QWidget):
         self._update_buttons()
         self._label_timer.start()
         what = ", ".join(names) if len(chosen) == 1 else f"a sweep of {len(chosen)} combinations ({len(names)} runs)"
+        what += f" on each of {folds} folds" if folds else ""
         self.session.status.emit(f"Training {what} on {dataset.source}")
         self.training_started.emit()
         return True
@@ -381,6 +377,9 @@ class TrainScreen(QWidget):
         if run is None:
             return
         if isinstance(item, ModelDone):
+            if self._kept is not None and item.name not in self._kept:
+                self.session.status.emit(f"{item.name} trained and kept as a run")  # an earlier fold's model
+                return
             name = self.session.add_model(item.model, item.name, saved=bool(item.model.info.file))  # kept as a run
             self._added.append(name)
             accuracy = run.results.get(item.name)

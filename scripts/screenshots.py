@@ -3,9 +3,10 @@
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [--quick]
 
 Part one uses SST-2 from ../shared/datasets (builtin:reviews where that is absent) with the default
-settings: data, train, compare, try and models screens. Part two trains LSTM, GRU and RNN on
-builtin:longrange, reading left to right and classifying from the last state, to show the RNN
-losing the deciding word as the gap grows.
+settings: data, train, compare (its pairs and agreement too), try and models screens. Part two trains LSTM,
+GRU and RNN on builtin:longrange, reading left to right and classifying from the last state, to show the RNN
+losing the deciding word as the gap grows. ``--part compare`` trains LSTM, GRU and RNN on SST-2 and takes
+the Compare screen alone: the intervals, the pair table, the agreement matrix with a cell's rows listed.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def main() -> int:
     global OUT
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer epochs (for checking the script)")
-    parser.add_argument("--part", choices=["all", "sentences", "longrange"], default="all")
+    parser.add_argument("--part", choices=["all", "sentences", "longrange", "compare", "repeats"], default="all")
     parser.add_argument("--out", type=Path, default=OUT, help="folder for the PNGs (default docs/screenshots)")
     args = parser.parse_args()
     OUT = args.out
@@ -82,6 +83,10 @@ def main() -> int:
         sentences(settings_file, args.quick)
     if args.part in ("all", "longrange"):
         longrange(settings_file, args.quick)
+    if args.part == "compare":
+        three_kinds(settings_file, args.quick)
+    if args.part == "repeats":
+        repeats(settings_file, args.quick)
     settings_file.unlink(missing_ok=True)
     app.quit()
     return 0
@@ -106,6 +111,7 @@ def sentences(settings_file: Path, quick: bool) -> None:
     win.tabs.setCurrentWidget(win.compare_screen)
     wait_for(win.compare_screen.evaluated, 300)
     shot(win, win.compare_screen, "compare")
+    compare_pairs(win, "compare")
     win.tabs.setCurrentWidget(win.try_screen)
     win.try_screen.set_text("a gorgeous , witty film , though the ending is not as good as it should be")
     wait_for(win.try_screen.explained, 30)  # the word attributions come from the worker
@@ -124,6 +130,91 @@ def sentences(settings_file: Path, quick: bool) -> None:
     sweep(win, quick)
     win.session.unsaved.clear()  # no Save all question when the script closes the window
     win.close()
+
+
+def compare_pairs(win, prefix: str) -> None:
+    """The Compare screen's pair table, then its agreement matrix with the rows only the first model of the
+    first pair gets right listed beside."""
+    view = win.compare_screen.view
+    view.lower_tabs.setCurrentWidget(view.pair_table)
+    shot(win, win.compare_screen, f"{prefix}-pairs")
+    view.lower_tabs.setCurrentWidget(view.agreement)
+    view.agreement.grid.setCurrentCell(0, 1)
+    view.agreement.choose(0, 1)
+    shot(win, win.compare_screen, f"{prefix}-agreement")
+    view.lower_tabs.setCurrentWidget(view.pair_table)
+    view.wrong.show_mistakes()
+
+
+def three_kinds(settings_file: Path, quick: bool) -> None:
+    """LSTM, GRU and RNN on SST-2 with the default settings, and the Compare screen: intervals, pairs, agreement."""
+    win = make_window(settings_file)
+    source = str(SST2) if (SST2 / "train.tsv").is_file() else "builtin:reviews"
+    win.data_screen.load(source)
+    wait_for(win.data_screen.loaded, 60)
+    screen = win.train_screen
+    screen.reset_to_defaults()
+    for kind, box in screen.kind_boxes.items():
+        box.setChecked(kind in ("lstm", "gru", "rnn"))
+    screen.inputs[("train", "epochs")].setValue(2 if quick else 6)
+    win.tabs.setCurrentWidget(screen)
+    screen.start_training()
+    wait_for(screen.training_finished, 1800)
+    win.tabs.setCurrentWidget(win.compare_screen)
+    wait_for(win.compare_screen.evaluated, 300)
+    shot(win, win.compare_screen, "compare-intervals")
+    compare_pairs(win, "compare")
+    win.session.unsaved.clear()
+    win.close()
+
+
+def repeats(settings_file: Path, quick: bool) -> None:
+    """LSTM and RNN repeated over 3 seeds (builtin:reviews), then over 5 folds of MR (which has no test split
+    of its own), each pair of groups ticked on the Runs screen: intervals, mean ± sd, bands, the paired test; the
+    seeds' models on the Compare screen's Groups tab too."""
+    win = make_window(settings_file)
+    screen, runs = win.train_screen, win.runs_screen
+    for source, seeds, folds in (("builtin:reviews", 3, 0), (str(ROOT.parent / "shared/datasets/mr/all.tsv"), 1, 5)):
+        if folds and not Path(source).is_file():
+            break
+        win.data_screen.load(source)
+        wait_for(win.data_screen.loaded, 120)
+        screen.reset_to_defaults()
+        screen.inputs[("train", "epochs")].setValue(1 if quick else 4 if seeds > 1 else 2)
+        screen.inputs[("repeat", "repeat")].setValue(seeds)
+        screen.inputs[("repeat", "folds")].setValue(3 if quick and folds else folds)
+        win.tabs.setCurrentWidget(screen)
+        screen.form_scroll.ensureWidgetVisible(screen.forms["repeat"])
+        if folds:
+            shot(win, screen, "train-folds-ready")
+        screen.start_training()
+        wait_for(screen.training_finished, 3600)
+        shot(win, screen, "train-folds" if folds else "train-seeds")
+        win.tabs.setCurrentWidget(runs)
+        runs.refresh()
+        groups = runs.groups_model
+        for row in range(groups.rowCount()):  # the two groups just trained (newest first), only those
+            groups.setData(groups.index(row, 0), 2 if row < 2 else 0, 10)  # (un)checked, Qt's CheckStateRole
+        shot(win, runs, "runs-folds" if folds else "runs-seeds")
+        if not folds:
+            compare_groups(win)
+    screen.inputs[("repeat", "repeat")].setValue(1)
+    screen.inputs[("repeat", "folds")].setValue(5)
+    win.data_screen.load("builtin:reviews")
+    wait_for(win.data_screen.loaded, 60)
+    screen.form_scroll.ensureWidgetVisible(screen.forms["repeat"])
+    shot(win, screen, "train-folds-refused")
+    win.session.unsaved.clear()
+    win.close()
+
+
+def compare_groups(win) -> None:
+    """The Compare screen's Groups tab over the models of the seed groups just trained: mean ± sd, the paired test."""
+    view = win.compare_screen.view
+    win.tabs.setCurrentWidget(win.compare_screen)
+    wait_for(win.compare_screen.evaluated, 600)
+    view.lower_tabs.setCurrentWidget(view.groups)
+    shot(win, win.compare_screen, "compare-groups")
 
 
 def sweep(win, quick: bool) -> None:

@@ -183,3 +183,52 @@ def test_loading_draws_nothing_from_the_global_random_stream(tiny_model, tmp_pat
     before = torch.random.get_rng_state().clone()
     load_model(path)
     assert torch.equal(before, torch.random.get_rng_state())
+
+
+@pytest.mark.parametrize(("folds", "fold"), [(1, 0), (10, 10), ("10", 0), (10, -1), (10**6, 3), (3, 1.5)])
+def test_a_fold_no_data_has_is_refused(tiny_model, tmp_path, folds, fold):
+    """A model file names the fold its evaluation must redo: one that can't be is refused, never guessed at."""
+    def change(meta, header):
+        info = json.loads(meta["info"])
+        info["splits"] = {**(info["splits"] or {}), "folds": folds, "fold": fold}
+        meta["info"] = json.dumps(info)
+
+    (tmp_path / "m.safetensors").write_bytes(_rewrite_metadata(to_bytes(tiny_model), change))
+    with pytest.raises(ModelFileError, match="fold"):
+        load_model(tmp_path / "m.safetensors")
+
+
+@pytest.mark.parametrize("group", [
+    {"id": 3, "kind": "seeds", "n": 3, "index": 0, "seed": 0}, {"id": "g", "kind": "x", "n": 3, "index": 0, "seed": 0},
+    {"id": "g", "kind": "seeds", "n": 2, "index": 2, "seed": 0}, {"id": "g", "kind": "seeds", "n": 2, "index": 1,
+                                                                  "seed": "x"},
+    {"id": "g", "kind": "folds", "n": 2, "index": 1, "fold": None}, {"id": "g", "kind": "folds", "n": 2, "index": 1,
+                                                                     "fold": 5},
+    "seeds", [1]])
+def test_a_group_the_app_never_writes_is_left_out(tiny_model, tmp_path, group):
+    def change(meta, header):
+        meta["info"] = json.dumps({**json.loads(meta["info"]), "group": group})
+
+    (tmp_path / "m.safetensors").write_bytes(_rewrite_metadata(to_bytes(tiny_model), change))
+    model = load_model(tmp_path / "m.safetensors")
+    assert model.info.group is None
+    from core.store.model_card import model_card
+
+    assert "one of" not in model_card(model, "m.safetensors")  # and the card is written
+
+
+@pytest.mark.parametrize("confusion", [[[1, 2], [3]], [1, 2], [["a", "b"], ["c", "d"]], [[-5, 2], [1, 9]], []])
+def test_a_test_record_that_is_no_matrix_of_counts_has_no_interval(tiny_model, tmp_path, confusion):
+    from cli.use import test_interval
+    from core.store.model_card import model_card
+
+    def change(meta, header):
+        metrics = json.loads(meta["metrics"])
+        metrics["test"] = {**(metrics.get("validation") or {}), "confusion": confusion}
+        meta["metrics"] = json.dumps(metrics)
+
+    (tmp_path / "m.safetensors").write_bytes(_rewrite_metadata(to_bytes(tiny_model), change))
+    model = load_model(tmp_path / "m.safetensors")
+    card = model_card(model, "m.safetensors")
+    assert "model-index" not in card and "95% intervals" not in card
+    assert test_interval(confusion) is None

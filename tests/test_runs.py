@@ -147,8 +147,10 @@ def test_grid_mistakes_are_refused_before_anything_trains():
 def test_a_store_of_the_first_schema_is_migrated_with_its_runs(home):
     from core.store import run_db
 
-    v1 = run_db._SCHEMA.replace(",\n    sweep TEXT NOT NULL DEFAULT ''", "")
-    assert "sweep" not in v1
+    v1 = run_db._SCHEMA
+    for column in ("sweep", "run_group", "test_confusion"):
+        v1 = v1.replace(f",\n    {column} TEXT NOT NULL DEFAULT ''", "")
+    assert "sweep" not in v1 and "run_group" not in v1
     home.mkdir(parents=True)
     with sqlite3.connect(home / "runs.sqlite3") as db:
         db.executescript(v1)
@@ -165,6 +167,32 @@ def test_a_store_of_the_first_schema_is_migrated_with_its_runs(home):
     assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION and store.integrity() == "ok"
     store.close()
     assert RunStore().notes == []  # migrated once
+
+
+def test_a_store_of_schema_2_gains_groups_and_keeps_its_runs(home):
+    from core.store import run_db
+
+    v2 = run_db._SCHEMA
+    for column in ("run_group", "test_confusion"):
+        v2 = v2.replace(f",\n    {column} TEXT NOT NULL DEFAULT ''", "")
+    assert "sweep" in v2 and "run_group" not in v2
+    home.mkdir(parents=True)
+    with sqlite3.connect(home / "runs.sqlite3") as db:
+        db.executescript(v2)
+        db.execute("INSERT INTO runs (name, kind, status, started, host, pid, dataset, fingerprint, settings, "
+                   "versions, test_accuracy, sweep) VALUES ('old', 'lstm', 'finished', 1.0, 'h', 1, 'd', '{}', '{}', "
+                   "'{}', 0.8, '{\"id\": \"s\", \"values\": {}}')")
+        db.execute("PRAGMA user_version = 2")
+    store = RunStore()
+    (run,) = store.runs()
+    assert (run.name, run.sweep, run.group, run.test_confusion) == ("old", {"id": "s", "values": {}}, None, None)
+    assert "from schema 2 to 3" in store.notes[0]
+    group = {"id": "g", "kind": "seeds", "n": 2, "index": 1, "seed": 1}
+    run_id = store.begin(name="new", kind="rnn", dataset="d", fingerprint={}, settings={}, versions={}, group=group)
+    store.finish(run_id, "finished", test_accuracy=0.5, test_confusion=[[1, 1], [1, 1]])
+    assert store.get(run_id).group == group and store.get(run_id).test_confusion == [[1, 1], [1, 1]]
+    assert [r.id for r in store.group_runs("g")] == [run_id]
+    store.close()
 
 
 def test_a_newer_store_is_read_only_and_a_corrupt_one_is_moved_aside(home):

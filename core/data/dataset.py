@@ -59,6 +59,8 @@ class TextDataset:
     # The whole number each class was written as, when the labels were numbers (a 1-5 star column named
     # by a sentiment scale): a model records them, so a file holding only some of the numbers maps right.
     label_values: list[int] | None = None
+    folds: int = 0  # cross-validation: the test split is fold ``fold`` (0-based) of ``folds`` (core.data.folds)
+    fold: int = 0
 
     @property
     def num_classes(self) -> int:

@@ -14,7 +14,9 @@ import platform
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from core.config import MAX_REPEATS
 from core.data.dataset import SPLIT_SEED, TEST_FRACTION, VALIDATION_FRACTION, TextDataset
+from core.errors import ModelFileError
 from core.events import EpochEvent, FinishedEvent, StepEvent
 from core.metrics import EvalResult
 
@@ -144,6 +146,8 @@ class SplitRecord:
     sizes: dict[str, int] = field(default_factory=dict)  # split -> rows
     text_column: str = ""
     label_column: str = ""
+    folds: int = 0  # cross-validation: tested on fold ``fold`` (0-based) of ``folds`` (core.data.folds); 0: none
+    fold: int = 0
 
     @classmethod
     def of(cls, dataset: TextDataset) -> SplitRecord:
@@ -156,6 +160,8 @@ class SplitRecord:
             sizes={name: len(split) for name, split in dataset.splits.items()},
             text_column=dataset.text_column,
             label_column=dataset.label_column,
+            folds=dataset.folds,
+            fold=dataset.fold,
         )
 
     def to_dict(self) -> dict:
@@ -163,7 +169,12 @@ class SplitRecord:
 
     @classmethod
     def from_dict(cls, d: dict) -> SplitRecord:
-        return cls(**_known(cls, d))
+        rec = cls(**_known(cls, d))
+        folds, fold = rec.folds, rec.fold
+        if not (type(folds) is int and type(fold) is int and folds != 1 and 0 <= folds <= MAX_REPEATS
+                and 0 <= fold < max(folds, 1)):
+            raise ModelFileError(f"the model file says it was tested on fold {fold!r} of {folds!r}, which no data has")
+        return rec
 
 
 @dataclass
@@ -181,6 +192,9 @@ class ModelInfo:
     vectors: dict | None = None  # the pretrained word vectors it started from (core.text.vectors.Coverage), if any
     world_size: int = 1  # processes that trained it together (torchrun; core/distributed.py)
     backend: str = ""  # their process group's backend: gloo or nccl ("" for one process)
+    # one of a group of runs repeated over seeds or folds: {"id", "kind": "seeds" | "folds", "n", "index", "seed" or
+    # "fold"} (the run store's ``Run.group``; the store has the other runs' scores)
+    group: dict | None = None
     file: str = ""  # the file it was opened from or last saved to; not stored in the file
 
     def to_dict(self) -> dict:
@@ -202,4 +216,15 @@ class ModelInfo:
         info.vectors = info.vectors if isinstance(info.vectors, dict) else None
         info.world_size = info.world_size if type(info.world_size) is int and info.world_size >= 1 else 1
         info.backend = info.backend if isinstance(info.backend, str) else ""
+        info.group = info.group if _is_group(info.group) else None  # only shown: a bad one is left out
         return info
+
+
+def _is_group(group: object) -> bool:
+    """A group record as the app writes it (``ModelInfo.group``)."""
+    if not (isinstance(group, dict) and isinstance(group.get("id"), str) and group.get("kind") in ("seeds", "folds")
+            and all(type(group.get(k)) is int for k in ("n", "index")) and 0 <= group["index"] < group["n"]):
+        return False
+    if group["kind"] == "seeds":
+        return type(group.get("seed")) is int and 0 <= group["seed"] <= 2**31 - 1
+    return type(group.get("fold")) is int and 0 <= group["fold"] < group["n"]

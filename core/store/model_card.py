@@ -8,6 +8,7 @@ model's own records, so the card says nothing the file does not know.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ from core.errors import StudioError
 from core.model.sentiment_model import SentimentModel
 from core.settings import settings_of, shown
 from core.text.vectors import added_words
+from core.uncertainty import ScoreInterval, checked_confusion, confusion_interval
 
 # The example the card shows; tests run this very text in a Python that can't import torch.
 EXAMPLE = '''import json, sys, numpy as np, onnxruntime as ort, tokenizers
@@ -92,12 +94,46 @@ def _vectors_line(vectors: dict | None) -> str:
     return line + (f"; {added:,} more of their words joined the vocabulary after training." if added else ".")
 
 
+def _model_index(model: SentimentModel, interval: ScoreInterval | None, hub: str) -> list[str]:
+    """The test scores in the Hugging Face ``model-index`` form, each metric's 95% interval in its name and args."""
+    if interval is None or not interval.count:
+        return []
+    lines = ["model-index:", f"- name: {json.dumps(model.name)}", "  results:", "  - task:",
+             "      type: text-classification", "      name: Text Classification", "    dataset:",
+             f"      name: {json.dumps(dataset_name(model.info.dataset))}", f"      type: {json.dumps(hub or 'local')}",
+             "      split: test", "    metrics:"]
+    for kind, label, value, (lo, hi) in (("accuracy", "Accuracy", interval.accuracy, interval.accuracy_ci),
+                                         ("f1", "Macro F1", interval.macro_f1, interval.macro_f1_ci)):
+        lines += [f"    - type: {kind}", f"      value: {value:.4f}",
+                  f'      name: "{label} (95% CI {lo:.4f}-{hi:.4f}, {interval.count:,} rows)"',
+                  f"      args: {{average: macro, ci_95: [{lo:.4f}, {hi:.4f}], rows: {interval.count}}}"
+                  if kind == "f1" else f"      args: {{ci_95: [{lo:.4f}, {hi:.4f}], rows: {interval.count}}}",
+                  "      verified: false"]
+    return lines
+
+
+def _group_lines(group: dict | None) -> list[str]:
+    """The group of runs the model is one of, with the group's scores when the run store has them."""
+    if not group:
+        return []
+    from core.store.groups import group_scores
+
+    which = f"seed {group.get('seed')}" if group["kind"] == "seeds" else f"fold {group.get('fold', 0) + 1}"
+    line = f"This model is {which}, one of {group['n']} runs repeated over {group['kind']}"
+    scores = group_scores(group["id"])
+    if scores is not None:
+        line += f": the group's test accuracy is {scores[0].text()}"
+    return ["", line + "."]
+
+
 def model_card(model: SentimentModel, file_name: str) -> str:
     """README.md for the bundle of ``model`` (saved beside it as ``file_name``)."""
     info, record, c = model.info, model.record, model.config
     kind = c.kind.upper()
     dataset = _md(dataset_name(info.dataset))
     test = record.test
+    matrix = checked_confusion(test.confusion) if test is not None else None  # the file's record, as it is
+    interval = confusion_interval(matrix) if matrix is not None else None
     hub = [info.dataset.partition(":")[0]] if _is_hub(info.dataset) else []
     lines = [
         "---",
@@ -106,6 +142,7 @@ def model_card(model: SentimentModel, file_name: str) -> str:
         f"tags: [sentiment-analysis, text-classification, {c.kind}, sentiment-studio]",
         "metrics: [accuracy, f1]",
         *([f"datasets: [{hub[0]}]"] if hub else []),
+        *_model_index(model, interval, hub[0] if hub else ""),
         "---",
         "",
         f"# {model.name}: {'a' if c.kind == 'gru' else 'an'} {kind} sentiment classifier",
@@ -151,7 +188,12 @@ def model_card(model: SentimentModel, file_name: str) -> str:
     lines += ["", "## Evaluation", ""]
     if test is not None:
         lines += [f"On the test split ({test.count:,} texts): accuracy **{_pct(test.accuracy)}**, macro F1 "
-                  f"**{_pct(test.macro_f1)}**.", "", "| class | precision | recall | F1 |", "|---|---|---|---|"]
+                  f"**{_pct(test.macro_f1)}**."]
+        if interval is not None and interval.count:
+            lo, hi = interval.macro_f1_ci
+            lines += ["", f"With 95% intervals (bootstrap over the test rows): {interval.accuracy_text()}; macro F1 "
+                          f"{interval.macro_f1:.3f} [{lo:.3f}, {hi:.3f}]."]
+        lines += [*_group_lines(info.group), "", "| class | precision | recall | F1 |", "|---|---|---|---|"]
         for i, name in enumerate(model.label_names):
             scores = [s[i] if i < len(s) else None for s in (test.precision, test.recall, test.f1)]
             lines.append(f"| {_md(name)} | " + " | ".join(_pct(x) for x in scores) + " |")

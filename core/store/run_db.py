@@ -30,7 +30,7 @@ from pathlib import Path
 
 from core.errors import StudioError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_S = 10.0  # the longest wait for another process's lock: opening, and each statement after it
 
 _SCHEMA = """
@@ -55,7 +55,9 @@ CREATE TABLE IF NOT EXISTS runs (
     model_path TEXT,
     note TEXT NOT NULL DEFAULT '',
     error TEXT NOT NULL DEFAULT '',
-    sweep TEXT NOT NULL DEFAULT ''
+    sweep TEXT NOT NULL DEFAULT '',
+    run_group TEXT NOT NULL DEFAULT '',
+    test_confusion TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS epochs (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -74,8 +76,10 @@ CREATE TABLE IF NOT EXISTS steps (
 CREATE INDEX IF NOT EXISTS runs_started ON runs(started);
 """
 # Columns added since the first schema (an older store gets them; a new one is created with them), and the
-# schema version that added each: 2, runs know the sweep they belong to.
-_ADDED = {("runs", "sweep"): "TEXT NOT NULL DEFAULT ''"}
+# schema version that added each: 2, runs know the sweep they belong to; 3, the group of runs repeated over seeds
+# or folds they belong to, and their test confusion matrix (for a score's interval).
+_ADDED = {("runs", "sweep"): "TEXT NOT NULL DEFAULT ''", ("runs", "run_group"): "TEXT NOT NULL DEFAULT ''",
+          ("runs", "test_confusion"): "TEXT NOT NULL DEFAULT ''"}
 _SQLITE_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _SQLITE_DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 _SQLITE_UNWRITABLE = {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM}

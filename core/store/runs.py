@@ -102,6 +102,9 @@ class Run:
     note: str = ""
     error: str = ""
     sweep: dict | None = None  # {"id": ..., "values": {setting: value}} for a run of a sweep
+    # a run repeated over seeds or folds: {"id", "kind": "seeds" | "folds", "n", "index", "seed" or "fold"}
+    group: dict | None = None
+    test_confusion: list[list[int]] | None = None  # rows true, columns predicted: the test score's interval
     epochs: list[dict] = field(default_factory=list)
     steps: list[dict] = field(default_factory=list)
 
@@ -178,9 +181,9 @@ class RunStore:
         return run_db.lock_file(self.folder, started)
 
     def begin(self, *, name: str, kind: str, dataset: str, fingerprint: dict, settings: dict,
-              versions: dict, sweep: dict | None = None) -> int:
+              versions: dict, sweep: dict | None = None, group: dict | None = None) -> int:
         """A new run, "running" (holding its lock until it finishes); its id. ``sweep``: the sweep it belongs
-        to, ``{"id", "values"}``."""
+        to, ``{"id", "values"}``; ``group``: the runs repeated over seeds or folds it is one of (``Run.group``)."""
         self._writable()
         started, pid = time.time(), os.getpid()
         for _ in range(1000):  # a run began in the same microsecond: a microsecond later
@@ -197,9 +200,10 @@ class RunStore:
         try:
             run_id = self._db.insert(
                 "INSERT INTO runs (name, kind, status, started, host, pid, dataset, fingerprint, settings, versions, "
-                "sweep) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
+                "sweep, run_group) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (name, kind, started, socket.gethostname(), pid, dataset, json.dumps(fingerprint),
-                 json.dumps(settings), json.dumps(versions), json.dumps(sweep) if sweep else ""))
+                 json.dumps(settings), json.dumps(versions), json.dumps(sweep) if sweep else "",
+                 json.dumps(group) if group else ""))
         except BaseException:
             run_db.release(lock, remove=True)
             raise
@@ -232,17 +236,17 @@ class RunStore:
     def finish(self, run_id: int, status: str, *, val_accuracy: float | None = None,
                val_macro_f1: float | None = None, test_accuracy: float | None = None,
                test_macro_f1: float | None = None, training_time_s: float | None = None,
-               model_path: str | None = None, error: str = "") -> None:
+               model_path: str | None = None, error: str = "", test_confusion: list | None = None) -> None:
         """Record how run ``run_id`` ended; without ``model_path`` it keeps the one it has (a stopped run's best
         epoch so far)."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         self._write("UPDATE runs SET status = ?, ended = ?, val_accuracy = ?, val_macro_f1 = ?, test_accuracy = ?, "
-                    "test_macro_f1 = ?, training_time_s = ?, model_path = COALESCE(?, model_path), error = ? "
-                    "WHERE id = ?",
+                    "test_macro_f1 = ?, training_time_s = ?, model_path = COALESCE(?, model_path), error = ?, "
+                    "test_confusion = ? WHERE id = ?",
                     (status, time.time(), _num(val_accuracy), _num(val_macro_f1), _num(test_accuracy),
                      _num(test_macro_f1), _num(training_time_s), model_path and self._stored(model_path), error,
-                     run_id))
+                     json.dumps(test_confusion) if test_confusion else "", run_id))
         lock = self._held.pop(run_id, None)
         if lock is not None:
             run_db.release(lock, remove=True)
@@ -352,19 +356,27 @@ class RunStore:
         """A run's per-epoch metrics, in order."""
         return [dict(r) for r in self._sql("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))]
 
+    def group_runs(self, group_id: str) -> list[Run]:
+        """The runs of one group (``Run.group``'s id), in the group's order."""
+        rows = self._sql("SELECT * FROM runs WHERE run_group LIKE ? ORDER BY id", (f'%{json.dumps(group_id)}%',))
+        runs = [r for r in map(self._run, rows) if r.group and r.group.get("id") == group_id]
+        return sorted(runs, key=lambda r: r.group.get("index", 0))
+
     def integrity(self) -> str:
         return self._db.value("PRAGMA integrity_check")
 
     def _run(self, row) -> Run:
-        d = {k: v for k, v in dict(row).items() if k in _RUN_FIELDS}  # a newer schema's extra columns are left out
-        for key in ("fingerprint", "settings", "versions", "sweep"):
+        row = dict(row)
+        row["group"] = row.pop("run_group", "")  # "group" is a word of SQL's
+        d = {k: v for k, v in row.items() if k in _RUN_FIELDS}  # a newer schema's extra columns are left out
+        for key in ("fingerprint", "settings", "versions", "sweep", "group", "test_confusion"):
             d[key] = json.loads(d[key]) if d.get(key) else None
         d["model_path"] = self._resolved(d.get("model_path"))
         return Run(**d)
 
 
 def begin_run(store: RunStore, dataset, name: str, model_config, tokenizer_config, train_config,
-              sweep: dict | None = None) -> int:
+              sweep: dict | None = None, group: dict | None = None) -> int:
     """Record the start of a training run of ``model_config`` on ``dataset``; the run's id. The settings'
     "data" are the ``DataConfig`` fields as ``dataset`` was carved with them (older runs have none)."""
     from core.model.records import versions
@@ -373,7 +385,7 @@ def begin_run(store: RunStore, dataset, name: str, model_config, tokenizer_confi
                 "model": model_config.to_dict(), "tokenizer": tokenizer_config.to_dict(),
                 "train": train_config.to_dict()}
     return store.begin(name=name, kind=model_config.kind, dataset=dataset.source, fingerprint=fingerprint(dataset),
-                       settings=settings, versions=versions(), sweep=sweep)
+                       settings=settings, versions=versions(), sweep=sweep, group=group)
 
 
 class RunRecorder:
@@ -460,18 +472,20 @@ class RunRecorder:
                     self.run_id, "cancelled" if fin is not None and fin.cancelled else "finished",
                     val_accuracy=val.accuracy if val else None, val_macro_f1=val.macro_f1 if val else None,
                     test_accuracy=test.accuracy if test else None, test_macro_f1=test.macro_f1 if test else None,
-                    training_time_s=fin.training_time_s if fin else None, model_path=model_path)
+                    training_time_s=fin.training_time_s if fin else None, model_path=model_path,
+                    test_confusion=test.confusion if test else None)
             except StoreError as e:
                 self._lose(e)
 
 
 def recorded_runs(events: Iterator, store: RunStore, dataset, plan: list, tokenizer_config,
-                  train_config, sweep: dict | None = None) -> Iterator:
+                  train_config, sweep: dict | None = None, groups: dict[str, dict] | None = None) -> Iterator:
     """``train_models``' events, passed through unchanged, with each model recorded as a run.
 
     A run begins with its model's first event and ends with its ``ModelDone`` (its model file then kept
     in the store); a model the run never finished (a cancel, a failure) is marked so. The store failing
-    stops the recording, never the training: a warning says which model is not kept and why.
+    stops the recording, never the training: a warning says which model is not kept and why. ``groups``:
+    a model's name -> the group of repeated runs it is one of (``Run.group``).
     """
     from core.events import PhaseEvent, TaskCancelled
     from core.model.events import ModelDone, ModelEvent
@@ -489,12 +503,14 @@ def recorded_runs(events: Iterator, store: RunStore, dataset, plan: list, tokeni
 
     try:
         for event in events:
+            if isinstance(event, ModelDone) and groups and event.name in groups:
+                event.model.info.group = groups[event.name]  # recorded or not: the model says its group
             if isinstance(event, ModelEvent) and event.name in configs and event.name not in done:
                 rec = recorders.get(event.name)
                 if rec is None:
                     try:
                         run_id = begin_run(store, dataset, event.name, configs[event.name], tokenizer_config,
-                                           train_config, sweep)
+                                           train_config, sweep, (groups or {}).get(event.name))
                     except StoreError as e:
                         warnings.append(f"{event.name} is not kept in the run store: {e}")
                         done.add(event.name)

@@ -119,6 +119,32 @@ def plan_grid(base: tuple | list, grid: list[tuple[int, str, list]]) -> list[tup
     return plans
 
 
+def with_seeds(grid: list[tuple[int, str, list]], repeat: int, first_seed: int) -> list[tuple[int, str, list]]:
+    """``grid`` with the seeds ``first_seed`` .. ``first_seed + repeat - 1`` swept ("Repeat with N seeds"): each
+    combination is trained once per seed, and the runs of a combination are a group (``seed_groups``)."""
+    if repeat <= 1:
+        return grid
+    seed_index = CONFIGS.index(TrainConfig)
+    if any(index == seed_index and name == "seed" for index, name, _ in grid):
+        raise StudioError("the seeds are swept already (seed=...): repeat with 1 seed, or take seed out of the sweep")
+    return [*grid, (seed_index, "seed", list(range(first_seed, first_seed + repeat)))]
+
+
+def seed_groups(values: list[dict], sweep_id: str) -> list[dict | None]:
+    """For each combination's swept ``values``, the group of runs repeated over seeds it is one of: the runs
+    whose other values are the same (``Run.group``: id, kind "seeds", n, index, seed); None when fewer
+    than two seeds are swept. A caller training several model kinds per combination adds the kind to the id."""
+    seeds = sorted({v["seed"] for v in values if "seed" in v})
+    if len(seeds) < 2:
+        return [None] * len(values)
+    out = []
+    for v in values:
+        others = ", ".join(f"{k}={shown(x)}" for k, x in v.items() if k != "seed")
+        out.append({"id": f"{sweep_id}:{others}", "kind": "seeds", "n": len(seeds), "index": seeds.index(v["seed"]),
+                    "seed": v["seed"]})
+    return out
+
+
 def new_sweep_id() -> str:
     """A name for a new sweep, unique across processes and sweeps: its start time and a random part."""
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
@@ -202,14 +228,18 @@ def train_grid(dataset, combinations: list[Combination], control: TaskControl, c
         except StoreError as e:  # busy past its wait, or unusable: train anyway, say it is not kept
             yield ModelEvent("", "", PhaseEvent("warning", f"these runs are not kept in the run store: {e}"))
     vectors: dict = {}  # read once for the runs that share a vectors file and a vocabulary
+    sweep_id = sweep_id or new_sweep_id()
+    groups = seed_groups([one.values for one in combinations], sweep_id)
     try:
-        for one in combinations:
+        for one, group in zip(combinations, groups, strict=True):
             if control.cancelled:
                 break
             events = train_models(dataset, one.plan, one.train, one.tokenizer, control, checkpoint_dir, vectors)
             if store is not None:
-                sweep = {"id": sweep_id or new_sweep_id(), "values": one.values} if one.values else None
-                events = recorded_runs(events, store, dataset, one.plan, one.tokenizer, one.train, sweep)
+                sweep = {"id": sweep_id, "values": one.values} if one.values else None
+                by_model = {name: {**group, "id": f"{group['id']}:{config.kind}"} for name, config in one.plan
+                            } if group else None
+                events = recorded_runs(events, store, dataset, one.plan, one.tokenizer, one.train, sweep, by_model)
             yield from events
     finally:
         if store is not None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from helpers import leaning
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from core.uncertainty import p_text
 from gui.compare_screen import CompareScreen
 from gui.compare_views import COLUMNS
 from gui.models_screen import ModelsScreen
@@ -22,7 +24,7 @@ def test_compare_scores_every_model(qtbot, tiny_model, tiny_dataset):
         panel.evaluate()
     view = panel.view
     assert view.table.rowCount() == 2 and view.table.columnCount() == len(COLUMNS)
-    accuracy = float(view.table.item(0, 1).text().rstrip("%")) / 100
+    accuracy = float(view.table.item(0, 1).text().split(" [")[0]) / 100
     assert abs(accuracy - tiny_model.evaluate(tiny_dataset["test"]).accuracy) < 1e-3
     assert len(view.by_length.getPlotItem().listDataItems()) == 2
     assert len(view.grads.getPlotItem().listDataItems()) == 2  # gradient norms from training history
@@ -34,6 +36,107 @@ def test_compare_scores_every_model(qtbot, tiny_model, tiny_dataset):
         with qtbot.waitSignal(session.open_in_tester, timeout=1000) as sig:
             view.wrong.table.cellDoubleClicked.emit(0, 0)
         assert sig.args[0] in tiny_dataset["test"].texts
+
+
+def test_compare_shows_intervals_pairs_and_agreement(qtbot, tiny_model, tiny_dataset):
+    """Issue 28: each score and bucket with its 95% interval, every pair's paired test in numbers and in words
+    (equal to core.uncertainty.compare_rows on the same predictions), and the agreement matrix, whose cells
+    list exactly their rows."""
+    from core.uncertainty import compare_rows
+    from gui.compare_pairs import PAIR_COLUMNS
+
+    session = Session()
+    session.set_dataset(tiny_dataset)
+    session.add_model(tiny_model, "LSTM")
+    session.add_model(leaning(tiny_model, -4.0), "Shy")
+    session.add_model(leaning(tiny_model, 3.5), "Eager")
+    panel = CompareScreen(session)
+    qtbot.addWidget(panel)
+    panel.intervals.set_values({"resamples": 2000, "seed": 3})
+    with qtbot.waitSignal(panel.evaluated, timeout=30_000):
+        panel.evaluate()
+    view, n = panel.view, len(tiny_dataset["test"])
+    scores = [view.scores[name] for name in ("LSTM", "Shy", "Eager")]
+    expected = compare_rows([s.truth for s in scores], [s.predicted for s in scores], 2, resamples=2000, seed=3)
+
+    # the metrics table: accuracy and macro-F1 with their intervals, as compare_rows measures them
+    for row, interval in enumerate(expected.models):
+        lo, hi = interval.accuracy_ci
+        assert view.table.item(row, 1).text() == f"{100 * interval.accuracy:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
+        lo, hi = interval.macro_f1_ci
+        assert view.table.item(row, 2).text() == f"{100 * interval.macro_f1:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
+    assert expected.models[1].accuracy_ci[0] < expected.models[1].accuracy < expected.models[1].accuracy_ci[1]
+
+    # the pair table: one row per pair, its numbers those of compare_rows, each pair in words
+    table = view.pair_table.table
+    assert table.rowCount() == 3 and table.columnCount() == len(PAIR_COLUMNS)
+    assert view.lower_tabs.isTabEnabled(0) and view.lower_tabs.isTabEnabled(1)
+    names = ["LSTM", "Shy", "Eager"]
+    for row, pair in enumerate(expected.pairs):
+        a, b = names[pair.a], names[pair.b]
+        lo, hi = pair.accuracy_diff_ci
+        assert table.item(row, 0).text() == f"{a} - {b}"
+        assert table.item(row, 1).text() == f"{100 * pair.accuracy_diff:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+        lo, hi = pair.macro_f1_diff_ci
+        assert table.item(row, 2).text() == f"{100 * pair.macro_f1_diff:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+        assert (table.item(row, 3).text(), table.item(row, 4).text()) == (str(pair.a_only), str(pair.b_only))
+        assert table.item(row, 7).text() == ("yes" if pair.significant else "no")
+        assert pair.sentence(a, b) in view.pair_table.words.text()
+    assert view.pairs.comparison.pairs == expected.pairs
+    assert "Holm" in view.pair_table.caption.text() and "2,000 resamples, seed 3" in view.pair_table.caption.text()
+
+    # the agreement matrix of Shy and Eager: a click on a cell lists exactly its rows
+    right = {s.name: s.predicted == s.truth for s in scores}
+    table.setCurrentCell(2, 0)  # the pair table's row chooses the matrix's pair
+    assert view.agreement.pair.currentText() == "Shy and Eager"
+    grid = view.agreement.grid
+    only_shy = np.flatnonzero(right["Shy"] & ~right["Eager"])
+    only_eager = np.flatnonzero(~right["Shy"] & right["Eager"])
+    assert len(only_shy) > 0 and len(only_eager) > 0
+    assert grid.item(0, 1).text().split("\n")[0] == str(len(only_shy))
+    grid.cellClicked.emit(0, 1)
+    np.testing.assert_array_equal(view.wrong.shown, only_shy)
+    assert f"Rows only Shy gets right</b> ({len(only_shy)} test rows)" in view.wrong.title.text()
+    assert view.wrong.model.currentText() == "Eager"  # the answers of the one that gets them wrong
+    texts = tiny_dataset["test"].texts
+    assert [view.wrong.table.item(r, 0).text() for r in range(view.wrong.table.rowCount())] == [
+        texts[i] for i in only_shy]
+    grid.setCurrentCell(1, 0)
+    grid.cellActivated.emit(1, 0)  # Enter on a cell does the same
+    np.testing.assert_array_equal(view.wrong.shown, only_eager)
+    assert view.wrong.model.currentText() == "Shy"
+    view.wrong.back.click()  # and back to Shy's mistakes
+    assert view.wrong.table.rowCount() == int((~right["Shy"]).sum()) and "Misclassified" in view.wrong.title.text()
+    either = (right["Shy"] | right["Eager"]).mean()
+    assert f"Either is right: {either:.1%}" in view.agreement.oracle.text()
+    assert f"any of the 3 models: {np.logical_or.reduce(list(right.values())).mean():.1%}" in \
+        view.agreement.oracle.text()
+
+    # the buckets by length carry their intervals, drawn as error bars
+    shy = view.scores["Shy"]
+    assert shy.by_length and all(b.ci_low <= b.accuracy <= b.ci_high for b in shy.by_length)
+    assert sum(b.count for b in shy.by_length) == n
+    bars = view.by_length.bars["Shy"]
+    assert bars.isVisible() and len(bars.opts["x"]) == len(shy.by_length)
+    np.testing.assert_allclose(bars.opts["top"], [b.ci_high - b.accuracy for b in shy.by_length])
+    assert set(view.by_length.bars) == {"LSTM", "Shy", "Eager"}
+
+    # another seed: the intervals are measured again, without scoring again
+    before = view.scores["Shy"]
+    with qtbot.waitSignal(panel.evaluated, timeout=20_000):
+        panel.intervals.inputs["seed"].setValue(4)
+    again = compare_rows([s.truth for s in scores], [s.predicted for s in scores], 2, resamples=2000, seed=4)
+    assert view.pairs.comparison.pairs == again.pairs and view.pairs.seed == 4
+    assert view.scores["Shy"].interval == again.models[1] and view.scores["Shy"].predicted is before.predicted
+    assert [r.name for r in view.rows] == names
+
+    # one model left: no pairs; the pair tabs say so and give way to the confusion matrices
+    session.remove_model("Shy")
+    session.remove_model("Eager")
+    with qtbot.waitSignal(panel.evaluated, timeout=20_000):
+        panel.evaluate()
+    assert view.pair_table.table.rowCount() == 0 and not view.lower_tabs.isTabEnabled(0)
+    assert view.lower_tabs.currentWidget() is view.confusion and set(view.by_length.bars) == {"LSTM"}
 
 
 def test_compare_names_the_words_behind_each_mistake(qtbot, tiny_model, tiny_dataset):
@@ -249,3 +352,50 @@ def test_a_change_during_scoring_drops_the_old_run(qtbot, tiny_model, tiny_datas
     with qtbot.waitSignal(panel.evaluated, timeout=20_000):
         panel.evaluate()
     assert shown == [["A"]]
+
+
+def test_compare_shows_groups_over_seeds_and_their_paired_test(qtbot, tiny_model, tiny_dataset):
+    """Issue 28: models of two groups of runs on the same seeds (ModelInfo.group) as a row each, mean ± sd with
+    min-max, and the two groups' paired test over the seeds beside each seed's McNemar p; no group, no tab."""
+    from gui.compare_groups import GROUP_COLUMNS, NO_GROUPS
+
+    session = Session()
+    session.set_dataset(tiny_dataset)
+    for label, shifts in (("LSTM", (0.0, -1.5, 2.0)), ("RNN", (-4.0, -3.0, 3.5))):
+        for seed, shift in enumerate(shifts):
+            model = leaning(tiny_model, shift)
+            model.info.group = {"id": f"s:{label}", "kind": "seeds", "n": 3, "index": seed, "seed": seed}
+            session.add_model(model, f"{label} seed={seed}")
+    panel = CompareScreen(session)
+    qtbot.addWidget(panel)
+    panel.intervals.set_values({"resamples": 500, "seed": 3})
+    with qtbot.waitSignal(panel.evaluated, timeout=30_000):
+        panel.evaluate()
+    view = panel.view
+    tab = view.lower_tabs.indexOf(view.groups)
+    assert view.lower_tabs.tabText(tab) == "Groups" and view.lower_tabs.isTabEnabled(tab)
+    lstm, rnn = view.pairs.groups
+    table = view.groups.table
+    assert table.rowCount() == 2 and table.columnCount() == len(GROUP_COLUMNS)
+    s = rnn.accuracy
+    spread = f"{100 * s.mean:.1f} ± {100 * s.sd:.1f} ({100 * s.low:.1f}-{100 * s.high:.1f})"
+    assert [table.item(1, c).text() for c in range(3)] == ["RNN", "3 seeds", spread]
+    assert table.item(1, 4).text() == "seed 0, seed 1, seed 2"
+    words = view.groups.words.text()
+    assert f"LSTM, 3 seeds: {lstm.line().split(': ')[1]}" in words and f"RNN, 3 seeds: {spread}" in words
+    (pair,) = view.pairs.group_pairs
+    sentence = (f"LSTM - RNN over seeds 0, 1, 2: mean {100 * pair.test.mean_diff:+.1f} points, "
+                f"{p_text(pair.test.p)} (exact paired permutation test; 3 seeds can say no less than 0.25); "
+                "per seed McNemar: " + ", ".join(f"seed {k} {p_text(pair.mcnemar[k])}" for k in range(3)))
+    assert sentence in words
+    assert "seed 1, one of 3 runs repeated over seeds" in view.table.item(1, 0).toolTip()
+
+    # no group of two: the tab is off, and says why
+    for name in ("LSTM seed=1", "LSTM seed=2", "RNN seed=1", "RNN seed=2"):
+        session.remove_model(name)
+    view.lower_tabs.setCurrentIndex(tab)
+    with qtbot.waitSignal(panel.evaluated, timeout=20_000):
+        panel.evaluate()
+    assert not view.lower_tabs.isTabEnabled(tab) and "Repeat with N seeds" in view.lower_tabs.tabToolTip(tab)
+    assert view.lower_tabs.currentWidget() is view.confusion
+    assert view.groups.table.rowCount() == 0 and view.groups.caption.text() == NO_GROUPS

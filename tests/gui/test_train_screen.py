@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox, QComboBox, QMessageBox
 
 import core.train.pipeline as pipeline_module
-from core.config import ModelConfig, TokenizerConfig, TrainConfig
+from core.config import ModelConfig, RepeatConfig, TokenizerConfig, TrainConfig
 from core.data import load_dataset
 from core.errors import StudioError
 from gui.config_form import ScientificSpinBox
@@ -257,8 +257,80 @@ def test_the_form_offers_every_setting_the_command_line_does(panel):
     from core.settings import settings_of
 
     expected = {(section, f.name) for section, cls in (("model", ModelConfig), ("tokenizer", TokenizerConfig),
-                                                      ("train", TrainConfig)) for f in settings_of(cls)}
+                                                      ("train", TrainConfig), ("repeat", RepeatConfig))
+                for f in settings_of(cls)}
     assert set(panel.inputs) == expected - {("model", "kind")}  # the kind is the row of check boxes
     assert ("tokenizer", "min_frequency") in panel.inputs and ("tokenizer", "lowercase") in panel.inputs
     for (_section, name), w in panel.inputs.items():
         assert w.toolTip().startswith("<p>"), name
+
+
+# --- seeds and folds ---------------------------------------------------------------------------------------
+def test_repeat_with_3_seeds_trains_3_runs_per_ticked_kind_kept_as_one_group(panel, qtbot, tmp_path):
+    from core.store.runs import RunStore
+
+    panel.session.set_dataset(load_dataset("builtin:reviews?n=200"))
+    panel.run_store_folder = tmp_path / "store"
+    small(panel)
+    panel.inputs[("model", "embed_dim")].setValue(8)
+    panel.inputs[("model", "hidden_size")].setValue(8)
+    panel.inputs[("train", "seed")].setValue(5)
+    panel.inputs[("repeat", "repeat")].setValue(3)
+    assert panel.train_button.text() == "Train 6 runs: 2 models × 3 seeds"
+    assert panel.sweep_label.text().startswith("2 models × 3 seeds = 6 runs")
+    with qtbot.waitSignal(panel.training_finished, timeout=120_000) as finished:
+        assert panel.start_training()
+    assert sorted(finished.args[0]) == sorted(f"{k} seed={s}" for k in ("LSTM", "RNN") for s in (5, 6, 7))
+    qtbot.waitUntil(lambda: not panel.session.tasks, timeout=10_000)
+    runs = RunStore(tmp_path / "store").runs()
+    assert len(runs) == 6 and all(r.status == "finished" and r.test_confusion for r in runs)
+    for kind in ("lstm", "rnn"):
+        mine = sorted((r for r in runs if r.kind == kind), key=lambda r: r.group["index"])
+        assert len({r.group["id"] for r in mine}) == 1 and mine[0].group["id"].endswith(f":{kind}")
+        assert [(r.group["kind"], r.group["n"], r.group["seed"]) for r in mine] == [("seeds", 3, s) for s in (5, 6, 7)]
+        assert [r.settings["train"]["seed"] for r in mine] == [5, 6, 7]
+
+
+def no_test_split_csv(folder, n: int = 61):
+    words = {0: ["bad", "awful", "dull"], 1: ["good", "great", "fine"]}
+    path = folder / "pool.csv"
+    path.write_text("text,label\n" + "".join(f"the film was {words[i % 2][i % 3]} number {i},{i % 2}\n"
+                                             for i in range(n)), encoding="utf-8")
+    return path
+
+
+def test_folds_train_one_run_per_fold_as_a_group_and_the_session_keeps_the_last_folds_model(panel, qtbot, tmp_path):
+    from core.store.runs import RunStore
+
+    panel.session.set_dataset(load_dataset(str(no_test_split_csv(tmp_path))))
+    panel.run_store_folder = tmp_path / "store"
+    panel.kind_boxes["rnn"].setChecked(False)
+    small(panel)
+    panel.inputs[("repeat", "folds")].setValue(3)
+    assert panel.train_button.text() == "Train 3 runs: 1 model × 3 folds"
+    said: list[str] = []
+    panel.session.status.connect(said.append)
+    with qtbot.waitSignal(panel.training_finished, timeout=120_000) as finished:
+        assert panel.start_training()
+    assert finished.args[0] == ["LSTM fold 3/3"] and list(panel.session.models) == ["LSTM fold 3/3"]
+    assert "LSTM fold 1/3 trained and kept as a run" in said and "LSTM fold 2/3 trained and kept as a run" in said
+    qtbot.waitUntil(lambda: not panel.session.tasks, timeout=10_000)
+    runs = sorted(RunStore(tmp_path / "store").runs(), key=lambda r: r.group["fold"])
+    assert [(r.name, r.group["kind"], r.group["n"], r.group["fold"]) for r in runs] == [
+        (f"LSTM fold {k + 1}/3", "folds", 3, k) for k in range(3)]
+    assert len({r.group["id"] for r in runs}) == 1
+    assert sum(int(np.sum(r.test_confusion)) for r in runs) == 61  # each row tested once, by one fold's model
+
+
+def test_folds_on_data_with_its_own_test_split_are_refused_in_one_message(panel, dataset, monkeypatch):
+    panel.session.set_dataset(dataset)  # builtin:longrange has its own test split
+    panel.inputs[("repeat", "folds")].setValue(5)
+    assert "has a test split of its own (60 rows): folds are for data without one" in panel.hint.text()
+    assert panel.sweep_label.text() == ""  # one message, above Train, however the form is scrolled
+    assert panel.train_button.text() == "Train"
+    warned: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warned.append(text))
+    assert panel.start_training() is False and not panel.is_training
+    assert len(warned) == 1 and warned[0].startswith(f"{dataset.source} has a test split of its own")
+    panel.inputs[("repeat", "repeat")].setValue(3)  # seeds and folds together: the setting's own refusal
+    assert "repeat with seeds or folds, not both" in panel.hint.text()
