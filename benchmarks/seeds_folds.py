@@ -113,7 +113,9 @@ def markdown(state: dict) -> list[str]:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "LSTM against the others, in words (a difference is in points of accuracy; its 95% interval "
                   "is a paired bootstrap over the test rows; p is the exact McNemar test on the rows only one "
-                  "of the two gets right, then the exact paired permutation test over the seeds or folds):", ""]
+                  "of the two gets right, then the exact paired permutation test over the seeds or folds; each p "
+                  "as it is, before Holm's correction over a dataset's three pairs, which `compare` and the "
+                  "Compare screen apply):", ""]
     for name, r in state.items():
         for pair, e in r["pairs"].items():
             a, b = (x.upper() for x in pair.split("-"))
@@ -149,7 +151,8 @@ def reading(state: dict) -> list[str]:
         unit = "seeds" if r["how"] == "repeat" else "folds"
         tests = [e["pooled"]] if "pooled" in e else e["per_member"]
         mean = 100 * (e["pooled"]["diff"] if "pooled" in e else e["over_members"]["mean_diff"])
-        over = f"over the {r['n']} {unit} {p_text(e['over_members']['p'])}"
+        floor = f", the least {r['n']} {unit} can give" if e["over_members"]["p"] <= 2 / 2 ** r["n"] + 1e-12 else ""
+        over = f"over the {r['n']} {unit} {p_text(e['over_members']['p'])}{floor}"
         if all(t["p"] < 0.05 and t["diff"] > 0 for t in tests):
             which = "McNemar over every row " + p_text(tests[0]["p"]) if "pooled" in e else "McNemar p < 0.05 each seed"
             holds.append(f"{name} ({mean:+.1f} points; {which}, {over})")
