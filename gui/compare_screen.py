@@ -51,7 +51,7 @@ class CompareView(QWidget):
     """All the Compare views over one evaluation: metrics, pairs, agreement, groups over seeds, confusion,
     accuracy by length and gap, insides."""
 
-    example_chosen = Signal(str)
+    example_chosen = Signal(str, str)  # text, the model whose answer it was
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

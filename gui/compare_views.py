@@ -309,7 +309,7 @@ class MisclassifiedTable(QWidget):
     (``show_row_set``, e.g. the rows only one model of a pair gets right), with a caption. Double-click to try
     one."""
 
-    example_chosen = Signal(str)
+    example_chosen = Signal(str, str)  # text, the model whose answers are listed
     MAX_ROWS = 500
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -338,7 +338,8 @@ class MisclassifiedTable(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setToolTip("Double-click an example to open it in the Try screen")
-        self.table.cellDoubleClicked.connect(lambda row, _col: self.example_chosen.emit(self.table.item(row, 0).text()))
+        self.table.cellDoubleClicked.connect(
+            lambda row, _col: self.example_chosen.emit(self.table.item(row, 0).text(), self.model.currentText()))
         head = QHBoxLayout()
         head.addWidget(self.title)
         head.addWidget(self.model, 1)

@@ -170,11 +170,11 @@ class MainWindow(QMainWindow):
         if self.tabs.is_built("runs"):
             self.runs_screen.set_live(live)
 
-    def _open_in_tester(self, text: str) -> None:
+    def _open_in_tester(self, text: str, model: str = "") -> None:
         built = self.tabs.is_built("try")
         screen = self.tabs.show_screen("try")
         if not built:  # built just now: it missed the signal that asked for it
-            screen.set_text(text)
+            screen.set_text(text, model)
 
     @property
     def run_store_folder(self) -> Path | None:

@@ -25,7 +25,7 @@ class Session(QObject):
     dataset_changed = Signal(object)  # TextDataset | None
     models_changed = Signal()  # a model was added, saved or removed
     status = Signal(str)  # a short message for the status bar
-    open_in_tester = Signal(str)  # a text to try (e.g. a misclassified example)
+    open_in_tester = Signal(str, str)  # a text to try (a misclassified example), the model to look inside ("": any)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

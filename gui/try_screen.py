@@ -214,8 +214,12 @@ class TryScreen(QWidget):
         self._refresh_models()
 
     # public ------------------------------------------------------------------------------------
-    def set_text(self, text: str) -> None:
-        """Put ``text`` in the editor and update at once (no debounce wait)."""
+    def set_text(self, text: str, model: str = "") -> None:
+        """Put ``text`` in the editor and update at once (no debounce wait), looking inside ``model`` when it is
+        one of the session's (a mistake of "LSTM (2)" opens "LSTM (2)", not the first LSTM)."""
+        index = self.model_combo.findData(model) if model else -1
+        if index >= 0:
+            self.model_combo.setCurrentIndex(index)
         self.editor.setPlainText(text)
         self.update_now()
 

@@ -35,7 +35,7 @@ def test_compare_scores_every_model(qtbot, tiny_model, tiny_dataset):
     if wrong:
         with qtbot.waitSignal(session.open_in_tester, timeout=1000) as sig:
             view.wrong.table.cellDoubleClicked.emit(0, 0)
-        assert sig.args[0] in tiny_dataset["test"].texts
+        assert sig.args[0] in tiny_dataset["test"].texts and sig.args[1] == "LSTM"
 
 
 def test_compare_shows_intervals_pairs_and_agreement(qtbot, tiny_model, tiny_dataset):

@@ -164,7 +164,7 @@ def test_without_models_a_hint_shows_and_models_arriving_are_picked_up(qtbot):
     assert panel.stack.currentWidget() is panel.hint and panel.current_trace is None
 
     session.add_model(untrained("rnn"))
-    session.open_in_tester.emit("an awful plot")
+    session.open_in_tester.emit("an awful plot", "")
     assert panel.text() == "an awful plot" and panel.current_trace.tokens == ["an", "awful", "plot"]
 
 
@@ -305,3 +305,16 @@ def test_a_stale_attribution_never_replaces_a_newer_one(qtbot, tiny_model):
     qtbot.wait(300)  # whatever the first task still delivers changes nothing
     assert panel.attribution.text == "a great plot and a lovely film"
     assert len(panel.heatmap.attribution) == len(panel.current_trace.tokens) == 7
+
+
+def test_a_mistake_opens_try_inside_the_model_that_made_it(qtbot, tiny_model):
+    """Issue 29: double-clicking a mistake of "LSTM (2)" in Compare looked inside "LSTM", the first model."""
+    import copy
+
+    panel, session = make_panel(qtbot, tiny_model)
+    second = session.add_model(copy.deepcopy(tiny_model))
+    assert panel.model_combo.currentData() != second
+    session.open_in_tester.emit("an awful plot", second)
+    assert panel.text() == "an awful plot" and panel.model_combo.currentData() == second
+    session.open_in_tester.emit("a fine film", "no such model")  # a model closed meanwhile: the text still opens
+    assert panel.text() == "a fine film" and panel.model_combo.currentData() == second
