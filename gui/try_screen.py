@@ -215,8 +215,7 @@ class TryScreen(QWidget):
 
     # public ------------------------------------------------------------------------------------
     def set_text(self, text: str, model: str = "") -> None:
-        """Put ``text`` in the editor and update at once (no debounce wait), looking inside ``model`` when it is
-        one of the session's (a mistake of "LSTM (2)" opens "LSTM (2)", not the first LSTM)."""
+        """Put ``text`` in the editor and update at once (no debounce wait), inside ``model`` if it is open."""
         index = self.model_combo.findData(model) if model else -1
         if index >= 0:
             self.model_combo.setCurrentIndex(index)
