@@ -11,16 +11,13 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
     QLabel,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from core.inspect.scores import PairScores, member_word, spread_text
+from gui.compare_pairs import cell, result_table
 
 GROUP_COLUMNS = ["Group", "Models", "Accuracy\nmean ± sd (min-max)", "Macro F1\nmean ± sd (min-max)", "Seeds or folds"]
 GROUP_TIPS = [
@@ -35,14 +32,6 @@ NO_GROUPS = ("Groups need two or more models of one group of runs repeated over 
              "\"Repeat with N seeds\" (or train --repeat N) and open them together.")
 
 
-def _cell(text: str, tip: str | None = None) -> QTableWidgetItem:
-    item = QTableWidgetItem(text)
-    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-    if tip:
-        item.setToolTip(tip)
-    return item
-
-
 class GroupTable(QWidget):
     """Each group of models as a row (mean ± sd, min-max), then each pair of groups' test over seeds in words."""
 
@@ -51,16 +40,7 @@ class GroupTable(QWidget):
         self.pairs: PairScores | None = None
         self.caption = QLabel(NO_GROUPS)
         self.caption.setWordWrap(True)
-        self.table = QTableWidget(0, len(GROUP_COLUMNS))
-        self.table.setHorizontalHeaderLabels(GROUP_COLUMNS)
-        for col, tip in enumerate(GROUP_TIPS):
-            self.table.horizontalHeaderItem(col).setToolTip(tip)
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        self.table = result_table(GROUP_COLUMNS, GROUP_TIPS)
         self.words = QLabel()
         self.words.setWordWrap(True)
         self.words.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -82,15 +62,15 @@ class GroupTable(QWidget):
         self.caption.setText(f"Each group's models scored on the same {pairs.comparison.count:,} rows: their spread "
                              "over seeds (or folds) on this split, in %.")
         for row, g in enumerate(groups):
-            name = _cell(g.label, g.line())
+            name = cell(g.label, g.line())
             name.setForeground(QColor(colors.get(next(iter(g.members.values())), "#000000")))
             font = name.font()
             font.setBold(True)
             name.setFont(font)
             members = "\n".join(f"{member_word(g.kind, m)}: {n}" for m, n in g.members.items())
             seeds = ", ".join(member_word(g.kind, m) for m in g.members)
-            cells = [name, _cell(g.count_text), _cell(spread_text(g.accuracy), g.line()),
-                     _cell(spread_text(g.macro_f1)), _cell(seeds, members)]
+            cells = [name, cell(g.count_text), cell(spread_text(g.accuracy), g.line()),
+                     cell(spread_text(g.macro_f1)), cell(seeds, members)]
             for col, item in enumerate(cells):
                 self.table.setItem(row, col, item)
         rows_height = sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))

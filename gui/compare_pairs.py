@@ -54,12 +54,28 @@ def _p(p: float) -> str:
     return p_text(p).removeprefix("p = ").removeprefix("p ")
 
 
-def _cell(text: str, tip: str | None = None) -> QTableWidgetItem:
+def cell(text: str, tip: str | None = None) -> QTableWidgetItem:
+    """A centred, read-only result cell, with a tooltip when given."""
     item = QTableWidgetItem(text)
     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
     if tip:
         item.setToolTip(tip)
     return item
+
+
+def result_table(columns: list[str], tips: list[str]) -> QTableWidget:
+    """A read-only table of whole-row selection, its headers with tooltips, its columns fitted to their contents."""
+    table = QTableWidget(0, len(columns))
+    table.setHorizontalHeaderLabels(columns)
+    for col, tip in enumerate(tips):
+        table.horizontalHeaderItem(col).setToolTip(tip)
+    table.verticalHeader().hide()
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setStretchLastSection(True)
+    return table
 
 
 class PairTable(QWidget):
@@ -73,17 +89,8 @@ class PairTable(QWidget):
         self.pairs: PairScores | None = None
         self.caption = QLabel(NO_PAIRS)
         self.caption.setWordWrap(True)
-        self.table = QTableWidget(0, len(PAIR_COLUMNS))
-        self.table.setHorizontalHeaderLabels(PAIR_COLUMNS)
-        for col, tip in enumerate(PAIR_TIPS):
-            self.table.horizontalHeaderItem(col).setToolTip(tip)
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table = result_table(PAIR_COLUMNS, PAIR_TIPS)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
         self.table.currentCellChanged.connect(lambda row, *_: row >= 0 and self.pair_chosen.emit(row))
         self.words = QLabel()
         self.words.setWordWrap(True)
@@ -109,12 +116,12 @@ class PairTable(QWidget):
         self.table.setRowCount(len(c.pairs))
         for row, p in enumerate(c.pairs):
             a, b = pairs.names[p.a], pairs.names[p.b]
-            name = _cell(f"{a} - {b}", p.sentence(a, b))
+            name = cell(f"{a} - {b}", p.sentence(a, b))
             name.setForeground(QColor(colors.get(a if p.accuracy_diff >= 0 else b, "#000000")))
-            cells = [name, _cell(_points(p.accuracy_diff, p.accuracy_diff_ci)),
-                     _cell(_points(p.macro_f1_diff, p.macro_f1_diff_ci)), _cell(f"{p.a_only:,}"),
-                     _cell(f"{p.b_only:,}"), _cell(_p(p.p)), _cell(_p(p.p_holm)),
-                     _cell("yes" if p.significant else "no")]
+            cells = [name, cell(_points(p.accuracy_diff, p.accuracy_diff_ci)),
+                     cell(_points(p.macro_f1_diff, p.macro_f1_diff_ci)), cell(f"{p.a_only:,}"),
+                     cell(f"{p.b_only:,}"), cell(_p(p.p)), cell(_p(p.p_holm)),
+                     cell("yes" if p.significant else "no")]
             for col, item in enumerate(cells):
                 self.table.setItem(row, col, item)
         lines = pairs.sentences()
@@ -194,7 +201,7 @@ class AgreementMatrix(QWidget):
         for r, row in enumerate(CELLS):
             for c, kind in enumerate(row):
                 rows = getattr(g, kind)
-                item = _cell(f"{len(rows):,}\n{len(rows) / max(g.count, 1):.1%}",
+                item = cell(f"{len(rows):,}\n{len(rows) / max(g.count, 1):.1%}",
                              f"{cell_caption(kind, g.a, g.b)}: click to list them")
                 font = item.font()
                 font.setPointSizeF(font.pointSizeF() * 1.3)

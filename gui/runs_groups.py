@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 
 from core.uncertainty import GroupSummary, p_text, paired_over_seeds, summarize
+from gui.runs_table import TickColumn
 
 if TYPE_CHECKING:
     from core.store.runs import Run
@@ -145,7 +146,7 @@ def paired_html(groups: list[RunGroup]) -> str:
     return "".join(parts)
 
 
-class GroupsTable(QAbstractTableModel):
+class GroupsTable(TickColumn, QAbstractTableModel):
     """The groups of the store's runs, a row each; column 0 is the tick that overlays a group's mean curves."""
 
     ticked_changed = Signal()
@@ -194,18 +195,5 @@ class GroupsTable(QAbstractTableModel):
         return (None, self.names.get(group.id, group.label), group.runs[0].kind, f"{done}/{group.n} {group.kind}",
                 group.summary_text(), group.dataset)[column]
 
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
-        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        return base | Qt.ItemFlag.ItemIsUserCheckable if index.column() == 0 else base
-
-    def setData(self, index: QModelIndex, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
-        if role != Qt.ItemDataRole.CheckStateRole or index.column() != 0:
-            return False
-        group_id = self.groups[index.row()].id
-        if Qt.CheckState(value) == Qt.CheckState.Checked:
-            self.ticked.add(group_id)
-        else:
-            self.ticked.discard(group_id)
-        self.dataChanged.emit(index, index, [role])
-        self.ticked_changed.emit()
-        return True
+    def tick_key(self, row: int) -> str:
+        return self.groups[row].id

@@ -61,7 +61,34 @@ def keep_selection(view: QTableView, keys: Callable[[], list[Hashable]]) -> None
     view.model().modelReset.connect(restore)
 
 
-class RunsTable(QAbstractTableModel):
+class TickColumn:
+    """Column 0 of a table model as tick boxes (a mixin before ``QAbstractTableModel``): ``ticked`` holds the
+    ticked rows' keys (``tick_key(row)``: a run's id, a group's), so ticks survive sorting and refreshes; a
+    tick emits the model's ``ticked_changed``."""
+
+    ticked: set
+
+    def tick_key(self, row: int) -> Hashable:
+        raise NotImplementedError
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return base | Qt.ItemFlag.ItemIsUserCheckable if index.column() == 0 else base
+
+    def setData(self, index: QModelIndex, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if role != Qt.ItemDataRole.CheckStateRole or index.column() != 0:
+            return False
+        key = self.tick_key(index.row())
+        if Qt.CheckState(value) == Qt.CheckState.Checked:
+            self.ticked.add(key)
+        else:
+            self.ticked.discard(key)
+        self.dataChanged.emit(index, index, [role])
+        self.ticked_changed.emit()
+        return True
+
+
+class RunsTable(TickColumn, QAbstractTableModel):
     """The store's runs as table rows; column 0 is the tick that overlays a run."""
 
     ticked_changed = Signal()
@@ -180,18 +207,5 @@ class RunsTable(QAbstractTableModel):
             return time.strftime("%Y-%m-%d %H:%M", time.localtime(value))
         return f"{value:g}" if isinstance(value, float) else str(value)
 
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
-        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        return base | Qt.ItemFlag.ItemIsUserCheckable if index.column() == 0 else base
-
-    def setData(self, index: QModelIndex, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
-        if role != Qt.ItemDataRole.CheckStateRole or index.column() != 0:
-            return False
-        run_id = self.runs[index.row()].id
-        if Qt.CheckState(value) == Qt.CheckState.Checked:
-            self.ticked.add(run_id)
-        else:
-            self.ticked.discard(run_id)
-        self.dataChanged.emit(index, index, [role])
-        self.ticked_changed.emit()
-        return True
+    def tick_key(self, row: int) -> int:
+        return self.runs[row].id

@@ -19,7 +19,7 @@ from core.data.folds import check_folds, fold_dataset
 from core.events import PhaseEvent, TaskControl
 from core.model.events import ModelEvent
 from core.settings import shown
-from core.train.sweep import Combination, check_runs, new_sweep_id
+from core.train.sweep import Combination, check_runs, new_sweep_id, open_store
 
 
 def fold_name(name: str, fold: int, folds: int) -> str:
@@ -63,7 +63,7 @@ def train_folds(dataset: TextDataset, combinations: list[Combination], folds: in
     ``store_folder`` when given. ``pool``: the data already read with nothing carved (default: ``dataset``'s
     source read again, ``load_pool``). Raises ``DataError`` before training when the folds can't be cut;
     pause and cancel act through ``control`` between folds and within them."""
-    from core.store.runs import RunStore, StoreError, recorded_runs
+    from core.store.runs import recorded_runs
     from core.train.pipeline import train_models
 
     check_runs([(one.values, [config for _, config in one.plan], one.train) for one in combinations])
@@ -72,12 +72,7 @@ def train_folds(dataset: TextDataset, combinations: list[Combination], folds: in
                                                        f"{folds} folds"))
         pool = load_pool(dataset, control)
     check_folds(pool, folds)
-    store = None
-    if store_folder is not None:
-        try:
-            store = RunStore(store_folder)  # this thread's own connection
-        except StoreError as e:  # busy past its wait, or unusable: train anyway, say it is not kept
-            yield ModelEvent("", "", PhaseEvent("warning", f"these runs are not kept in the run store: {e}"))
+    store = yield from open_store(store_folder)
     fold_id = fold_id or new_sweep_id()
     vectors: dict = {}
     try:

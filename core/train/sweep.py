@@ -14,7 +14,7 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,22 +211,32 @@ def check_runs(runs: list[tuple[dict, list[ModelConfig], TrainConfig]]) -> None:
             raise StudioError(f"run {i} of {len(runs)} ({swept}): {e}") from None
 
 
+def open_store(folder: Path | None) -> Generator[ModelEvent, None, object]:
+    """The run store at ``folder`` (None: not kept), this thread's own connection, for a training task:
+    ``store = yield from open_store(folder)``. One that is busy past its wait or unusable is None, said in a
+    warning: the runs train anyway."""
+    from core.store.runs import RunStore, StoreError
+
+    if folder is None:
+        return None
+    try:
+        return RunStore(folder)
+    except StoreError as e:
+        yield ModelEvent("", "", PhaseEvent("warning", f"these runs are not kept in the run store: {e}"))
+        return None
+
+
 def train_grid(dataset, combinations: list[Combination], control: TaskControl, checkpoint_dir: Path | None = None,
                store_folder: Path | None = None, sweep_id: str | None = None) -> Iterator:
     """Train ``combinations`` one after another (``train_models``' events, one stream), each model recorded as
     a run in the store at ``store_folder`` when given (with the sweep it belongs to when there are several
     combinations). Pause and cancel act through ``control`` as for one; a cancel stops the whole sweep. Every
     combination's device and vectors file are checked first (``check_runs``): none trains if one would fail."""
-    from core.store.runs import RunStore, StoreError, recorded_runs
+    from core.store.runs import recorded_runs
     from core.train.pipeline import train_models
 
     check_runs([(one.values, [config for _, config in one.plan], one.train) for one in combinations])
-    store = None
-    if store_folder is not None:
-        try:
-            store = RunStore(store_folder)  # this thread's own connection
-        except StoreError as e:  # busy past its wait, or unusable: train anyway, say it is not kept
-            yield ModelEvent("", "", PhaseEvent("warning", f"these runs are not kept in the run store: {e}"))
+    store = yield from open_store(store_folder)
     vectors: dict = {}  # read once for the runs that share a vectors file and a vocabulary
     sweep_id = sweep_id or new_sweep_id()
     groups = seed_groups([one.values for one in combinations], sweep_id)
